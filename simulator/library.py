@@ -1,0 +1,55 @@
+"""Where scenarios live: the bundled library (shipped inside the package) and user paths."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from simulator.diagnostics import Diagnostic, DiagnosticError
+from simulator.loader import LoadResult, load_scenario, scenario_files
+
+
+def bundled_dir() -> Path:
+    """The bundled scenarios: ``simulator/_scenarios`` in an installed wheel, or the source
+    tree's ``scenarios/`` folder when running from a checkout or an editable install.
+    Shown relative to the working directory when it is below it, for shorter messages."""
+    installed = Path(str(resources.files("simulator"))) / "_scenarios"
+    folder = installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
+    try:
+        return folder.relative_to(Path.cwd())
+    except ValueError:
+        return folder
+
+
+def library_files(folder: Path | None = None) -> list[Path]:
+    return scenario_files([folder or bundled_dir()])
+
+
+def resolve(ref: str, folder: Path | None = None) -> Path:
+    """A scenario given as a path, or as an id from the library; a clear error otherwise."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
+        if not path.exists():
+            raise DiagnosticError([Diagnostic(ref, 0, 0, "error", "file-missing", "no such file; check the path")])
+        return path
+    by_id: dict[str, Path] = {}
+    for file in library_files(folder):
+        result = load_scenario(file)
+        if result.scenario is not None:
+            by_id[result.scenario.id] = file
+    if ref in by_id:
+        return by_id[ref]
+    from simulator.diagnostics import did_you_mean
+
+    hint = did_you_mean(ref, by_id) or f"; 'crisis-sim list' shows the {len(by_id)} available"
+    raise DiagnosticError(
+        [Diagnostic(ref, 0, 0, "error", "unknown-scenario", f"no scenario with id '{ref}' in the library{hint}")]
+    )
+
+
+def load_ref(ref: str, folder: Path | None = None) -> LoadResult:
+    """Resolve and load; raises DiagnosticError when the scenario cannot be used."""
+    result = load_scenario(resolve(ref, folder))
+    if not result.ok:
+        raise DiagnosticError([d for d in result.diagnostics if d.severity == "error"])
+    return result

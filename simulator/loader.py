@@ -1,0 +1,400 @@
+"""Load a scenario file and check it like a compiler: every problem with ``file:line:col``.
+
+Stages: safe YAML (``yamlsource``) -> structure (pydantic ``Scenario``) -> cross-references,
+conditions and the scene graph (this module). Structural errors are all reported together;
+the later stages run once the structure is sound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
+from simulator.expressions import Condition, ConditionError, Names, compile_condition
+from simulator.model import PATTERN_HELP, Scenario, Scene
+from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_file
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class LoadResult:
+    """What loading one file produced: the scenario (None if it has errors) and findings."""
+
+    path: str
+    scenario: Scenario | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    document: YamlDocument | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.scenario is not None and not has_errors(self.diagnostics)
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """``('scenes', 'a', 'choices', 0, 'to')`` -> ``scenes.a.choices[0].to``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+class Reporter:
+    """Collects diagnostics for one file, placing each at the right line and column."""
+
+    def __init__(self, source: SourceMap):
+        self.source = source
+        self.items: list[Diagnostic] = []
+
+    def add(
+        self,
+        loc: Loc,
+        code: str,
+        message: str,
+        *,
+        severity: str = "error",
+        at_key: bool = False,
+        offset: int | None = None,
+    ) -> None:
+        mark = self.source.key(loc) if at_key else self.source.value(loc)
+        col = mark.col
+        if offset is not None and mark.inline >= 0:
+            col += mark.inline + offset
+        self.items.append(
+            Diagnostic(self.source.path, mark.line, col, severity, code, message)  # type: ignore[arg-type]
+        )
+
+    def warn(self, loc: Loc, code: str, message: str, *, at_key: bool = False) -> None:
+        self.add(loc, code, message, severity="warning", at_key=at_key)
+
+
+# ---- structural errors from pydantic --------------------------------------------------------
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated/Optional wrappers down to the type that holds keys."""
+    while True:
+        origin = get_origin(tp)
+        args = get_args(tp)
+        if origin is None:
+            return tp
+        if str(origin) == "typing.Annotated" or getattr(origin, "__name__", "") == "Annotated":
+            tp = args[0]
+            continue
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1 and origin is not list and origin is not dict:
+            tp = non_none[0]
+            continue
+        return tp
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that owns the mapping at ``loc`` (to list the keys it accepts)."""
+    current: Any = Scenario
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or name: f for name, f in current.model_fields.items()}
+            if part not in fields:
+                return None
+            current = fields[part].annotation
+        elif get_origin(current) in (list, dict):
+            current = get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _describe_input(value: Any) -> str:
+    if isinstance(value, bool):
+        return f" (YAML read it as {str(value).lower()}; put the text in quotes)"
+    if isinstance(value, (int, float)):
+        return f" (YAML read it as the number {value!r}; put it in quotes if it is text)"
+    if isinstance(value, dict):
+        return " (found a mapping)"
+    if isinstance(value, list):
+        return " (found a list)"
+    if value is None:
+        return " (found nothing)"
+    return ""
+
+
+_TYPE_WORDS = {
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping (indented 'key: value' lines)",
+    "list_type": "must be a list ('- item' lines or [a, b])",
+    "model_type": "must be a mapping (indented 'key: value' lines)",
+    "model_attributes_type": "must be a mapping (indented 'key: value' lines)",
+}
+
+
+def _structural(err: Any, report: Reporter) -> None:
+    loc: Loc = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if loc and loc[-1] == "[key]":
+        key_loc = loc[:-1]
+        key = key_loc[-1] if key_loc else ""
+        help_text = PATTERN_HELP.get(ctx.get("pattern", ""), "a short id")
+        report.add(key_loc, "bad-id", f"id '{key}' in {format_loc(key_loc[:-1])} must be {help_text}", at_key=True)
+        return
+    where = format_loc(loc)
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), _keys_of(parent)) if parent else ""
+        if not hint and parent:
+            hint = f"; allowed here: {', '.join(_keys_of(parent))}"
+        report.add(loc, "unknown-key", f"unknown key '{loc[-1]}' in {format_loc(loc[:-1])}{hint}", at_key=True)
+    elif kind == "missing":
+        report.add(loc[:-1], "missing-key", f"{format_loc(loc[:-1])} needs the key '{loc[-1]}'")
+    elif kind in _TYPE_WORDS:
+        report.add(loc, "wrong-type", f"{where} {_TYPE_WORDS[kind]}{_describe_input(value)}")
+    elif kind == "literal_error":
+        expected = ctx.get("expected", "")
+        options = [o.strip().strip("'") for o in str(expected).replace(" or ", ", ").split(",")]
+        hint = did_you_mean(str(value), options)
+        report.add(loc, "bad-value", f"{where} must be one of {expected}, not {value!r}{hint}")
+    elif kind == "string_pattern_mismatch":
+        help_text = PATTERN_HELP.get(ctx.get("pattern", ""), f"match {ctx.get('pattern')}")
+        report.add(loc, "bad-id", f"{where} '{value}' must be {help_text}")
+    elif kind == "string_too_short":
+        report.add(loc, "bad-value", f"{where} must not be empty")
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(iter(ctx.values()), "")
+        words = {
+            "greater_than": "more than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
+        report.add(loc, "out-of-range", f"{where} is {value!r}; it must be {words} {bound}")
+    else:
+        report.add(loc, "bad-value", f"{where}: {err['msg']}")
+
+
+# ---- semantic checks ----------------------------------------------------------------------
+
+
+def _edges(scene: Scene) -> Iterator[tuple[str, Loc]]:
+    """Every scene this scene can move to, with the sub-location of the ``to`` key."""
+    for i, auto in enumerate(scene.auto):
+        yield auto.to, ("auto", i, "to")
+    if scene.timeout is not None:
+        yield scene.timeout.to, ("timeout", "to")
+    for i, choice in enumerate(scene.choices):
+        yield choice.to, ("choices", i, "to")
+
+
+def _reachable(start: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
+    seen = set(start)
+    queue = deque(seen)
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+class _Checker:
+    def __init__(self, scenario: Scenario, report: Reporter):
+        self.s = scenario
+        self.report = report
+        self.names = Names(
+            frozenset(scenario.meters), frozenset(scenario.flags), frozenset(scenario.scenes)
+        )
+        self.conditions: dict[str, Condition] = {}
+
+    def condition(self, text: str | None, loc: Loc) -> None:
+        if text is None or text in self.conditions:
+            return
+        try:
+            self.conditions[text] = compile_condition(text, self.names)
+        except ConditionError as exc:
+            self.report.add(loc, "bad-condition", f"condition {text!r}: {exc.message}", offset=exc.offset)
+
+    def scene_ref(self, target: str, loc: Loc, what: str) -> None:
+        if target not in self.s.scenes:
+            hint = did_you_mean(target, self.s.scenes)
+            self.report.add(loc, "unknown-scene", f"{what} goes to unknown scene '{target}'{hint}")
+
+    def effects(self, effects: dict[str, int], flags: dict[str, bool], loc: Loc) -> None:
+        for meter in effects:
+            if meter not in self.s.meters:
+                hint = did_you_mean(meter, self.s.meters)
+                self.report.add(loc + ("effects", meter), "unknown-meter", f"effects name unknown meter '{meter}'{hint}", at_key=True)
+        for flag in flags:
+            if flag not in self.s.flags:
+                hint = did_you_mean(flag, self.s.flags)
+                self.report.add(loc + ("set", flag), "unknown-flag", f"set names unknown flag '{flag}'{hint}", at_key=True)
+
+    def run(self) -> None:
+        s = self.s
+        for mid, meter in s.meters.items():
+            if meter.min >= meter.max:
+                self.report.add(("meters", mid, "min"), "meter-bounds", f"meter '{mid}': min ({meter.min}) must be below max ({meter.max})")
+            elif not meter.min <= meter.start <= meter.max:
+                self.report.add(("meters", mid, "start"), "meter-bounds", f"meter '{mid}' starts at {meter.start}, outside {meter.min}..{meter.max}")
+        if s.start not in s.scenes:
+            self.report.add(("start",), "unknown-scene", f"start scene '{s.start}' is not a scene{did_you_mean(s.start, s.scenes)}")
+        for sid, scene in s.scenes.items():
+            self.scene(sid, scene)
+        self.graph()
+
+    def scene(self, sid: str, scene: Scene) -> None:
+        base: Loc = ("scenes", sid)
+        for i, line in enumerate(scene.lines):
+            if line.who != "you" and line.who not in self.s.cast:
+                hint = did_you_mean(line.who, [*self.s.cast, "you"])
+                self.report.add(base + ("lines", i, "who"), "unknown-cast", f"line spoken by unknown cast member '{line.who}'{hint}; add them under cast:")
+            self.condition(line.if_, base + ("lines", i, "if"))
+        for i, auto in enumerate(scene.auto):
+            self.scene_ref(auto.to, base + ("auto", i, "to"), f"auto move {i + 1} of scene '{sid}'")
+            self.condition(auto.if_, base + ("auto", i, "if"))
+            if auto.if_ is None and i < len(scene.auto) - 1:
+                self.report.warn(base + ("auto", i + 1), "unused-auto", "this auto move is never checked: the one before it has no 'if' and always moves on")
+        always_moves = any(a.if_ is None for a in scene.auto)
+        if scene.timeout is not None:
+            self.scene_ref(scene.timeout.to, base + ("timeout", "to"), f"timeout of scene '{sid}'")
+            self.effects(scene.timeout.effects, scene.timeout.set, base + ("timeout",))
+        seen: dict[str, int] = {}
+        for i, choice in enumerate(scene.choices):
+            loc = base + ("choices", i)
+            if choice.id in seen:
+                first = self.report.source.value(base + ("choices", seen[choice.id], "id"))
+                self.report.add(loc + ("id",), "duplicate-choice", f"choice id '{choice.id}' is used twice in scene '{sid}' (first at line {first.line}); records refer to choices by id, so make it unique")
+            else:
+                seen[choice.id] = i
+            self.scene_ref(choice.to, loc + ("to",), f"choice '{choice.id}'")
+            self.condition(choice.if_, loc + ("if",))
+            self.effects(choice.effects, choice.set, loc)
+        if scene.end is not None:
+            for key, present in (("choices", scene.choices), ("auto", scene.auto), ("timeout", scene.timeout)):
+                if present:
+                    self.report.add(base + (key,), "ending-has-choices", f"scene '{sid}' is an ending but also has '{key}'; an ending stops the scenario, so remove one", at_key=True)
+        elif not scene.choices and not scene.auto and scene.timeout is None:
+            self.report.add(base, "no-way-out", f"scene '{sid}' has no choices, auto moves, timeout or end; add one of them", at_key=True)
+        elif always_moves and scene.choices:
+            self.report.warn(base + ("choices",), "choices-never-offered", f"scene '{sid}' always moves on automatically, so its choices are never offered", at_key=True)
+
+    def graph(self) -> None:
+        s = self.s
+        edges = {sid: {t for t, _ in _edges(scene) if t in s.scenes} for sid, scene in s.scenes.items()}
+        endings = set(s.endings())
+        if not endings:
+            self.report.add(("scenes",), "no-ending", "the scenario has no ending; give at least one scene an 'end:'", at_key=True)
+            return
+        reverse: dict[str, set[str]] = {}
+        for src, targets in edges.items():
+            for t in targets:
+                reverse.setdefault(t, set()).add(src)
+        can_finish = _reachable(endings, reverse)
+        for sid in s.scenes:
+            if sid not in can_finish:
+                self.report.add(("scenes", sid), "no-ending-reachable", f"no ending can be reached from scene '{sid}': every path from it loops back without ending", at_key=True)
+        if s.start in s.scenes:
+            reached = _reachable([s.start], edges)
+            for sid in s.scenes:
+                if sid not in reached:
+                    self.report.warn(("scenes", sid), "unreachable-scene", f"scene '{sid}' cannot be reached from the start scene '{s.start}'", at_key=True)
+        forced = {sid: sc.auto[0].to for sid, sc in s.scenes.items() if sc.auto and sc.auto[0].if_ is None}
+        for sid in forced:
+            path, cur = [], sid
+            while cur in forced and cur not in path:
+                path.append(cur)
+                cur = forced[cur]
+            if cur == sid:
+                loop = " -> ".join([*path, sid])
+                self.report.add(("scenes", sid, "auto", 0), "auto-loop", f"auto moves loop forever: {loop}; give one of them an 'if'")
+
+
+def check_scenario(scenario: Scenario, report: Reporter) -> dict[str, Condition]:
+    """Cross-reference, condition and graph checks; returns the compiled conditions."""
+    checker = _Checker(scenario, report)
+    checker.run()
+    return checker.conditions
+
+
+def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    """Load and check one scenario file. Never raises for bad input: look at diagnostics."""
+    path = Path(path)
+    name = str(path)
+    try:
+        doc = load_file(path, max_bytes)
+    except DiagnosticError as exc:
+        return LoadResult(name, None, exc.diagnostics)
+    report = Reporter(doc.source)
+    report.items.extend(doc.warnings)
+    if not isinstance(doc.data, dict):
+        report.add((), "not-a-mapping", "a scenario file must be a mapping of keys (format:, id:, scenes: ...)")
+        return LoadResult(name, None, report.items, doc)
+    try:
+        scenario = Scenario.model_validate(doc.data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            _structural(err, report)
+        report.items.sort(key=lambda d: (d.line, d.col))
+        return LoadResult(name, None, report.items, doc)
+    conditions = check_scenario(scenario, report)
+    report.items.sort(key=lambda d: (d.line, d.col))
+    if has_errors(report.items):
+        return LoadResult(name, None, report.items, doc)
+    scenario._conditions = conditions
+    scenario._source = doc.source
+    scenario._sha256 = hashlib.sha256(doc.raw).hexdigest()
+    scenario._path = name
+    return LoadResult(name, scenario, report.items, doc)
+
+
+def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders to the scenario files in them (``*.yaml``/``*.yml``, sorted);
+    sidecar test files (``*.tests.yaml``) are not scenarios."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()
+                and not f.name.endswith((".tests.yaml", ".tests.yml"))
+            )
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+def load_many(paths: Iterable[str | Path], **kwargs: Any) -> list[LoadResult]:
+    """Load several files and also flag scenario ids used by more than one file."""
+    results = [load_scenario(p, **kwargs) for p in scenario_files(paths)]
+    first_by_id: dict[str, LoadResult] = {}
+    for res in results:
+        if res.scenario is None:
+            continue
+        sid = res.scenario.id
+        if sid in first_by_id:
+            mark = res.scenario.source.value(("id",)) if res.scenario.source else None
+            res.diagnostics.append(
+                Diagnostic(res.path, mark.line if mark else 0, mark.col if mark else 0, "error", "duplicate-scenario-id", f"scenario id '{sid}' is also used by {first_by_id[sid].path}; ids must be unique in a library")
+            )
+            res.scenario = None
+        else:
+            first_by_id[sid] = res
+    return results

@@ -1,0 +1,199 @@
+"""The scenario model: immutable pydantic classes, one per block of the YAML format.
+
+The field descriptions double as the editor documentation (they go into the JSON Schema), so
+they are written for instructors. Cross-references (``to:`` targets, meter names, conditions)
+are checked by ``simulator.loader``, which knows where each value was written.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+
+if TYPE_CHECKING:
+    from simulator.expressions import Condition
+    from simulator.yamlsource import SourceMap
+
+# Patterns, each with the wording the loader uses when a value does not match.
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+NAME = r"^[a-z][a-z0-9_]*$"
+CHOICE_ID = r"^[a-z][a-z0-9_-]*$"
+PATTERN_HELP = {
+    SLUG: "lowercase letters and digits joined by single hyphens, like 'overpass-railing'",
+    NAME: "lowercase letters, digits and '_', starting with a letter, like 'first_words'",
+    CHOICE_ID: "lowercase letters, digits, '_' and '-', starting with a letter, like 'ask-directly'",
+}
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=80)]
+Ident = Annotated[str, StringConstraints(pattern=NAME, max_length=80)]
+ChoiceId = Annotated[str, StringConstraints(pattern=CHOICE_ID, max_length=80)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+Points = Annotated[int, Field(ge=-3, le=3)]
+
+Rating = Literal["good", "acceptable", "poor"]
+Difficulty = Literal["introductory", "intermediate", "advanced"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class CastMember(Frozen):
+    """A person in the scene who speaks lines."""
+
+    name: Text = Field(description="Name shown before their spoken lines.")
+    description: str = Field("", description="What the trainee can see of them.")
+
+
+class Meter(Frozen):
+    """A bounded whole number the scenario tracks, such as agitation or rapport."""
+
+    start: int = Field(description="Value at the start of the scenario.")
+    min: int = Field(0, description="Lowest value; effects are clamped to it.")
+    max: int = Field(10, description="Highest value; effects are clamped to it.")
+    label: Text = Field(description="Name shown to the trainee, e.g. 'Agitation'.")
+    show: bool = Field(True, description="Show this meter to the trainee while playing.")
+    good: Literal["low", "high"] | None = Field(
+        None, description="Which end is good: 'low' or 'high'. Front ends colour the bar by it."
+    )
+
+
+class Flag(Frozen):
+    """A true/false fact about the run, false at the start (e.g. 'asked_about_suicide')."""
+
+    label: Text = Field(description="Short situation note shown when the flag is true.")
+    show: bool = Field(False, description="Show the note to the trainee when the flag is set.")
+
+
+class Line(Frozen):
+    """One spoken line."""
+
+    who: Ident = Field(description="A cast id, or 'you' for the trainee.")
+    says: Text = Field(description="What they say.")
+    if_: str | None = Field(
+        None, alias="if", description="Only spoken when this condition holds."
+    )
+
+
+class Auto(Frozen):
+    """A move made on entering the scene, before any choice: the first that holds is taken."""
+
+    if_: str | None = Field(
+        None, alias="if", description="Condition; without it the move always happens."
+    )
+    to: Ident = Field(description="Scene to move to.")
+
+
+class Timeout(Frozen):
+    """Time pressure: if the trainee does not choose in time, the scene moves on."""
+
+    seconds: Annotated[int, Field(gt=0, le=3600)] = Field(description="Seconds to decide.")
+    to: Ident = Field(description="Scene to move to when time runs out.")
+    effects: dict[Ident, int] = Field(
+        default_factory=dict, description="Meter changes when time runs out (clamped)."
+    )
+    set: dict[Ident, bool] = Field(
+        default_factory=dict, description="Flags to set when time runs out."
+    )
+    scores: dict[Ident, Points] = Field(
+        default_factory=dict, description="Principle -> points (-3..+3) for letting time run out."
+    )
+    feedback: str = Field("", description="Why hesitating here matters (shown in the debrief).")
+
+
+class Choice(Frozen):
+    """One option the trainee may pick."""
+
+    id: ChoiceId = Field(description="Unique within the scene; records and tests refer to it.")
+    text: Text = Field(description="What the trainee says or does.")
+    to: Ident = Field(description="Scene to move to.")
+    if_: str | None = Field(
+        None, alias="if", description="Only offered when this condition holds."
+    )
+    effects: dict[Ident, int] = Field(
+        default_factory=dict, description="Meter changes, e.g. {agitation: -1} (clamped)."
+    )
+    set: dict[Ident, bool] = Field(default_factory=dict, description="Flags to set or clear.")
+    scores: dict[Ident, Points] = Field(
+        default_factory=dict, description="Principle id -> points from -3 to +3."
+    )
+    critical: Ident | None = Field(
+        None, description="A critical-error id from the rubric: choosing this fails the run."
+    )
+    feedback: str = Field("", description="Why this choice helps or hurts, shown in the debrief.")
+
+
+class Ending(Frozen):
+    """Marks a scene as an ending."""
+
+    rating: Rating = Field(description="good | acceptable | poor.")
+    outcome: Text = Field(description="One line: what happened.")
+    debrief: str = Field("", description="What led here and what to learn from it.")
+
+
+class Scene(Frozen):
+    """One moment of the call: narration, spoken lines, then choices or an ending."""
+
+    text: str = Field("", description="Narration shown on entering the scene.")
+    lines: list[Line] = Field(default_factory=list, description="Spoken lines, in order.")
+    auto: list[Auto] = Field(
+        default_factory=list, description="Moves checked on entry, before choices."
+    )
+    timeout: Timeout | None = Field(None, description="Optional time pressure.")
+    choices: list[Choice] = Field(default_factory=list, description="Options offered.")
+    end: Ending | None = Field(None, description="Makes this scene an ending.")
+
+
+class Scenario(Frozen):
+    """A training scenario: a state machine of scenes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="crisis-sim scenario")
+
+    format: Literal[1] = Field(description="Format version of this file; currently 1.")
+    id: Slug = Field(description="Unique id in a library, e.g. 'overpass-railing'.")
+    title: Text = Field(description="Title shown in the library.")
+    version: Text = Field(description="The author's version label, as text (quote it).")
+    summary: Text = Field(description="One or two sentences for the library preview.")
+    difficulty: Difficulty = Field(description="introductory | intermediate | advanced.")
+    minutes: Annotated[int, Field(gt=0, le=600)] = Field(description="Expected minutes to play.")
+    tags: list[Slug] = Field(default_factory=list, description="Search tags.")
+    content_warning: str = Field("", description="What the scenario contains, shown before play.")
+    objectives: list[Text] = Field(default_factory=list, description="What the trainee practises.")
+    briefing: Text = Field(description="What dispatch tells the trainee before the first scene.")
+    resources: list[Text] = Field(
+        default_factory=list,
+        description="Help resources shown after every ending (e.g. the 988 Lifeline).",
+    )
+    rubric: Ident = Field("default", description="Which rubric grades the scenario.")
+    cast: dict[Ident, CastMember] = Field(default_factory=dict, description="Who speaks.")
+    meters: dict[Ident, Meter] = Field(default_factory=dict, description="Tracked numbers.")
+    flags: dict[Ident, Flag] = Field(default_factory=dict, description="Tracked true/false facts.")
+    start: Ident = Field(description="The first scene.")
+    scenes: dict[Ident, Scene] = Field(description="All scenes, by id.")
+
+    # Set by the loader after validation; not part of the file format.
+    _conditions: dict[str, Condition] = PrivateAttr(default_factory=dict)
+    _source: SourceMap | None = PrivateAttr(default=None)
+    _sha256: str = PrivateAttr(default="")
+    _path: str = PrivateAttr(default="")
+
+    def condition(self, text: str) -> Condition:
+        """The compiled form of a condition written in this scenario."""
+        return self._conditions[text]
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the file's bytes: ties records to the exact content played."""
+        return self._sha256
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def source(self) -> SourceMap | None:
+        return self._source
+
+    def endings(self) -> dict[str, Ending]:
+        return {sid: s.end for sid, s in self.scenes.items() if s.end is not None}

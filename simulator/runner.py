@@ -1,0 +1,240 @@
+"""The headless runner: play a scenario in plain text, scripted or interactive.
+
+This is also the screen-reader path: everything the TUI shows (narration, spoken lines,
+numbered choices, visible meters and flags, the ending and its resources) is printed here as
+plain lines, with no colour or layout needed to understand it.
+"""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from simulator.engine import (
+    AutoMoved,
+    ChoiceMade,
+    ChoicesOffered,
+    EndingReached,
+    Event,
+    SceneEntered,
+    Session,
+    SessionError,
+    Stuck,
+    TimedOut,
+)
+from simulator.model import Scenario
+
+WIDTH = 88
+
+
+class RunStopped(Exception):
+    """The script could not go on; the message says where and why."""
+
+
+def wrap(text: str, indent: str = "") -> list[str]:
+    """Re-flow paragraphs to a readable width, keeping blank lines between them."""
+    out: list[str] = []
+    for para in text.strip().split("\n\n"):
+        joined = " ".join(para.split())
+        if joined:
+            out.extend(textwrap.wrap(joined, WIDTH, initial_indent=indent, subsequent_indent=indent))
+        out.append("")
+    return out[:-1] if out else out
+
+
+def meters_line(session: Session) -> str:
+    """Visible meters as text, e.g. ``Agitation 5/10 (lower is better) · Rapport 2/10``."""
+    parts = []
+    for name, meter in session.scenario.meters.items():
+        if meter.show:
+            better = {"low": " (lower is better)", "high": " (higher is better)"}.get(meter.good or "", "")
+            parts.append(f"{meter.label} {session.meters[name]}/{meter.max}{better}")
+    return " · ".join(parts)
+
+
+def notes_line(session: Session) -> str:
+    """Visible flags that are set, as short situation notes."""
+    return "; ".join(f.label for name, f in session.scenario.flags.items() if f.show and session.flags[name])
+
+
+def describe(event: Event, session: Session) -> list[str]:
+    """Plain-text lines for one event."""
+    scenario = session.scenario
+    if isinstance(event, SceneEntered):
+        lines = [""]
+        lines += wrap(event.text)
+        for spoken in event.lines:
+            lines += wrap(f"{spoken.name}: {spoken.says}")
+        return lines
+    if isinstance(event, ChoicesOffered):
+        lines = [""]
+        status = meters_line(session)
+        if status:
+            lines.append(f"[{status}]")
+        notes = notes_line(session)
+        if notes:
+            lines.append(f"[Notes: {notes}]")
+        for choice in event.choices:
+            prefix = f"  {choice.position}. "
+            lines += textwrap.wrap(
+                " ".join(choice.text.split()), WIDTH, initial_indent=prefix,
+                subsequent_indent=" " * len(prefix),
+            )
+        if event.timeout_seconds:
+            lines.append(f"  (timed: {event.timeout_seconds} s to decide)")
+        return lines
+    if isinstance(event, ChoiceMade):
+        return ["", f"> Decision {event.sequence}: [{event.choice}] {event.text}"]
+    if isinstance(event, TimedOut):
+        return ["", f"> Time ran out after {event.seconds} s: you did not act."]
+    if isinstance(event, AutoMoved):
+        return []
+    if isinstance(event, EndingReached):
+        lines = ["", f"=== Ending ({event.rating}): {event.outcome} ==="]
+        if event.debrief:
+            lines += wrap(event.debrief)
+        if scenario.resources:
+            lines += ["", "Help and support:"]
+            lines += [f"  - {r}" for r in scenario.resources]
+        return lines
+    if isinstance(event, Stuck):
+        return ["", f"!! Scene '{event.scene}' offers no choice: the scenario has a dead end here."]
+    return []
+
+
+@dataclass
+class Script:
+    """What a scripted run does at each decision: ``choose`` items (ids, or 1-based
+    positions), scenes where the timer should run out, and a fallback policy."""
+
+    choose: list[str]
+    timeout_at: list[str]
+    policy: str | None = None  # "first" | "random" | None
+    seed: int | None = None
+
+
+def run_script(session: Session, script: Script) -> list[str]:
+    """Drive a started session until it ends or the script runs out. Returns warnings about
+    unused script entries; raises RunStopped when it cannot go on."""
+    queue = deque(script.choose)
+    timeouts = list(script.timeout_at)
+    rng = random.Random(script.seed)
+    step = 0
+    while session.waiting:
+        scene = session.scene
+        if scene in timeouts:
+            timeouts.remove(scene)
+            if session.timeout_seconds() is None:
+                raise RunStopped(f"--timeout-at: scene '{scene}' has no timeout")
+            session.expire()
+            continue
+        offered = session.offered()
+        if queue:
+            item = queue.popleft()
+            step += 1
+            try:
+                if item.isdigit():
+                    session.choose_position(int(item))
+                else:
+                    session.choose(item)
+            except SessionError as exc:
+                raise RunStopped(f"--choose item {step} ({item!r}): {exc}") from None
+        elif script.policy and offered:
+            pick = offered[0] if script.policy == "first" else rng.choice(offered)
+            session.choose(pick.id)
+        elif script.policy and session.timeout_seconds():
+            session.expire()
+        else:
+            ids = ", ".join(c.id for c in offered) or "none"
+            raise RunStopped(
+                f"the --choose list ran out in scene '{scene}' after {len(session.decisions)} "
+                f"decisions (offered: {ids}); add more choices or use --policy"
+            )
+    warnings = []
+    if queue:
+        warnings.append(f"{len(queue)} --choose item(s) left unused after the scenario ended: {', '.join(queue)}")
+    if timeouts:
+        warnings.append(f"--timeout-at scene(s) never waited in: {', '.join(timeouts)}")
+    return warnings
+
+
+def print_events(out: IO[str], session: Session) -> Callable[[Event], None]:
+    """A listener that prints each event as it happens."""
+
+    def listener(event: Event) -> None:
+        for line in describe(event, session):
+            out.write(line + "\n")
+        out.flush()
+
+    return listener
+
+
+def header(scenario: Scenario) -> list[str]:
+    lines = [f"{scenario.title}  ({scenario.difficulty}, about {scenario.minutes} min)"]
+    if scenario.content_warning:
+        lines.append(f"Content warning: {scenario.content_warning}")
+    lines += ["", "Briefing:"] + wrap(scenario.briefing, "  ")
+    if scenario.objectives:
+        lines += ["", "Objectives:"] + [f"  - {o}" for o in scenario.objectives]
+    return lines
+
+
+def interact(session: Session, read: Callable[[str], str | None], out: IO[str]) -> str:
+    """Play from a reader of lines (``None`` = end of input). Returns how it ended:
+    ``finished``, ``stuck``, ``quit`` or ``eof``."""
+    while session.waiting:
+        offered = session.offered()
+        hint = f"1-{len(offered)}" if offered else "no choices"
+        if session.timeout_seconds():
+            hint += ", w to wait"
+        line = read(f"Your choice ({hint}, q to quit)> ")
+        if line is None:
+            out.write("\nInput ended; stopped at this scene.\n")
+            return "eof"
+        answer = line.strip().lower()
+        if not answer:
+            continue
+        if answer in ("q", "quit", "exit"):
+            out.write("Stopped at this scene.\n")
+            return "quit"
+        try:
+            if answer in ("w", "wait") and session.timeout_seconds():
+                session.expire()
+            elif answer.isdigit():
+                session.choose_position(int(answer))
+            else:
+                session.choose(answer)
+        except SessionError as exc:
+            out.write(f"{exc}. Type a number from the list.\n")
+    return "stuck" if session.stuck else "finished"
+
+
+def transcript_json(session: Session, extra: dict[str, object] | None = None) -> dict[str, object]:
+    scenario = session.scenario
+    data: dict[str, object] = {
+        "scenario": {"id": scenario.id, "version": scenario.version, "sha256": scenario.sha256},
+        "events": [e.as_dict() for e in session.events],
+        "decisions": [
+            {"sequence": d.sequence, "scene": d.scene, "choice": d.choice} for d in session.decisions
+        ],
+        "finished": session.finished,
+        "stuck": session.stuck,
+        "scene": session.scene,
+        "meters": dict(session.meters),
+        "flags": dict(session.flags),
+        "ending": session.ending.as_dict() if session.ending else None,
+    }
+    data.update(extra or {})
+    return data
+
+
+def parse_list(values: Iterable[str]) -> list[str]:
+    """``--choose a,b --choose c`` -> ``[a, b, c]``."""
+    items: list[str] = []
+    for value in values:
+        items += [v.strip() for v in value.split(",") if v.strip()]
+    return items

@@ -1,0 +1,403 @@
+"""Safe YAML reading that remembers where every key and value came from.
+
+Why not ``yaml.safe_load``: it silently keeps the last of two duplicate keys, expands aliases
+(a 300-byte alias bomb becomes hundreds of millions of nodes), resolves ``no`` to ``False``
+and ``1:20`` to 80, and forgets positions. This reader walks libyaml's event stream instead
+(``CSafeLoader``, never the unsafe loaders) and builds plain dicts, lists and scalars while
+recording a line and column for every path, so later checks can say ``file:line:col``.
+
+Plain scalars are resolved with the YAML 1.2 core schema (what editors use): only
+``true``/``false``, ``null``/``~``, decimal/octal(0o)/hex(0x) integers and floats are typed;
+everything else, ``yes``, ``no``, ``on``, ``1:20``, ``012``-as-octal, stays text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.diagnostics import Diagnostic, DiagnosticError
+
+try:
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+
+class EventLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Only used for its parser: we consume events, never its constructor."""
+
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+
+Path_ = tuple[str | int, ...]
+
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_OCT = re.compile(r"0o[0-7]+\Z")
+_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+
+# C0 and C1 controls except tab and newline, plus bidi embeddings/overrides/isolates.
+_UNSAFE_CHARS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def strip_unsafe(text: str) -> str:
+    """Remove terminal control characters and bidi overrides; keep ``\\n`` and ``\\t``."""
+    return _UNSAFE_CHARS.sub("", text)
+
+
+def resolve_plain(value: str) -> Any:
+    """Type a plain (unquoted) scalar by the YAML 1.2 core schema."""
+    if value in _NULLS:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if _INT.match(value):
+        return int(value)
+    if _OCT.match(value):
+        return int(value[2:], 8)
+    if _HEX.match(value):
+        return int(value[2:], 16)
+    if value in (".inf", "+.inf", ".Inf", "+.Inf", ".INF", "+.INF"):
+        return float("inf")
+    if value in ("-.inf", "-.Inf", "-.INF"):
+        return float("-inf")
+    if value in (".nan", ".NaN", ".NAN"):
+        return float("nan")
+    if _FLOAT.match(value) and any(ch.isdigit() for ch in value):
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """1-based position of a node. ``inline`` is how many characters precede the text of a
+    single-line scalar at that position (0 plain, 1 quoted), or -1 when the text does not map
+    column-for-column (block scalars, multi-line or escaped strings)."""
+
+    line: int
+    col: int
+    inline: int = -1
+
+
+@dataclass
+class SourceMap:
+    """Where each path of the document was written: the value's mark, and the key's mark for
+    mapping entries. Paths are tuples of keys and list indexes, like pydantic's ``loc``."""
+
+    path: str
+    values: dict[Path_, Mark] = field(default_factory=dict)
+    keys: dict[Path_, Mark] = field(default_factory=dict)
+
+    def value(self, loc: Path_) -> Mark:
+        """The nearest recorded value position for ``loc`` (walking up to the parents)."""
+        loc = tuple(loc)
+        while loc:
+            mark = self.values.get(loc)
+            if mark is not None:
+                return mark
+            loc = loc[:-1]
+        return self.values.get((), Mark(1, 1))
+
+    def key(self, loc: Path_) -> Mark:
+        """The key's position for a mapping entry, else the value's."""
+        mark = self.keys.get(tuple(loc))
+        return mark if mark is not None else self.value(loc)
+
+
+@dataclass
+class YamlDocument:
+    data: Any
+    source: SourceMap
+    warnings: list[Diagnostic]
+    raw: bytes
+
+
+def _mark(m: Any, inline: int = -1) -> Mark:
+    return Mark(m.line + 1, m.column + 1, inline)
+
+
+class _Reader:
+    def __init__(self, path: str):
+        self.path = path
+        self.source = SourceMap(path)
+        self.warnings: list[Diagnostic] = []
+
+    def fail(self, mark: Any, code: str, message: str) -> DiagnosticError:
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        return DiagnosticError([Diagnostic(self.path, line, col, "error", code, message)])
+
+    def scalar(self, event: Any, loc: Path_) -> Any:
+        value = event.value
+        style = event.style
+        plain = event.implicit[0] and not style
+        if plain:
+            typed = resolve_plain(value)
+            if not isinstance(typed, str):
+                self.source.values[loc] = _mark(event.start_mark, 0)
+                return typed
+        single_line = event.start_mark.line == event.end_mark.line
+        if style in ("'", '"') and single_line and "\\" not in value and "'" not in value:
+            inline = 1
+        elif plain and single_line:
+            inline = 0
+        else:
+            inline = -1
+        self.source.values[loc] = _mark(event.start_mark, inline)
+        cleaned = strip_unsafe(value)
+        if cleaned != value:
+            bad = sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(value)})
+            self.warnings.append(
+                Diagnostic(
+                    self.path,
+                    event.start_mark.line + 1,
+                    event.start_mark.column + 1,
+                    "warning",
+                    "control-character",
+                    "removed terminal control or bidi characters "
+                    f"({', '.join(bad[:4])}) from this text; delete them from the file",
+                )
+            )
+        return unicodedata.normalize("NFC", cleaned)
+
+    def check_node_event(self, event: Any) -> None:
+        if isinstance(event, yaml.AliasEvent):
+            raise self.fail(
+                event.start_mark,
+                "yaml-alias",
+                f"aliases (*{event.anchor}) are not allowed; write the value out in full",
+            )
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise self.fail(
+                event.start_mark,
+                "yaml-anchor",
+                f"anchors (&{anchor}) are not allowed; write each value out in full",
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.fail(
+                event.start_mark,
+                "yaml-tag",
+                f"YAML tags ({shown}) are not allowed; remove the tag and write plain values",
+            )
+
+    def build(self, events: Any) -> Any:
+        """Build the document from events with an explicit stack (deep nesting cannot
+        exhaust Python's recursion limit)."""
+        # Each frame: [container, loc, pending_key, pending_key_mark, seen_keys]
+        stack: list[list[Any]] = []
+        root: Any = None
+        have_root = False
+
+        def attach(value: Any, loc: Path_) -> None:
+            nonlocal root, have_root
+            if not stack:
+                root, have_root = value, True
+                return
+            frame = stack[-1]
+            container = frame[0]
+            if isinstance(container, list):
+                container.append(value)
+            else:
+                container[frame[2]] = value
+                frame[2] = None
+
+        def child_loc(event: Any) -> Path_:
+            if not stack:
+                return ()
+            frame = stack[-1]
+            container = frame[0]
+            if isinstance(container, list):
+                return frame[1] + (len(container),)
+            return frame[1] + (frame[2],)
+
+        for event in events:
+            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent)):
+                if isinstance(event, yaml.DocumentStartEvent) and have_root:
+                    raise self.fail(
+                        event.start_mark,
+                        "yaml-multi-document",
+                        "a scenario file holds one YAML document; remove the extra '---'",
+                    )
+                continue
+            if isinstance(event, (yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frame = stack.pop()
+                attach(frame[0], frame[1])
+                continue
+            self.check_node_event(event)
+            # A mapping waiting for a key: this event is the key.
+            if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is None:
+                frame = stack[-1]
+                if not isinstance(event, yaml.ScalarEvent):
+                    raise self.fail(
+                        event.start_mark,
+                        "yaml-complex-key",
+                        "a key must be plain text, not a list or mapping",
+                    )
+                key = strip_unsafe(event.value)
+                seen = frame[4]
+                if key in seen:
+                    first = seen[key]
+                    raise self.fail(
+                        event.start_mark,
+                        "duplicate-key",
+                        f"duplicate key '{key}' (first written at line {first.line}); "
+                        "YAML would silently keep only the last one, so remove or rename one",
+                    )
+                mark = _mark(event.start_mark)
+                seen[key] = mark
+                frame[2] = key
+                self.source.keys[frame[1] + (key,)] = mark
+                continue
+            loc = child_loc(event)
+            if isinstance(event, yaml.ScalarEvent):
+                attach(self.scalar(event, loc), loc)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise self.fail(
+                        event.start_mark,
+                        "yaml-too-deep",
+                        f"nesting deeper than {MAX_DEPTH} levels; a scenario never needs this",
+                    )
+                self.source.values[loc] = _mark(event.start_mark)
+                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                stack.append([container, loc, None, None, {}])
+        if not have_root:
+            raise DiagnosticError(
+                [Diagnostic(self.path, 0, 0, "error", "empty-file", "the file is empty")]
+            )
+        return root
+
+
+def _char_at(text: str, mark: Any) -> str:
+    if mark is None:
+        return ""
+    lines = text.split("\n")
+    if mark.line >= len(lines):
+        return ""
+    line = lines[mark.line]
+    return line[mark.column] if mark.column < len(line) else ""
+
+
+def _position_of(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, col
+
+
+def decode(raw: bytes, path: str) -> str:
+    """Bytes to text, refusing anything but UTF-8 with a message that says what to do."""
+
+    def err(line: int, col: int, code: str, msg: str) -> DiagnosticError:
+        return DiagnosticError([Diagnostic(path, line, col, "error", code, msg)])
+
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise err(1, 1, "not-utf8", "the file is UTF-16; save it as UTF-8")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = raw[: exc.start].decode("utf-8", errors="replace")
+        line, col = _position_of(prefix, len(prefix))
+        raise err(
+            line,
+            col,
+            "not-utf8",
+            f"byte 0x{raw[exc.start]:02x} is not UTF-8 (is the file Latin-1 or Windows-1252?); "
+            "save it as UTF-8",
+        ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, col = _position_of(text, nul)
+        raise err(line, col, "nul-byte", "the file contains a NUL byte; is it a binary file?")
+    return text
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a file within the size cap, turning OS errors into diagnostics."""
+    name = str(path)
+
+    def err(code: str, msg: str) -> DiagnosticError:
+        return DiagnosticError([Diagnostic(name, 0, 0, "error", code, msg)])
+
+    try:
+        if path.is_dir():
+            raise err("file-unreadable", "is a folder, not a file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise err(
+                "file-too-large",
+                f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit; "
+                "split the scenario or check it is the right file",
+            )
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise err("file-missing", "no such file; check the path") from None
+    except PermissionError:
+        raise err("file-unreadable", "permission denied; check the file's permissions") from None
+    except OSError as exc:
+        raise err("file-unreadable", f"cannot read the file ({exc.strerror or exc})") from None
+    if len(raw) > max_bytes:
+        raise err("file-too-large", f"the file is over the {max_bytes:,}-byte limit")
+    return raw
+
+
+def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
+    """Parse YAML text into plain data plus its source map."""
+    reader = _Reader(path)
+    loader = EventLoader(text)
+
+    def events() -> Any:
+        while loader.check_event():
+            yield loader.get_event()
+
+    try:
+        data = reader.build(events())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        if _char_at(text, mark) == "\t" or "'\\t'" in problem:
+            message = "tab character in indentation; YAML needs spaces"
+            code = "yaml-tab"
+        else:
+            context = f" {exc.context}" if exc.context else ""
+            message = f"YAML syntax error: {problem}{context}"
+            code = "yaml-syntax"
+        raise reader.fail(mark, code, message) from None
+    except yaml.YAMLError as exc:
+        raise DiagnosticError(
+            [Diagnostic(path, 0, 0, "error", "yaml-syntax", f"YAML error: {exc}")]
+        ) from None
+    except RecursionError:
+        raise DiagnosticError(
+            [Diagnostic(path, 0, 0, "error", "yaml-too-deep", "the file is nested too deeply")]
+        ) from None
+    finally:
+        loader.dispose()
+    return YamlDocument(data, reader.source, reader.warnings, raw)
+
+
+def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> YamlDocument:
+    """Read, decode and parse one YAML file; raises DiagnosticError with a position."""
+    raw = read_bytes(path, max_bytes)
+    text = decode(raw, str(path))
+    return parse_text(text, str(path), raw)
