@@ -49,7 +49,11 @@ def cli(ctx: click.Context) -> int | None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="'json' prints one object with every diagnostic, for editors and CI.",
 )
 def validate(paths: tuple[Path, ...], strict: bool, fmt: str) -> int:
@@ -67,14 +71,25 @@ def validate(paths: tuple[Path, ...], strict: bool, fmt: str) -> int:
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (strict and warnings > 0)
     if fmt == "json":
-        click.echo(json.dumps({
-            "files": [
-                {"path": r.path, "ok": r.ok, "id": r.scenario.id if r.scenario else None,
-                 "diagnostics": [d.as_dict() for d in r.diagnostics]}
-                for r in results
-            ],
-            "errors": errors, "warnings": warnings, "ok": not failed,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "files": [
+                        {
+                            "path": r.path,
+                            "ok": r.ok,
+                            "id": r.scenario.id if r.scenario else None,
+                            "diagnostics": [d.as_dict() for d in r.diagnostics],
+                        }
+                        for r in results
+                    ],
+                    "errors": errors,
+                    "warnings": warnings,
+                    "ok": not failed,
+                },
+                indent=2,
+            )
+        )
     else:
         for d in diagnostics:
             click.echo(d.format())
@@ -88,7 +103,12 @@ def validate(paths: tuple[Path, ...], strict: bool, fmt: str) -> int:
 
 
 @cli.command(name="list")
-@click.option("--dir", "folder", type=click.Path(path_type=Path, file_okay=False), help="A scenario folder instead of the bundled library.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A scenario folder instead of the bundled library.",
+)
 def list_(folder: Path | None) -> int:
     """List the scenarios in the library: id, title, difficulty, minutes."""
     from simulator.library import library_files
@@ -113,13 +133,23 @@ def list_(folder: Path | None) -> int:
 
 @cli.command()
 @click.argument("scenario")
-@click.option("--choose", multiple=True, metavar="IDS", help="Choices to make, comma-separated: choice ids or 1-based positions.")
-@click.option("--timeout-at", multiple=True, metavar="SCENES", help="Let the timer run out in these scenes (each entry once).")
+@click.option(
+    "--choose", multiple=True, metavar="IDS", help="Choices to make, comma-separated: choice ids or 1-based positions."
+)
+@click.option(
+    "--timeout-at", multiple=True, metavar="SCENES", help="Let the timer run out in these scenes (each entry once)."
+)
 @click.option("--policy", type=click.Choice(["first", "random"]), help="How to choose once --choose runs out.")
 @click.option("--seed", type=int, help="Seed for --policy random (same seed, same run).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable transcript.")
-def run(scenario: str, choose: tuple[str, ...], timeout_at: tuple[str, ...], policy: str | None,
-        seed: int | None, as_json: bool) -> int:
+def run(
+    scenario: str,
+    choose: tuple[str, ...],
+    timeout_at: tuple[str, ...],
+    policy: str | None,
+    seed: int | None,
+    as_json: bool,
+) -> int:
     """Play SCENARIO (a library id or a path) in plain text.
 
     Scripted with --choose/--timeout-at/--policy; otherwise interactive: type the number of
@@ -127,7 +157,16 @@ def run(scenario: str, choose: tuple[str, ...], timeout_at: tuple[str, ...], pol
     """
     from simulator.engine import Session
     from simulator.library import load_ref
-    from simulator.runner import RunStopped, Script, header, interact, parse_list, print_events, run_script, transcript_json
+    from simulator.runner import (
+        RunStopped,
+        Script,
+        header,
+        interact,
+        parse_list,
+        print_events,
+        run_script,
+        transcript_json,
+    )
 
     loaded = load_ref(scenario).scenario
     assert loaded is not None
@@ -150,6 +189,7 @@ def run(scenario: str, choose: tuple[str, ...], timeout_at: tuple[str, ...], pol
     elif as_json:
         return fail("--json needs a scripted run: add --choose or --policy", 2)
     else:
+
         def read(prompt: str) -> str | None:
             out.write(prompt)
             out.flush()
@@ -160,7 +200,9 @@ def run(scenario: str, choose: tuple[str, ...], timeout_at: tuple[str, ...], pol
     if as_json:
         click.echo(json.dumps(transcript_json(session), indent=2))
     if session.stuck:
-        status = status or fail(f"scene '{session.scene}' offers no choice; check the scenario with 'crisis-sim validate'")
+        status = status or fail(
+            f"scene '{session.scene}' offers no choice; check the scenario with 'crisis-sim validate'"
+        )
     return status
 
 

@@ -231,9 +231,7 @@ class Session:
         choice = available.get(choice_id)
         if choice is None:
             offered = ", ".join(available) or "none"
-            raise SessionError(
-                f"choice '{choice_id}' is not on offer in scene '{self.scene}' (offered: {offered})"
-            )
+            raise SessionError(f"choice '{choice_id}' is not on offer in scene '{self.scene}' (offered: {offered})")
         scene, before = self.scene, dict(self.meters)
         if not self._pos.trigger(_choice_trigger(scene, choice_id)):  # type: ignore[attr-defined]
             raise SessionError(f"choice '{choice_id}' was refused by the state machine")
@@ -249,9 +247,7 @@ class Session:
         self._require_waiting()
         available = self.offered()
         if not 1 <= position <= len(available):
-            raise SessionError(
-                f"there is no choice {position} in scene '{self.scene}' (1..{len(available)} on offer)"
-            )
+            raise SessionError(f"there is no choice {position} in scene '{self.scene}' (1..{len(available)} on offer)")
         return self.choose(available[position - 1].id)
 
     def expire(self) -> list[Event]:
@@ -279,9 +275,7 @@ class Session:
         return self.expire() if decision.choice is None else self.choose(decision.choice)
 
     @classmethod
-    def replay(
-        cls, scenario: Scenario, decisions: Iterable[Decision], listeners: Iterable[Listener] = ()
-    ) -> Session:
+    def replay(cls, scenario: Scenario, decisions: Iterable[Decision], listeners: Iterable[Listener] = ()) -> Session:
         session = cls(scenario, list(listeners))
         session.start()
         for decision in decisions:

@@ -227,9 +227,7 @@ class _Parser:
             op = self.take()
             right = self.atom()
             if self.tok.kind == "OP":
-                raise ConditionError(
-                    "comparisons cannot be chained; join them with 'and'", self.tok.pos
-                )
+                raise ConditionError("comparisons cannot be chained; join them with 'and'", self.tok.pos)
             return Compare(op.pos, op.text, left, right)
         return left
 
@@ -261,8 +259,7 @@ class _Parser:
     def call(self, func: _Tok) -> Node:
         if func.text not in _FUNCS:
             raise ConditionError(
-                f"'{func.text}(...)' cannot be called; conditions can only call "
-                "visited(scene) and visits(scene)",
+                f"'{func.text}(...)' cannot be called; conditions can only call visited(scene) and visits(scene)",
                 func.pos,
             )
         self.take()  # (
@@ -305,9 +302,7 @@ def _compile(node: Node, names: Names) -> tuple[Type, Evaluator]:
         if name in names.flags:
             return "bool", (lambda ctx: ctx.flags[name])
         if name in names.scenes:
-            raise ConditionError(
-                f"'{name}' is a scene; write visited({name}) or visits({name})", node.pos
-            )
+            raise ConditionError(f"'{name}' is a scene; write visited({name}) or visits({name})", node.pos)
         raise ConditionError(
             f"unknown name '{name}': not a meter or flag of this scenario{_suggest(name, names)}",
             node.pos,
@@ -347,9 +342,7 @@ def _compile(node: Node, names: Names) -> tuple[Type, Evaluator]:
             order = _ORDER_OPS[node.op]
             return "bool", (lambda ctx: order(left(ctx), right(ctx)))
         if lkind != rkind:
-            raise ConditionError(
-                f"'{node.op}' compares a {lkind} with a {rkind}; compare like with like", node.pos
-            )
+            raise ConditionError(f"'{node.op}' compares a {lkind} with a {rkind}; compare like with like", node.pos)
         eq = _EQ_OPS[node.op]
         return "bool", (lambda ctx: eq(left(ctx), right(ctx)))
     raise ConditionError("unsupported expression", node.pos)  # pragma: no cover
@@ -415,8 +408,7 @@ def compile_condition(text: str, names: Names) -> Condition:
     kind, fn = _compile(tree, names)
     if kind != "bool":
         raise ConditionError(
-            "this condition is a number, not true/false; compare it, e.g. "
-            f"'{text.strip()} > 0'",
+            f"this condition is a number, not true/false; compare it, e.g. '{text.strip()} > 0'",
             tree.pos,
         )
     return Condition(text, tree, fn)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -98,9 +98,9 @@ def _unwrap(tp: Any) -> Any:
         return tp
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     """The model class that owns the mapping at ``loc`` (to list the keys it accepts)."""
-    current: Any = Scenario
+    current: Any = root
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
@@ -120,18 +120,22 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _describe_input(value: Any) -> str:
+def _describe_input(value: Any, wants_text: bool) -> str:
     if isinstance(value, bool):
-        return f" (YAML read it as {str(value).lower()}; put the text in quotes)"
-    if isinstance(value, (int, float)):
-        return f" (YAML read it as the number {value!r}; put it in quotes if it is text)"
-    if isinstance(value, dict):
-        return " (found a mapping)"
-    if isinstance(value, list):
-        return " (found a list)"
-    if value is None:
+        found = f"true/false ({str(value).lower()})"
+    elif isinstance(value, (int, float)):
+        found = f"the number {value!r}"
+    elif isinstance(value, dict):
+        found = "a mapping"
+    elif isinstance(value, list):
+        found = "a list"
+    elif value is None:
         return " (found nothing)"
-    return ""
+    else:
+        return ""
+    if wants_text:
+        return f" (YAML read it as {found}; put the text in quotes)"
+    return f" (found {found})"
 
 
 _TYPE_WORDS = {
@@ -146,7 +150,7 @@ _TYPE_WORDS = {
 }
 
 
-def _structural(err: Any, report: Reporter) -> None:
+def _structural(err: Any, report: Reporter, root: type[BaseModel]) -> None:
     loc: Loc = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -159,15 +163,17 @@ def _structural(err: Any, report: Reporter) -> None:
         return
     where = format_loc(loc)
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent = _model_at(root, loc[:-1])
         hint = did_you_mean(str(loc[-1]), _keys_of(parent)) if parent else ""
         if not hint and parent:
             hint = f"; allowed here: {', '.join(_keys_of(parent))}"
         report.add(loc, "unknown-key", f"unknown key '{loc[-1]}' in {format_loc(loc[:-1])}{hint}", at_key=True)
     elif kind == "missing":
-        report.add(loc[:-1], "missing-key", f"{format_loc(loc[:-1])} needs the key '{loc[-1]}'")
+        owner = f"{format_loc(loc[:-1])} needs" if loc[:-1] else "the file needs"
+        report.add(loc[:-1], "missing-key", f"{owner} the key '{loc[-1]}'")
     elif kind in _TYPE_WORDS:
-        report.add(loc, "wrong-type", f"{where} {_TYPE_WORDS[kind]}{_describe_input(value)}")
+        found = _describe_input(value, kind == "string_type")
+        report.add(loc, "wrong-type", f"{where} {_TYPE_WORDS[kind]}{found}")
     elif kind == "literal_error":
         expected = ctx.get("expected", "")
         options = [o.strip().strip("'") for o in str(expected).replace(" or ", ", ").split(",")]
@@ -189,6 +195,23 @@ def _structural(err: Any, report: Reporter) -> None:
         report.add(loc, "out-of-range", f"{where} is {value!r}; it must be {words} {bound}")
     else:
         report.add(loc, "bad-value", f"{where}: {err['msg']}")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: Any, report: Reporter) -> M | None:
+    """Validate ``data`` against a pydantic model, reporting every structural error at its
+    line and column. Used for scenarios and rubrics alike."""
+    if not isinstance(data, dict):
+        report.add((), "not-a-mapping", "the file must be a mapping of 'key: value' lines")
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            _structural(err, report, model)
+        return None
 
 
 # ---- semantic checks ----------------------------------------------------------------------
@@ -219,9 +242,7 @@ class _Checker:
     def __init__(self, scenario: Scenario, report: Reporter):
         self.s = scenario
         self.report = report
-        self.names = Names(
-            frozenset(scenario.meters), frozenset(scenario.flags), frozenset(scenario.scenes)
-        )
+        self.names = Names(frozenset(scenario.meters), frozenset(scenario.flags), frozenset(scenario.scenes))
         self.conditions: dict[str, Condition] = {}
 
     def condition(self, text: str | None, loc: Loc) -> None:
@@ -241,21 +262,38 @@ class _Checker:
         for meter in effects:
             if meter not in self.s.meters:
                 hint = did_you_mean(meter, self.s.meters)
-                self.report.add(loc + ("effects", meter), "unknown-meter", f"effects name unknown meter '{meter}'{hint}", at_key=True)
+                self.report.add(
+                    loc + ("effects", meter),
+                    "unknown-meter",
+                    f"effects name unknown meter '{meter}'{hint}",
+                    at_key=True,
+                )
         for flag in flags:
             if flag not in self.s.flags:
                 hint = did_you_mean(flag, self.s.flags)
-                self.report.add(loc + ("set", flag), "unknown-flag", f"set names unknown flag '{flag}'{hint}", at_key=True)
+                self.report.add(
+                    loc + ("set", flag), "unknown-flag", f"set names unknown flag '{flag}'{hint}", at_key=True
+                )
 
     def run(self) -> None:
         s = self.s
         for mid, meter in s.meters.items():
             if meter.min >= meter.max:
-                self.report.add(("meters", mid, "min"), "meter-bounds", f"meter '{mid}': min ({meter.min}) must be below max ({meter.max})")
+                self.report.add(
+                    ("meters", mid, "min"),
+                    "meter-bounds",
+                    f"meter '{mid}': min ({meter.min}) must be below max ({meter.max})",
+                )
             elif not meter.min <= meter.start <= meter.max:
-                self.report.add(("meters", mid, "start"), "meter-bounds", f"meter '{mid}' starts at {meter.start}, outside {meter.min}..{meter.max}")
+                self.report.add(
+                    ("meters", mid, "start"),
+                    "meter-bounds",
+                    f"meter '{mid}' starts at {meter.start}, outside {meter.min}..{meter.max}",
+                )
         if s.start not in s.scenes:
-            self.report.add(("start",), "unknown-scene", f"start scene '{s.start}' is not a scene{did_you_mean(s.start, s.scenes)}")
+            self.report.add(
+                ("start",), "unknown-scene", f"start scene '{s.start}' is not a scene{did_you_mean(s.start, s.scenes)}"
+            )
         for sid, scene in s.scenes.items():
             self.scene(sid, scene)
         self.graph()
@@ -265,13 +303,21 @@ class _Checker:
         for i, line in enumerate(scene.lines):
             if line.who != "you" and line.who not in self.s.cast:
                 hint = did_you_mean(line.who, [*self.s.cast, "you"])
-                self.report.add(base + ("lines", i, "who"), "unknown-cast", f"line spoken by unknown cast member '{line.who}'{hint}; add them under cast:")
+                self.report.add(
+                    base + ("lines", i, "who"),
+                    "unknown-cast",
+                    f"line spoken by unknown cast member '{line.who}'{hint}; add them under cast:",
+                )
             self.condition(line.if_, base + ("lines", i, "if"))
         for i, auto in enumerate(scene.auto):
             self.scene_ref(auto.to, base + ("auto", i, "to"), f"auto move {i + 1} of scene '{sid}'")
             self.condition(auto.if_, base + ("auto", i, "if"))
             if auto.if_ is None and i < len(scene.auto) - 1:
-                self.report.warn(base + ("auto", i + 1), "unused-auto", "this auto move is never checked: the one before it has no 'if' and always moves on")
+                self.report.warn(
+                    base + ("auto", i + 1),
+                    "unused-auto",
+                    "this auto move is never checked: the one before it has no 'if' and always moves on",
+                )
         always_moves = any(a.if_ is None for a in scene.auto)
         if scene.timeout is not None:
             self.scene_ref(scene.timeout.to, base + ("timeout", "to"), f"timeout of scene '{sid}'")
@@ -281,7 +327,11 @@ class _Checker:
             loc = base + ("choices", i)
             if choice.id in seen:
                 first = self.report.source.value(base + ("choices", seen[choice.id], "id"))
-                self.report.add(loc + ("id",), "duplicate-choice", f"choice id '{choice.id}' is used twice in scene '{sid}' (first at line {first.line}); records refer to choices by id, so make it unique")
+                self.report.add(
+                    loc + ("id",),
+                    "duplicate-choice",
+                    f"choice id '{choice.id}' is used twice in scene '{sid}' (first at line {first.line}); records refer to choices by id, so make it unique",
+                )
             else:
                 seen[choice.id] = i
             self.scene_ref(choice.to, loc + ("to",), f"choice '{choice.id}'")
@@ -290,18 +340,35 @@ class _Checker:
         if scene.end is not None:
             for key, present in (("choices", scene.choices), ("auto", scene.auto), ("timeout", scene.timeout)):
                 if present:
-                    self.report.add(base + (key,), "ending-has-choices", f"scene '{sid}' is an ending but also has '{key}'; an ending stops the scenario, so remove one", at_key=True)
+                    self.report.add(
+                        base + (key,),
+                        "ending-has-choices",
+                        f"scene '{sid}' is an ending but also has '{key}'; an ending stops the scenario, so remove one",
+                        at_key=True,
+                    )
         elif not scene.choices and not scene.auto and scene.timeout is None:
-            self.report.add(base, "no-way-out", f"scene '{sid}' has no choices, auto moves, timeout or end; add one of them", at_key=True)
+            self.report.add(
+                base,
+                "no-way-out",
+                f"scene '{sid}' has no choices, auto moves, timeout or end; add one of them",
+                at_key=True,
+            )
         elif always_moves and scene.choices:
-            self.report.warn(base + ("choices",), "choices-never-offered", f"scene '{sid}' always moves on automatically, so its choices are never offered", at_key=True)
+            self.report.warn(
+                base + ("choices",),
+                "choices-never-offered",
+                f"scene '{sid}' always moves on automatically, so its choices are never offered",
+                at_key=True,
+            )
 
     def graph(self) -> None:
         s = self.s
         edges = {sid: {t for t, _ in _edges(scene) if t in s.scenes} for sid, scene in s.scenes.items()}
         endings = set(s.endings())
         if not endings:
-            self.report.add(("scenes",), "no-ending", "the scenario has no ending; give at least one scene an 'end:'", at_key=True)
+            self.report.add(
+                ("scenes",), "no-ending", "the scenario has no ending; give at least one scene an 'end:'", at_key=True
+            )
             return
         reverse: dict[str, set[str]] = {}
         for src, targets in edges.items():
@@ -310,12 +377,22 @@ class _Checker:
         can_finish = _reachable(endings, reverse)
         for sid in s.scenes:
             if sid not in can_finish:
-                self.report.add(("scenes", sid), "no-ending-reachable", f"no ending can be reached from scene '{sid}': every path from it loops back without ending", at_key=True)
+                self.report.add(
+                    ("scenes", sid),
+                    "no-ending-reachable",
+                    f"no ending can be reached from scene '{sid}': every path from it loops back without ending",
+                    at_key=True,
+                )
         if s.start in s.scenes:
             reached = _reachable([s.start], edges)
             for sid in s.scenes:
                 if sid not in reached:
-                    self.report.warn(("scenes", sid), "unreachable-scene", f"scene '{sid}' cannot be reached from the start scene '{s.start}'", at_key=True)
+                    self.report.warn(
+                        ("scenes", sid),
+                        "unreachable-scene",
+                        f"scene '{sid}' cannot be reached from the start scene '{s.start}'",
+                        at_key=True,
+                    )
         forced = {sid: sc.auto[0].to for sid, sc in s.scenes.items() if sc.auto and sc.auto[0].if_ is None}
         for sid in forced:
             path, cur = [], sid
@@ -324,7 +401,11 @@ class _Checker:
                 cur = forced[cur]
             if cur == sid:
                 loop = " -> ".join([*path, sid])
-                self.report.add(("scenes", sid, "auto", 0), "auto-loop", f"auto moves loop forever: {loop}; give one of them an 'if'")
+                self.report.add(
+                    ("scenes", sid, "auto", 0),
+                    "auto-loop",
+                    f"auto moves loop forever: {loop}; give one of them an 'if'",
+                )
 
 
 def check_scenario(scenario: Scenario, report: Reporter) -> dict[str, Condition]:
@@ -344,14 +425,8 @@ def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Lo
         return LoadResult(name, None, exc.diagnostics)
     report = Reporter(doc.source)
     report.items.extend(doc.warnings)
-    if not isinstance(doc.data, dict):
-        report.add((), "not-a-mapping", "a scenario file must be a mapping of keys (format:, id:, scenes: ...)")
-        return LoadResult(name, None, report.items, doc)
-    try:
-        scenario = Scenario.model_validate(doc.data)
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            _structural(err, report)
+    scenario = validate_model(Scenario, doc.data, report)
+    if scenario is None:
         report.items.sort(key=lambda d: (d.line, d.col))
         return LoadResult(name, None, report.items, doc)
     conditions = check_scenario(scenario, report)
@@ -372,8 +447,9 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(
-                f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()
-                and not f.name.endswith((".tests.yaml", ".tests.yml"))
+                f
+                for f in p.rglob("*")
+                if f.suffix in (".yaml", ".yml") and f.is_file() and not f.name.endswith((".tests.yaml", ".tests.yml"))
             )
             files.extend(found)
         else:
@@ -392,7 +468,14 @@ def load_many(paths: Iterable[str | Path], **kwargs: Any) -> list[LoadResult]:
         if sid in first_by_id:
             mark = res.scenario.source.value(("id",)) if res.scenario.source else None
             res.diagnostics.append(
-                Diagnostic(res.path, mark.line if mark else 0, mark.col if mark else 0, "error", "duplicate-scenario-id", f"scenario id '{sid}' is also used by {first_by_id[sid].path}; ids must be unique in a library")
+                Diagnostic(
+                    res.path,
+                    mark.line if mark else 0,
+                    mark.col if mark else 0,
+                    "error",
+                    "duplicate-scenario-id",
+                    f"scenario id '{sid}' is also used by {first_by_id[sid].path}; ids must be unique in a library",
+                )
             )
             res.scenario = None
         else:

@@ -71,17 +71,13 @@ class Line(Frozen):
 
     who: Ident = Field(description="A cast id, or 'you' for the trainee.")
     says: Text = Field(description="What they say.")
-    if_: str | None = Field(
-        None, alias="if", description="Only spoken when this condition holds."
-    )
+    if_: str | None = Field(None, alias="if", description="Only spoken when this condition holds.")
 
 
 class Auto(Frozen):
     """A move made on entering the scene, before any choice: the first that holds is taken."""
 
-    if_: str | None = Field(
-        None, alias="if", description="Condition; without it the move always happens."
-    )
+    if_: str | None = Field(None, alias="if", description="Condition; without it the move always happens.")
     to: Ident = Field(description="Scene to move to.")
 
 
@@ -90,12 +86,8 @@ class Timeout(Frozen):
 
     seconds: Annotated[int, Field(gt=0, le=3600)] = Field(description="Seconds to decide.")
     to: Ident = Field(description="Scene to move to when time runs out.")
-    effects: dict[Ident, int] = Field(
-        default_factory=dict, description="Meter changes when time runs out (clamped)."
-    )
-    set: dict[Ident, bool] = Field(
-        default_factory=dict, description="Flags to set when time runs out."
-    )
+    effects: dict[Ident, int] = Field(default_factory=dict, description="Meter changes when time runs out (clamped).")
+    set: dict[Ident, bool] = Field(default_factory=dict, description="Flags to set when time runs out.")
     scores: dict[Ident, Points] = Field(
         default_factory=dict, description="Principle -> points (-3..+3) for letting time run out."
     )
@@ -108,16 +100,12 @@ class Choice(Frozen):
     id: ChoiceId = Field(description="Unique within the scene; records and tests refer to it.")
     text: Text = Field(description="What the trainee says or does.")
     to: Ident = Field(description="Scene to move to.")
-    if_: str | None = Field(
-        None, alias="if", description="Only offered when this condition holds."
-    )
+    if_: str | None = Field(None, alias="if", description="Only offered when this condition holds.")
     effects: dict[Ident, int] = Field(
         default_factory=dict, description="Meter changes, e.g. {agitation: -1} (clamped)."
     )
     set: dict[Ident, bool] = Field(default_factory=dict, description="Flags to set or clear.")
-    scores: dict[Ident, Points] = Field(
-        default_factory=dict, description="Principle id -> points from -3 to +3."
-    )
+    scores: dict[Ident, Points] = Field(default_factory=dict, description="Principle id -> points from -3 to +3.")
     critical: Ident | None = Field(
         None, description="A critical-error id from the rubric: choosing this fails the run."
     )
@@ -137,9 +125,7 @@ class Scene(Frozen):
 
     text: str = Field("", description="Narration shown on entering the scene.")
     lines: list[Line] = Field(default_factory=list, description="Spoken lines, in order.")
-    auto: list[Auto] = Field(
-        default_factory=list, description="Moves checked on entry, before choices."
-    )
+    auto: list[Auto] = Field(default_factory=list, description="Moves checked on entry, before choices.")
     timeout: Timeout | None = Field(None, description="Optional time pressure.")
     choices: list[Choice] = Field(default_factory=list, description="Options offered.")
     end: Ending | None = Field(None, description="Makes this scene an ending.")

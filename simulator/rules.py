@@ -38,9 +38,7 @@ def clamp(meter: Meter, value: int) -> int:
     return max(meter.min, min(meter.max, value))
 
 
-def apply_effects(
-    scenario: Scenario, meters: Mapping[str, int], effects: Mapping[str, int]
-) -> dict[str, int]:
+def apply_effects(scenario: Scenario, meters: Mapping[str, int], effects: Mapping[str, int]) -> dict[str, int]:
     """New meter values after adding ``effects``, each clamped to its meter's bounds."""
     result = dict(meters)
     for name, delta in effects.items():

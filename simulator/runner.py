@@ -81,7 +81,9 @@ def describe(event: Event, session: Session) -> list[str]:
         for choice in event.choices:
             prefix = f"  {choice.position}. "
             lines += textwrap.wrap(
-                " ".join(choice.text.split()), WIDTH, initial_indent=prefix,
+                " ".join(choice.text.split()),
+                WIDTH,
+                initial_indent=prefix,
                 subsequent_indent=" " * len(prefix),
             )
         if event.timeout_seconds:
@@ -218,9 +220,7 @@ def transcript_json(session: Session, extra: dict[str, object] | None = None) ->
     data: dict[str, object] = {
         "scenario": {"id": scenario.id, "version": scenario.version, "sha256": scenario.sha256},
         "events": [e.as_dict() for e in session.events],
-        "decisions": [
-            {"sequence": d.sequence, "scene": d.scene, "choice": d.choice} for d in session.decisions
-        ],
+        "decisions": [{"sequence": d.sequence, "scene": d.scene, "choice": d.choice} for d in session.decisions],
         "finished": session.finished,
         "stuck": session.stuck,
         "scene": session.scene,

@@ -47,9 +47,7 @@ _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 
 # C0 and C1 controls except tab and newline, plus bidi embeddings/overrides/isolates.
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def strip_unsafe(text: str) -> str:
@@ -280,9 +278,7 @@ class _Reader:
                 container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
                 stack.append([container, loc, None, None, {}])
         if not have_root:
-            raise DiagnosticError(
-                [Diagnostic(self.path, 0, 0, "error", "empty-file", "the file is empty")]
-            )
+            raise DiagnosticError([Diagnostic(self.path, 0, 0, "error", "empty-file", "the file is empty")])
         return root
 
 
@@ -321,8 +317,7 @@ def decode(raw: bytes, path: str) -> str:
             line,
             col,
             "not-utf8",
-            f"byte 0x{raw[exc.start]:02x} is not UTF-8 (is the file Latin-1 or Windows-1252?); "
-            "save it as UTF-8",
+            f"byte 0x{raw[exc.start]:02x} is not UTF-8 (is the file Latin-1 or Windows-1252?); save it as UTF-8",
         ) from None
     nul = text.find("\x00")
     if nul >= 0:
@@ -384,9 +379,7 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
             code = "yaml-syntax"
         raise reader.fail(mark, code, message) from None
     except yaml.YAMLError as exc:
-        raise DiagnosticError(
-            [Diagnostic(path, 0, 0, "error", "yaml-syntax", f"YAML error: {exc}")]
-        ) from None
+        raise DiagnosticError([Diagnostic(path, 0, 0, "error", "yaml-syntax", f"YAML error: {exc}")]) from None
     except RecursionError:
         raise DiagnosticError(
             [Diagnostic(path, 0, 0, "error", "yaml-too-deep", "the file is nested too deeply")]
