@@ -301,35 +301,30 @@ class Session:
 
     def _settle(self, produced: list[Event]) -> list[Event]:
         """Enter the current scene, follow auto moves, then offer choices or end."""
-        for _ in range(rules.MAX_AUTO_MOVES):
-            sid = self.scene
-            scene = self.scenario.scenes[sid]
-            self.visits[sid] += 1
-            lines = tuple(
-                SpokenLine(line.who, self._speaker(line.who), line.says)
-                for line in scene.lines
-                if self._holds(line.if_)
-            )
-            produced.append(SceneEntered(sid, scene.text, lines, self.visits[sid]))
-            if scene.end is not None:
-                self.ending = EndingReached(sid, scene.end.rating, scene.end.outcome, scene.end.debrief)
-                produced.append(self.ending)
-                break
-            auto = rules.auto_move(self.scenario, scene, self)
-            if auto is not None:
-                self._pos.trigger(f"auto:{sid}")  # type: ignore[attr-defined]
-                produced.append(AutoMoved(sid, self.scene, auto.if_))
-                continue
-            choices = rules.offered(self.scenario, scene, self)
-            if not choices and scene.timeout is None:
-                self.stuck = True
-                produced.append(Stuck(sid))
-            else:
-                offered = tuple(OfferedChoice(i, c.id, c.text) for i, c in enumerate(choices, 1))
-                timeout = scene.timeout.seconds if scene.timeout else None
-                produced.append(ChoicesOffered(sid, offered, timeout))
-            break
-        else:
+        try:
+            for sid, scene, auto in rules.settle(self.scenario, self):
+                lines = tuple(
+                    SpokenLine(line.who, self._speaker(line.who), line.says)
+                    for line in scene.lines
+                    if self._holds(line.if_)
+                )
+                produced.append(SceneEntered(sid, scene.text, lines, self.visits[sid]))
+                if scene.end is not None:
+                    self.ending = EndingReached(sid, scene.end.rating, scene.end.outcome, scene.end.debrief)
+                    produced.append(self.ending)
+                elif auto is not None:
+                    self._pos.trigger(f"auto:{sid}")  # type: ignore[attr-defined]
+                    produced.append(AutoMoved(sid, self.scene, auto.if_))
+                else:
+                    choices = rules.offered(self.scenario, scene, self)
+                    if not choices and scene.timeout is None:
+                        self.stuck = True
+                        produced.append(Stuck(sid))
+                    else:
+                        offered = tuple(OfferedChoice(i, c.id, c.text) for i, c in enumerate(choices, 1))
+                        timeout = scene.timeout.seconds if scene.timeout else None
+                        produced.append(ChoicesOffered(sid, offered, timeout))
+        except rules.AutoLoop:
             self.stuck = True
             produced.append(Stuck(self.scene))
         self.events.extend(produced)

@@ -85,6 +85,7 @@ _HINTS = {
     "=": "use '==' to compare",
     ".": "attribute access is not allowed; conditions can only name meters, flags and scenes",
     "[": "indexing is not allowed; conditions can only name meters, flags and scenes",
+    ",": "',' is not used: visited(...) and visits(...) take one scene id",
     "+": "arithmetic is not supported; compare values directly",
     "*": "arithmetic is not supported; compare values directly",
     "/": "arithmetic is not supported; compare values directly",

@@ -8,6 +8,7 @@ the later stages run once the structure is sound.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -120,6 +121,9 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
+_QUOTED_NUMBER = re.compile(r"[-+]?[0-9]{1,18}(\.[0-9]+)?\Z")
+
+
 def _describe_input(value: Any, wants_text: bool) -> str:
     if isinstance(value, bool):
         found = f"true/false ({str(value).lower()})"
@@ -131,6 +135,13 @@ def _describe_input(value: Any, wants_text: bool) -> str:
         found = "a list"
     elif value is None:
         return " (found nothing)"
+    elif isinstance(value, str):
+        shown = repr(value if len(value) <= 40 else value[:40] + "...")
+        if value.lower() in ("yes", "no", "on", "off", "y", "n"):
+            return f" (found the text {shown}: YAML 1.2 reads only true and false as true/false)"
+        if _QUOTED_NUMBER.match(value):
+            return f" (found the text {shown}; remove the quotes)"
+        return f" (found the text {shown})"
     else:
         return ""
     if wants_text:
@@ -375,12 +386,13 @@ class _Checker:
             for t in targets:
                 reverse.setdefault(t, set()).add(src)
         can_finish = _reachable(endings, reverse)
-        for sid in s.scenes:
-            if sid not in can_finish:
+        for sid, scene in s.scenes.items():
+            dead_end = not scene.choices and not scene.auto and scene.timeout is None  # reported as no-way-out
+            if sid not in can_finish and not dead_end:
                 self.report.add(
                     ("scenes", sid),
                     "no-ending-reachable",
-                    f"no ending can be reached from scene '{sid}': every path from it loops back without ending",
+                    f"no ending can be reached from scene '{sid}': every path from it loops or stops before an ending",
                     at_key=True,
                 )
         if s.start in s.scenes:

@@ -91,6 +91,9 @@ class Timeout(Frozen):
     scores: dict[Ident, Points] = Field(
         default_factory=dict, description="Principle -> points (-3..+3) for letting time run out."
     )
+    critical: Ident | None = Field(
+        None, description="A critical-error id from the rubric: letting time run out fails the run."
+    )
     feedback: str = Field("", description="Why hesitating here matters (shown in the debrief).")
 
 
@@ -131,6 +134,22 @@ class Scene(Frozen):
     end: Ending | None = Field(None, description="Makes this scene an ending.")
 
 
+class ScenarioPrinciple(Frozen):
+    """A competency the academy grades on, added to the rubric for this scenario only."""
+
+    name: Text = Field(description="Short name shown in the debrief.")
+    description: Text = Field(description="One line: what doing it well looks like.")
+    dimension: Ident = Field(description="The rubric dimension it counts toward.")
+
+
+class PassOverride(Frozen):
+    """Scenario-specific pass rule settings; anything left out comes from the rubric."""
+
+    score: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        None, description="Minimum overall score (0-100) to pass this scenario."
+    )
+
+
 class Scenario(Frozen):
     """A training scenario: a state machine of scenes."""
 
@@ -152,6 +171,12 @@ class Scenario(Frozen):
         description="Help resources shown after every ending (e.g. the 988 Lifeline).",
     )
     rubric: Ident = Field("default", description="Which rubric grades the scenario.")
+    principles: dict[Ident, ScenarioPrinciple] = Field(
+        default_factory=dict, description="Extra principles to grade, beyond the rubric's."
+    )
+    pass_: PassOverride | None = Field(
+        None, alias="pass", description="Override the rubric's pass rule, e.g. {score: 75}."
+    )
     cast: dict[Ident, CastMember] = Field(default_factory=dict, description="Who speaks.")
     meters: dict[Ident, Meter] = Field(default_factory=dict, description="Tracked numbers.")
     flags: dict[Ident, Flag] = Field(default_factory=dict, description="Tracked true/false facts.")

@@ -7,13 +7,49 @@ so there is exactly one definition of how a scenario plays.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Protocol
 
 from simulator.expressions import Context
 from simulator.model import Auto, Choice, Meter, Scenario, Scene
 
 MAX_AUTO_MOVES = 1000
 """Auto moves allowed in a row without a decision, guarding against loops at run time."""
+
+
+class RunState(Protocol):
+    """What ``settle`` reads and updates: the current scene and the run's values."""
+
+    @property
+    def scene(self) -> str: ...
+    @property
+    def meters(self) -> Mapping[str, int]: ...
+    @property
+    def flags(self) -> Mapping[str, bool]: ...
+    @property
+    def visits(self) -> MutableMapping[str, int]: ...
+
+
+class AutoLoop(Exception):
+    """More than MAX_AUTO_MOVES auto moves in a row: the scenario loops at run time."""
+
+
+def settle(scenario: Scenario, state: RunState) -> Iterator[tuple[str, Scene, Auto | None]]:
+    """Enter ``state.scene`` and follow auto moves: the order in which a scene plays.
+
+    For each scene entered (its visit count already raised) yields ``(scene_id, scene, auto)``.
+    ``auto`` is the move to take now: the consumer must move ``state.scene`` to ``auto.to``
+    before resuming. ``None`` means the scene stops here: an ending, or a decision (or a dead
+    end, when ``offered`` is empty and there is no timeout)."""
+    for _ in range(MAX_AUTO_MOVES):
+        sid = state.scene
+        scene = scenario.scenes[sid]
+        state.visits[sid] = state.visits.get(sid, 0) + 1
+        auto = None if scene.end is not None else auto_move(scenario, scene, state)
+        yield sid, scene, auto
+        if auto is None:
+            return
+    raise AutoLoop(state.scene)
 
 
 def holds(scenario: Scenario, condition: str | None, ctx: Context) -> bool:

@@ -64,7 +64,10 @@ def resolve_plain(value: str) -> Any:
     if value in _FALSE:
         return False
     if _INT.match(value):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts; no count or score is this big
+            return value
     if _OCT.match(value):
         return int(value[2:], 8)
     if _HEX.match(value):
@@ -154,22 +157,30 @@ class _Reader:
             inline = 0
         else:
             inline = -1
+        cleaned = self.clean(value, event.start_mark)
+        text = unicodedata.normalize("NFC", cleaned)
+        if text != value:
+            inline = -1  # characters were removed or recomposed: columns no longer line up
         self.source.values[loc] = _mark(event.start_mark, inline)
+        return text
+
+    def clean(self, value: str, mark: Any) -> str:
+        """``value`` without control/bidi characters, with a warning when any were removed."""
         cleaned = strip_unsafe(value)
         if cleaned != value:
             bad = sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(value)})
             self.warnings.append(
                 Diagnostic(
                     self.path,
-                    event.start_mark.line + 1,
-                    event.start_mark.column + 1,
+                    mark.line + 1,
+                    mark.column + 1,
                     "warning",
                     "control-character",
                     "removed terminal control or bidi characters "
                     f"({', '.join(bad[:4])}) from this text; delete them from the file",
                 )
             )
-        return unicodedata.normalize("NFC", cleaned)
+        return cleaned
 
     def check_node_event(self, event: Any) -> None:
         if isinstance(event, yaml.AliasEvent):
@@ -230,7 +241,7 @@ class _Reader:
                     raise self.fail(
                         event.start_mark,
                         "yaml-multi-document",
-                        "a scenario file holds one YAML document; remove the extra '---'",
+                        "the file must hold one YAML document; remove the extra '---'",
                     )
                 continue
             if isinstance(event, (yaml.StreamEndEvent, yaml.DocumentEndEvent)):
@@ -249,7 +260,7 @@ class _Reader:
                         "yaml-complex-key",
                         "a key must be plain text, not a list or mapping",
                     )
-                key = strip_unsafe(event.value)
+                key = self.clean(event.value, event.start_mark)
                 seen = frame[4]
                 if key in seen:
                     first = seen[key]
@@ -272,7 +283,7 @@ class _Reader:
                     raise self.fail(
                         event.start_mark,
                         "yaml-too-deep",
-                        f"nesting deeper than {MAX_DEPTH} levels; a scenario never needs this",
+                        f"nesting deeper than {MAX_DEPTH} levels; no scenario or rubric needs this",
                     )
                 self.source.values[loc] = _mark(event.start_mark)
                 container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
@@ -290,6 +301,12 @@ def _char_at(text: str, mark: Any) -> str:
         return ""
     line = lines[mark.line]
     return line[mark.column] if mark.column < len(line) else ""
+
+
+# NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: libyaml (YAML 1.1) breaks lines at them, editors
+# and YAML 1.2 do not, so every later line number would be off.
+_SEPARATORS = re.compile("[\x85\u2028\u2029]")
+_LINE_BREAKS = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
 
 
 def _position_of(text: str, index: int) -> tuple[int, int]:
@@ -323,6 +340,16 @@ def decode(raw: bytes, path: str) -> str:
     if nul >= 0:
         line, col = _position_of(text, nul)
         raise err(line, col, "nul-byte", "the file contains a NUL byte; is it a binary file?")
+    sep = _SEPARATORS.search(text)
+    if sep is not None:
+        line, col = _position_of(text, sep.start())
+        raise err(
+            line,
+            col,
+            "line-separator",
+            f"invisible line separator U+{ord(sep.group()):04X} (often pasted from a word processor); "
+            "the YAML parser reads it as a line break, so delete it or use a space",
+        )
     return text
 
 
@@ -359,25 +386,48 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
     """Parse YAML text into plain data plus its source map."""
     reader = _Reader(path)
-    loader = EventLoader(text)
+    loader: Any = None
 
     def events() -> Any:
         while loader.check_event():
             yield loader.get_event()
 
     try:
+        loader = EventLoader(text)
         data = reader.build(events())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
+        context_mark = exc.context_mark
+        lines = _LINE_BREAKS.split(text)
+        if mark is not None and mark.line >= len(lines):
+            # libyaml reports the end of a file without a final newline one line past it
+            if context_mark is not None and context_mark.line < len(lines):
+                mark = context_mark
+            else:
+                mark = _Pos(len(lines) - 1, len(lines[-1]))
         if _char_at(text, mark) == "\t" or "'\\t'" in problem:
             message = "tab character in indentation; YAML needs spaces"
             code = "yaml-tab"
+        elif "maximum nesting depth" in problem:
+            message = f"nesting deeper than {MAX_DEPTH} levels; no scenario or rubric needs this"
+            code = "yaml-too-deep"
         else:
             context = f" {exc.context}" if exc.context else ""
+            if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+                context += f" (which starts at line {context_mark.line + 1})"
             message = f"YAML syntax error: {problem}{context}"
             code = "yaml-syntax"
         raise reader.fail(mark, code, message) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow anywhere (a raw control character, U+FFFE...).
+        # libyaml gives a UTF-8 byte offset, the pure-Python reader a character index.
+        index = exc.position
+        if _BaseLoader is not yaml.SafeLoader:
+            index = len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "replace"))
+        raise _bad_character(path, text, index, exc.character) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate in the text
+        raise _bad_character(path, text, exc.start, text[exc.start]) from None
     except yaml.YAMLError as exc:
         raise DiagnosticError([Diagnostic(path, 0, 0, "error", "yaml-syntax", f"YAML error: {exc}")]) from None
     except RecursionError:
@@ -385,8 +435,36 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
             [Diagnostic(path, 0, 0, "error", "yaml-too-deep", "the file is nested too deeply")]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return YamlDocument(data, reader.source, reader.warnings, raw)
+
+
+@dataclass(frozen=True)
+class _Pos:
+    """A 0-based position shaped like a yaml Mark."""
+
+    line: int
+    column: int
+
+
+def _bad_character(path: str, text: str, index: int, char: str | int) -> DiagnosticError:
+    code_point = char if isinstance(char, int) else ord(char)
+    line, col = _position_of(text, index)
+    kind = "control-character" if unicodedata.category(chr(code_point)) == "Cc" else "bad-character"
+    return DiagnosticError(
+        [
+            Diagnostic(
+                path,
+                line,
+                col,
+                "error",
+                kind,
+                f"character U+{code_point:04X} is not allowed in a YAML file; delete it "
+                "(an invisible character, often pasted in from another program)",
+            )
+        ]
+    )
 
 
 def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> YamlDocument:

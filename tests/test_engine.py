@@ -1,0 +1,220 @@
+"""Sessions: effects and clamping, auto and timeout moves, refusal, determinism."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from scenario_factory import SAMPLE, load
+
+from simulator.engine import (
+    AutoMoved,
+    ChoiceMade,
+    ChoicesOffered,
+    Decision,
+    EndingReached,
+    SceneEntered,
+    Session,
+    SessionError,
+    Stuck,
+    TimedOut,
+)
+from simulator.loader import load_scenario
+
+BODY = """\
+start: a
+scenes:
+  a:
+    text: Scene A.
+    lines:
+      - {who: sam, says: First time., if: "visits(a) == 1"}
+      - {who: sam, says: Again?, if: "visits(a) > 1"}
+    timeout: {seconds: 10, to: waited, effects: {agitation: 2}, set: {asked: true}}
+    choices:
+      - {id: calm, text: Calm, to: b, effects: {agitation: -9, rapport: 20}}
+      - {id: loop, text: Loop, to: a, if: "visits(a) < 2", effects: {agitation: 1}}
+      - {id: only-if-asked, text: Hidden, to: b, if: asked}
+  waited:
+    auto:
+      - {if: "agitation >= 7", to: bad}
+      - {to: a}
+  b:
+    text: Scene B.
+    auto:
+      - {if: "rapport >= 10 and agitation == 0", to: good}
+    choices:
+      - {id: finish, text: Finish, to: bad}
+  good:
+    end: {rating: good, outcome: Good.}
+  bad:
+    end: {rating: poor, outcome: Bad.}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return load(tmp_path, BODY)
+
+
+def test_effects_are_clamped_and_auto_moves_follow(tiny):
+    s = Session(tiny)
+    s.start()
+    events = s.choose("calm")
+    made = events[0]
+    assert isinstance(made, ChoiceMade)
+    assert made.meters_before == {"agitation": 5, "rapport": 1}
+    assert made.meters_after == {"agitation": 0, "rapport": 10}  # clamped to min 0 and max 10
+    kinds = [type(e) for e in events]
+    assert kinds == [ChoiceMade, SceneEntered, AutoMoved, SceneEntered, EndingReached]
+    assert s.finished and s.ending.rating == "good" and s.scene == "good"
+
+
+def test_conditional_choices_and_lines_follow_visits(tiny):
+    s = Session(tiny)
+    first = s.start()
+    assert first[0].lines[0].says == "First time."
+    assert [c.id for c in s.offered()] == ["calm", "loop"]
+    events = s.choose("loop")
+    entered = next(e for e in events if isinstance(e, SceneEntered))
+    assert [line.says for line in entered.lines] == ["Again?"]
+    assert [c.id for c in s.offered()] == ["calm"]  # visits(a) is now 2
+
+
+def test_unavailable_choice_is_refused_and_changes_nothing(tiny):
+    s = Session(tiny)
+    s.start()
+    before = (s.scene, dict(s.meters), dict(s.flags), dict(s.visits), len(s.events))
+    with pytest.raises(SessionError, match="not on offer.*offered: calm, loop"):
+        s.choose("only-if-asked")
+    with pytest.raises(SessionError, match="not on offer"):
+        s.choose("no-such-choice")
+    with pytest.raises(SessionError, match="no choice 7"):
+        s.choose_position(7)
+    assert (s.scene, dict(s.meters), dict(s.flags), dict(s.visits), len(s.events)) == before
+    assert s.decisions == []
+
+
+def test_timeout_applies_its_effects_and_moves(tiny):
+    s = Session(tiny)
+    s.start()
+    assert s.timeout_seconds() == 10
+    events = s.expire()
+    timed = events[0]
+    assert isinstance(timed, TimedOut) and timed.to == "waited"
+    assert timed.meters_after["agitation"] == 7
+    assert s.flags["asked"] is True
+    # agitation 7 -> the first auto move of 'waited' goes to the poor ending
+    assert s.finished and s.scene == "bad"
+    assert s.decisions == [Decision(1, "a", None)]
+
+
+def test_timeout_then_flag_unlocks_a_choice(tmp_path):
+    scenario = load(tmp_path, BODY.replace("effects: {agitation: 2}, ", ""))
+    s = Session(scenario)
+    s.start()
+    s.expire()  # agitation stays 5: 'waited' moves back to 'a'
+    assert s.scene == "a"
+    assert [c.id for c in s.offered()] == ["calm", "only-if-asked"]
+
+
+def test_actions_after_the_end_are_refused(tiny):
+    s = Session(tiny)
+    s.start()
+    s.choose("calm")
+    with pytest.raises(SessionError, match="ended"):
+        s.choose("finish")
+    with pytest.raises(SessionError, match="ended"):
+        s.expire()
+
+
+def test_must_start_first_and_only_once(tiny):
+    s = Session(tiny)
+    with pytest.raises(SessionError, match="not started"):
+        s.choose("calm")
+    s.start()
+    with pytest.raises(SessionError, match="already started"):
+        s.start()
+
+
+def test_scene_without_timeout_refuses_expire(tmp_path):
+    scenario = load(tmp_path, BODY.replace("rapport: 20", "rapport: 2"))
+    s = Session(scenario)
+    s.start()
+    s.choose("calm")  # rapport 3: no auto move, 'b' offers 'finish'
+    assert s.scene == "b"
+    with pytest.raises(SessionError, match="has no timeout"):
+        s.expire()
+
+
+def test_same_choices_give_the_same_events():
+    scenario = load_scenario(SAMPLE).scenario
+    path = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons",
+            "call-sister", "invite-choice", "warm-handoff"]
+
+    def play() -> list[dict]:
+        s = Session(scenario)
+        s.start()
+        for choice in path:
+            s.choose(choice)
+        return [e.as_dict() for e in s.events]
+
+    first, second = play(), play()
+    assert first == second
+    assert first[-1]["event"] == "ending_reached" and first[-1]["rating"] == "good"
+
+
+def test_replay_reproduces_state_and_listeners_see_every_event():
+    scenario = load_scenario(SAMPLE).scenario
+    s = Session(scenario)
+    s.start()
+    for choice in ["slow-approach", "calm-down", "repair", "ask-directly"]:
+        s.choose(choice)
+    seen = []
+    again = Session.replay(scenario, s.decisions, [seen.append])
+    assert again.scene == s.scene and again.meters == s.meters and again.flags == s.flags
+    assert [e.as_dict() for e in seen] == [e.as_dict() for e in s.events]
+
+
+def test_replay_refuses_a_decision_from_another_scene():
+    scenario = load_scenario(SAMPLE).scenario
+    with pytest.raises(SessionError, match="was made in scene 'reasons'"):
+        Session.replay(scenario, [Decision(1, "reasons", "call-sister")])
+
+
+def test_a_scene_with_no_choice_on_offer_reports_stuck(tmp_path):
+    scenario = load(tmp_path, """\
+        start: a
+        scenes:
+          a:
+            choices:
+              - {id: never, text: Never, to: done, if: asked}
+          done:
+            end: {rating: good, outcome: Done.}
+        """)
+    s = Session(scenario)
+    events = s.start()
+    assert isinstance(events[-1], Stuck) and s.stuck and not s.waiting
+    with pytest.raises(SessionError, match="offers no choice"):
+        s.choose("never")
+
+
+def test_choices_offered_event_lists_positions_and_timeout(tiny):
+    s = Session(tiny)
+    events = s.start()
+    offered = events[-1]
+    assert isinstance(offered, ChoicesOffered)
+    assert [(c.position, c.id) for c in offered.choices] == [(1, "calm"), (2, "loop")]
+    assert offered.timeout_seconds == 10
+
+
+def test_engine_never_imports_textual():
+    code = (
+        "import sys, simulator.engine, simulator.loader, simulator.runner, simulator.cli, "
+        "simulator.library, simulator.expressions, simulator.rules\n"
+        "import scoring\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

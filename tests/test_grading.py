@@ -1,0 +1,244 @@
+"""Grading properties: best path 100 and passes, worst fails, critical errors fail, purity,
+key order irrelevance, and not-applicable dimensions sharing out their weight."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scenario_factory import SAMPLE, load
+
+from scoring.analysis import analyze
+from scoring.grading import grade
+from scoring.rubric import find_rubric, load_rubric
+from simulator.engine import Decision, Session
+from simulator.loader import load_scenario
+
+BEST = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons", "call-sister",
+        "invite-choice", "warm-handoff"]
+
+
+@pytest.fixture(scope="module")
+def rubric():
+    return load_rubric(find_rubric("default")).rubric
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_scenario(SAMPLE).scenario
+
+
+def play(scenario, choices):
+    s = Session(scenario)
+    s.start()
+    for c in choices:
+        s.choose(c)
+    return s.decisions
+
+
+def play_worst(scenario, rubric):
+    """Always take the option on offer with the lowest weighted value (critical first)."""
+    from scoring.grading import option_value
+
+    s = Session(scenario)
+    s.start()
+    while s.waiting:
+        options = s.offered()
+        worst = min(options, key=lambda c: (c.critical is None, option_value(c.scores, rubric)))
+        s.choose(worst.id)
+    return s.decisions
+
+
+def test_best_path_scores_100_and_passes(sample, rubric):
+    g = grade(sample, rubric, play(sample, BEST))
+    assert g.overall == 100.0 and g.passed and g.proficient and g.reasons == []
+    assert g.ending.rating == "good"
+    assert all(r.best is None for r in g.decisions)  # every choice was the best on offer
+    applicable = [d for d in g.dimensions if d.score is not None]
+    assert applicable and all(d.score == 100.0 and d.earned == d.possible for d in applicable)
+
+
+def test_always_worst_fails(sample, rubric):
+    g = grade(sample, rubric, play_worst(sample, rubric))
+    assert not g.passed
+    assert g.overall < 70
+    assert g.critical_errors
+
+
+def test_critical_error_fails_whatever_the_points(tmp_path, rubric):
+    scenario = load(tmp_path, """\
+        start: a
+        scenes:
+          a:
+            choices:
+              - {id: good, text: Good, to: done, scores: {active_listening: 3}}
+              - id: great-but-critical
+                text: Great points but a critical error
+                to: done
+                scores: {active_listening: 3, empathy_validation: 3}
+                critical: unsafe_promise_or_lie
+          done:
+            end: {rating: good, outcome: Done.}
+        """)
+    g = grade(scenario, rubric, play(scenario, ["great-but-critical"]))
+    assert g.overall == 100.0  # the points are all there...
+    assert not g.passed  # ...and it still fails
+    assert g.reasons == ["critical error at decision 1: Unsafe promise or lie"]
+    assert g.critical_errors[0].id == "unsafe_promise_or_lie" and g.critical_errors[0].sequence == 1
+    # a critical option is never the reference: 'good' is measured against itself
+    assert grade(scenario, rubric, play(scenario, ["good"])).passed
+
+
+def test_same_decisions_always_give_the_identical_grade(sample, rubric):
+    decisions = play(sample, ["slow-approach", "calm-down", "repair", "ask-directly", "promise-secret",
+                              "invite-now"])
+    grades = [grade(sample, rubric, list(decisions)) for _ in range(3)]
+    assert grades[0] == grades[1] == grades[2]
+    assert grades[0].as_dict() == grades[1].as_dict()
+
+
+def test_reordering_yaml_keys_changes_nothing(tmp_path, sample, rubric):
+    data = yaml.safe_load(SAMPLE.read_text())
+    rng = random.Random(3)
+
+    def shuffle(node):
+        if isinstance(node, dict):
+            items = list(node.items())
+            rng.shuffle(items)
+            return {k: shuffle(v) for k, v in items}
+        if isinstance(node, list):
+            return [shuffle(v) for v in node]  # list order is meaning (choice order), keep it
+        return node
+
+    shuffled = tmp_path / "shuffled.yaml"
+    shuffled.write_text(yaml.safe_dump(shuffle(data), sort_keys=False, allow_unicode=True))
+    other = load_scenario(shuffled).scenario
+    assert other is not None
+    for choices in (BEST, ["slow-approach", "euphemism", "ask-directly-late", "lecture", "dare"]):
+        a = grade(sample, rubric, play(sample, choices)).as_dict()
+        b = grade(other, rubric, play(other, choices)).as_dict()
+        a.pop("scenario_sha256"), b.pop("scenario_sha256")  # the bytes differ, nothing else
+        assert a == b
+
+
+def test_untouched_dimension_is_not_applicable_and_its_weight_is_shared(tmp_path, rubric):
+    scenario = load(tmp_path, """\
+        start: a
+        scenes:
+          a:
+            choices:
+              - {id: listen, text: Listen, to: done, scores: {active_listening: 2, assess_safety_risk: 1}}
+              - {id: rush, text: Rush, to: done, scores: {assess_safety_risk: -1}}
+          done:
+            end: {rating: acceptable, outcome: Done.}
+        """)
+    g = grade(scenario, rubric, play(scenario, ["rush"]))
+    by_id = {d.id: d for d in g.dimensions}
+    assert by_id["suicide_risk"].score is None and by_id["suicide_risk"].share == 0
+    assert by_id["listening_empathy"].score == 0.0  # possible 2, earned 0
+    assert by_id["safety_assessment"].score == 0.0  # possible 1, earned -1 -> clamped
+    # only the two touched dimensions (weights 20 and 20) count: each has half the overall
+    assert by_id["listening_empathy"].share == 50.0 and by_id["safety_assessment"].share == 50.0
+    assert sum(d.share for d in g.dimensions) == pytest.approx(100)
+    best = grade(scenario, rubric, play(scenario, ["listen"]))
+    assert best.overall == 100.0 and best.passed
+
+
+def test_numbers_add_up(sample, rubric):
+    decisions = play(sample, ["slow-approach", "euphemism", "repair", "ask-directly", "reasons", "invite-now", "just-chat"])
+    g = grade(sample, rubric, decisions)
+    applicable = [d for d in g.dimensions if d.score is not None]
+    recomputed = sum(d.score * d.share / 100 for d in applicable)
+    assert g.overall == pytest.approx(recomputed, abs=0.15)
+    for d in applicable:
+        members = [p for p in g.principles if p.dimension == d.id]
+        assert d.earned == sum(p.earned for p in members)
+        assert d.possible == sum(p.possible for p in members)
+    assert g.ending.rating == "acceptable"
+    review = g.decisions[1]
+    assert review.chosen.id == "euphemism" and review.best.id == "reflect-feeling"
+    assert "plainly" in review.chosen.feedback
+
+
+def test_timeout_decisions_are_graded(sample, rubric):
+    s = Session(sample)
+    s.start()
+    s.expire()
+    g = grade(sample, rubric, s.decisions)
+    assert g.decisions[0].chosen.id is None and g.decisions[0].best.id == "ask-dispatch"
+    assert "did not reach an ending" in g.reasons[-1]
+
+
+def test_a_log_that_does_not_fit_is_refused(sample, rubric):
+    from scoring.grading import GradeError
+
+    with pytest.raises(GradeError, match="not on offer"):
+        grade(sample, rubric, [Decision(1, "arrival", "warm-handoff")])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_random_playthroughs_grade_within_bounds_and_reproducibly(sample, rubric, rnd):
+    s = Session(sample)
+    s.start()
+    while s.waiting:
+        if s.timeout_seconds() and rnd.random() < 0.2:
+            s.expire()
+        else:
+            s.choose(rnd.choice(s.offered()).id)
+    g = grade(sample, rubric, s.decisions)
+    assert 0 <= g.overall <= 100
+    assert g == grade(sample, rubric, s.decisions)
+    if g.critical_errors:
+        assert not g.passed
+
+
+def test_analysis_of_the_sample(sample, rubric):
+    a = analyze(sample, rubric)
+    assert not a.bound_hit and a.problems == []
+    assert all(a.endings.values()) and len(a.endings) == 4
+    assert a.best.grade.overall == 100.0 and a.best.grade.passed
+    assert not a.worst.grade.passed
+    assert a.uniform_decisions == [] and a.dead_ends == [] and a.farming == []
+    assert len(a.dimensions) == 6
+    # the paths replay through the real session and give the same grade
+    assert grade(sample, rubric, play(sample, a.best.choices)) == a.best.grade
+
+
+def test_analysis_reports_the_state_bound_instead_of_hanging(sample, rubric):
+    a = analyze(sample, rubric, max_states=50)
+    assert a.bound_hit
+    assert "state bound (50) was hit" in a.problems[0]
+
+
+def test_analysis_finds_dead_ends_farming_uniform_and_unreachable(tmp_path, rubric):
+    scenario = load(tmp_path, textwrap.dedent("""\
+        start: a
+        scenes:
+          a:
+            choices:
+              - {id: praise, text: Praise, to: b, scores: {active_listening: 1}}
+              - {id: go, text: Go, to: c, scores: {active_listening: 1}}
+          b:
+            choices:
+              - {id: back, text: Back, to: a}
+          c:
+            choices:
+              - {id: only-if-asked, text: Hidden, to: done, if: asked}
+              - {id: never, text: Never, to: lost, if: "agitation > 9"}
+          done:
+            end: {rating: good, outcome: Done.}
+          lost:
+            end: {rating: poor, outcome: Lost.}
+        """))
+    a = analyze(scenario, rubric)
+    assert a.endings == {"done": False, "lost": False}
+    assert a.dead_ends == [{"scene": "c"}]
+    assert {"scene": "a", "choice": "praise"} in a.farming
+    assert a.uniform_decisions == [{"scene": "a", "choices": ["praise", "go"]}]
+    assert a.best is None
+    assert len(a.problems) >= 4
