@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from scoring.grading import Grade, grade, option_value
+from scoring.rubric import Rubric, effective_rubric
 from simulator import rules
 from simulator.engine import Decision
 from simulator.loader import Reporter
 from simulator.model import Choice, Scenario, Timeout
-from scoring.grading import Grade, grade, option_value
-from scoring.rubric import Rubric, effective_rubric
 
 DEFAULT_MAX_STATES = 200_000
 RATING_RANK = {"good": 0, "acceptable": 1, "poor": 2}
@@ -427,7 +427,8 @@ def static_checks(scenario: Scenario, rubric: Rubric, report: Reporter) -> None:
             continue
         if all(c.if_ is not None for c in scene.choices):
             report.warn(
-                ("scenes", sid, "choices"), "possible-dead-end",
+                ("scenes", sid, "choices"),
+                "possible-dead-end",
                 f"every choice in scene '{sid}' has an 'if'; when none holds the trainee is stuck. "
                 "Add an unconditional choice or a timeout (crisis-sim analyze checks it exactly)",
                 at_key=True,
@@ -454,7 +455,8 @@ def static_checks(scenario: Scenario, rubric: Rubric, report: Reporter) -> None:
         here, there = component.get(nodes[sid]), component.get(nodes[choice.to])
         if here is not None and here == there:
             report.add(
-                ("scenes", sid, "choices", i, "id"), "point-farming",
+                ("scenes", sid, "choices", i, "id"),
+                "point-farming",
                 f"choice '{choice.id}' scores points and sits in a loop with no 'if' to stop it, "
-                f"so a trainee could repeat it to farm points; guard it, e.g. if: \"visits({sid}) < 2\"",
+                f'so a trainee could repeat it to farm points; guard it, e.g. if: "visits({sid}) < 2"',
             )

@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from scoring.rubric import Rubric, effective_rubric
 from simulator.engine import Decision, Session
 from simulator.model import Choice, Scenario, Timeout
-from scoring.rubric import Rubric, effective_rubric
 
 GRADE_VERSION = 1
 """Bumped when the grading method changes, so stored grades can be told apart."""
@@ -133,8 +133,13 @@ class GradeError(Exception):
 def _option(choice: Choice | Timeout, chosen_id: str | None) -> OptionInfo:
     if isinstance(choice, Choice):
         return OptionInfo(choice.id, choice.text, dict(choice.scores), choice.feedback, choice.critical)
-    return OptionInfo(None, f"(let the {choice.seconds} s run out without acting)", dict(choice.scores),
-                      choice.feedback, choice.critical)
+    return OptionInfo(
+        None,
+        f"(let the {choice.seconds} s run out without acting)",
+        dict(choice.scores),
+        choice.feedback,
+        choice.critical,
+    )
 
 
 def _ratio(earned: int, possible: int) -> Fraction:
@@ -201,17 +206,31 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
         for p, pts in ref.scores.items():
             possible[p] += pts
         chosen_info = _option(chosen, decision.choice)
-        reviews.append(DecisionReview(
-            decision.sequence, session.scene, chosen_info, dict(chosen.scores),
-            float(option_value(chosen.scores, rubric)),
-            None if ref is chosen else _option(ref, None),
-            float(option_value(ref.scores, rubric)),
-            [c.id for c in offered],
-        ))
+        reviews.append(
+            DecisionReview(
+                decision.sequence,
+                session.scene,
+                chosen_info,
+                dict(chosen.scores),
+                float(option_value(chosen.scores, rubric)),
+                None if ref is chosen else _option(ref, None),
+                float(option_value(ref.scores, rubric)),
+                [c.id for c in offered],
+            )
+        )
         if chosen.critical:
             err = rubric.critical_errors[chosen.critical]
-            hits.append(CriticalHit(decision.sequence, session.scene, decision.choice, chosen.critical,
-                                    err.name, err.description, chosen.feedback))
+            hits.append(
+                CriticalHit(
+                    decision.sequence,
+                    session.scene,
+                    decision.choice,
+                    chosen.critical,
+                    err.name,
+                    err.description,
+                    chosen.feedback,
+                )
+            )
         try:
             session.apply(Decision(decision.sequence, session.scene, decision.choice))
         except Exception as exc:  # SessionError: the log does not fit this scenario
@@ -221,8 +240,9 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
     for pid, principle in rubric.principles.items():
         applicable = pid in touched
         score = _pct(_ratio(earned[pid], possible[pid])) if applicable else None
-        principle_lines.append(ScoreLine(pid, principle.name, earned[pid], possible[pid], score,
-                                         dimension=principle.dimension))
+        principle_lines.append(
+            ScoreLine(pid, principle.name, earned[pid], possible[pid], score, dimension=principle.dimension)
+        )
 
     dim_ratios: dict[str, Fraction] = {}
     dim_sums: dict[str, tuple[int, int]] = {}
@@ -236,11 +256,15 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
     total_weight = sum(rubric.dimensions[d].weight for d in dim_ratios)
     overall = (
         sum(dim_ratios[d] * rubric.dimensions[d].weight for d in dim_ratios) / total_weight
-        if total_weight else Fraction(0)
+        if total_weight
+        else Fraction(0)
     )
     dimension_lines = [
         ScoreLine(
-            did, dim.name, dim_sums[did][0], dim_sums[did][1],
+            did,
+            dim.name,
+            dim_sums[did][0],
+            dim_sums[did][1],
             _pct(dim_ratios[did]) if did in dim_ratios else None,
             weight=dim.weight,
             share=round(dim.weight / total_weight * 100, 1) if did in dim_ratios and total_weight else 0.0,

@@ -47,7 +47,8 @@ def format_grade(grade: Grade) -> str:
             lines.append(f"  {d.name:<24} not applicable on this path (its weight is shared out)")
         else:
             lines.append(
-                f"  {d.name:<24} {d.earned:>3} / {d.possible:<3} -> {d.score:5.1f}  (weight {d.weight}, share {d.share:g}%)"
+                f"  {d.name:<24} {d.earned:>3} / {d.possible:<3} -> {d.score:5.1f}"
+                f"  (weight {d.weight}, share {d.share:g}%)"
             )
     if grade.critical_errors:
         lines += ["", "Critical errors (each fails the scenario):"]

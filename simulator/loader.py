@@ -341,7 +341,8 @@ class _Checker:
                 self.report.add(
                     loc + ("id",),
                     "duplicate-choice",
-                    f"choice id '{choice.id}' is used twice in scene '{sid}' (first at line {first.line}); records refer to choices by id, so make it unique",
+                    f"choice id '{choice.id}' is used twice in scene '{sid}' (first at line {first.line}); "
+                    "records refer to choices by id, so make it unique",
                 )
             else:
                 seen[choice.id] = i
@@ -406,12 +407,14 @@ class _Checker:
                         at_key=True,
                     )
         forced = {sid: sc.auto[0].to for sid, sc in s.scenes.items() if sc.auto and sc.auto[0].if_ is None}
+        reported: set[str] = set()
         for sid in forced:
             path, cur = [], sid
             while cur in forced and cur not in path:
                 path.append(cur)
                 cur = forced[cur]
-            if cur == sid:
+            if cur == sid and sid not in reported:
+                reported.update(path)  # one diagnostic per loop, at its first scene
                 loop = " -> ".join([*path, sid])
                 self.report.add(
                     ("scenes", sid, "auto", 0),

@@ -85,7 +85,7 @@ def test_unavailable_choice_is_refused_and_changes_nothing(tiny):
     s = Session(tiny)
     s.start()
     before = (s.scene, dict(s.meters), dict(s.flags), dict(s.visits), len(s.events))
-    with pytest.raises(SessionError, match="not on offer.*offered: calm, loop"):
+    with pytest.raises(SessionError, match=r"not on offer.*offered: calm, loop"):
         s.choose("only-if-asked")
     with pytest.raises(SessionError, match="not on offer"):
         s.choose("no-such-choice")
@@ -149,8 +149,16 @@ def test_scene_without_timeout_refuses_expire(tmp_path):
 
 def test_same_choices_give_the_same_events():
     scenario = load_scenario(SAMPLE).scenario
-    path = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons",
-            "call-sister", "invite-choice", "warm-handoff"]
+    path = [
+        "ask-dispatch",
+        "slow-approach",
+        "reflect-feeling",
+        "ask-directly",
+        "reasons",
+        "call-sister",
+        "invite-choice",
+        "warm-handoff",
+    ]
 
     def play() -> list[dict]:
         s = Session(scenario)
@@ -183,7 +191,9 @@ def test_replay_refuses_a_decision_from_another_scene():
 
 
 def test_a_scene_with_no_choice_on_offer_reports_stuck(tmp_path):
-    scenario = load(tmp_path, """\
+    scenario = load(
+        tmp_path,
+        """\
         start: a
         scenes:
           a:
@@ -191,7 +201,8 @@ def test_a_scene_with_no_choice_on_offer_reports_stuck(tmp_path):
               - {id: never, text: Never, to: done, if: asked}
           done:
             end: {rating: good, outcome: Done.}
-        """)
+        """,
+    )
     s = Session(scenario)
     events = s.start()
     assert isinstance(events[-1], Stuck) and s.stuck and not s.waiting

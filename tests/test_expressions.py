@@ -90,9 +90,37 @@ def test_condition_reports_what_it_reads():
     assert str(cond) == "agitation > 3 and visited(bridge) or not asked"
 
 
-TOKENS = ["agitation", "rapport", "asked", "armed", "visited(arrival)", "visits(bridge)", "and", "or",
-          "not", "(", ")", "<", "<=", "==", "!=", ">=", ">", "-", "0", "7", "true", "false", "x", ".",
-          "__import__", "'", "&&", "=", "+"]
+TOKENS = [
+    "agitation",
+    "rapport",
+    "asked",
+    "armed",
+    "visited(arrival)",
+    "visits(bridge)",
+    "and",
+    "or",
+    "not",
+    "(",
+    ")",
+    "<",
+    "<=",
+    "==",
+    "!=",
+    ">=",
+    ">",
+    "-",
+    "0",
+    "7",
+    "true",
+    "false",
+    "x",
+    ".",
+    "__import__",
+    "'",
+    "&&",
+    "=",
+    "+",
+]
 
 
 @settings(max_examples=400, deadline=None)
@@ -122,7 +150,9 @@ def _ast(depth: int) -> st.SearchStrategy[str]:
     number = st.sampled_from(["agitation", "rapport", "visits(arrival)", "3", "-2", "0"])
     leaf = st.one_of(
         st.sampled_from(["asked", "armed", "true", "false", "visited(bridge)"]),
-        st.builds(lambda a, op, b: f"{a} {op} {b}", number, st.sampled_from(["<", "<=", "==", "!=", ">=", ">"]), number),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}", number, st.sampled_from(["<", "<=", "==", "!=", ">=", ">"]), number
+        ),
     )
     if depth == 0:
         return leaf
@@ -141,7 +171,7 @@ def _reference(text: str) -> bool:
     py = text.replace("visited(bridge)", "False").replace("visits(arrival)", "2")
     py = py.replace("true", "True").replace("false", "False")
     env = {"agitation": 6, "rapport": 2, "asked": True, "armed": False}
-    return bool(eval(py, {"__builtins__": {}}, env))  # noqa: S307 - test oracle on generated text
+    return bool(eval(py, {"__builtins__": {}}, env))
 
 
 @settings(max_examples=300, deadline=None)

@@ -18,8 +18,16 @@ from scoring.rubric import find_rubric, load_rubric
 from simulator.engine import Decision, Session
 from simulator.loader import load_scenario
 
-BEST = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons", "call-sister",
-        "invite-choice", "warm-handoff"]
+BEST = [
+    "ask-dispatch",
+    "slow-approach",
+    "reflect-feeling",
+    "ask-directly",
+    "reasons",
+    "call-sister",
+    "invite-choice",
+    "warm-handoff",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +78,9 @@ def test_always_worst_fails(sample, rubric):
 
 
 def test_critical_error_fails_whatever_the_points(tmp_path, rubric):
-    scenario = load(tmp_path, """\
+    scenario = load(
+        tmp_path,
+        """\
         start: a
         scenes:
           a:
@@ -83,7 +93,8 @@ def test_critical_error_fails_whatever_the_points(tmp_path, rubric):
                 critical: unsafe_promise_or_lie
           done:
             end: {rating: good, outcome: Done.}
-        """)
+        """,
+    )
     g = grade(scenario, rubric, play(scenario, ["great-but-critical"]))
     assert g.overall == 100.0  # the points are all there...
     assert not g.passed  # ...and it still fails
@@ -94,8 +105,7 @@ def test_critical_error_fails_whatever_the_points(tmp_path, rubric):
 
 
 def test_same_decisions_always_give_the_identical_grade(sample, rubric):
-    decisions = play(sample, ["slow-approach", "calm-down", "repair", "ask-directly", "promise-secret",
-                              "invite-now"])
+    decisions = play(sample, ["slow-approach", "calm-down", "repair", "ask-directly", "promise-secret", "invite-now"])
     grades = [grade(sample, rubric, list(decisions)) for _ in range(3)]
     assert grades[0] == grades[1] == grades[2]
     assert grades[0].as_dict() == grades[1].as_dict()
@@ -126,7 +136,9 @@ def test_reordering_yaml_keys_changes_nothing(tmp_path, sample, rubric):
 
 
 def test_untouched_dimension_is_not_applicable_and_its_weight_is_shared(tmp_path, rubric):
-    scenario = load(tmp_path, """\
+    scenario = load(
+        tmp_path,
+        """\
         start: a
         scenes:
           a:
@@ -135,7 +147,8 @@ def test_untouched_dimension_is_not_applicable_and_its_weight_is_shared(tmp_path
               - {id: rush, text: Rush, to: done, scores: {assess_safety_risk: -1}}
           done:
             end: {rating: acceptable, outcome: Done.}
-        """)
+        """,
+    )
     g = grade(scenario, rubric, play(scenario, ["rush"]))
     by_id = {d.id: d for d in g.dimensions}
     assert by_id["suicide_risk"].score is None and by_id["suicide_risk"].share == 0
@@ -149,7 +162,9 @@ def test_untouched_dimension_is_not_applicable_and_its_weight_is_shared(tmp_path
 
 
 def test_numbers_add_up(sample, rubric):
-    decisions = play(sample, ["slow-approach", "euphemism", "repair", "ask-directly", "reasons", "invite-now", "just-chat"])
+    decisions = play(
+        sample, ["slow-approach", "euphemism", "repair", "ask-directly", "reasons", "invite-now", "just-chat"]
+    )
     g = grade(sample, rubric, decisions)
     applicable = [d for d in g.dimensions if d.score is not None]
     recomputed = sum(d.score * d.share / 100 for d in applicable)
@@ -216,7 +231,9 @@ def test_analysis_reports_the_state_bound_instead_of_hanging(sample, rubric):
 
 
 def test_analysis_finds_dead_ends_farming_uniform_and_unreachable(tmp_path, rubric):
-    scenario = load(tmp_path, textwrap.dedent("""\
+    scenario = load(
+        tmp_path,
+        textwrap.dedent("""\
         start: a
         scenes:
           a:
@@ -234,7 +251,8 @@ def test_analysis_finds_dead_ends_farming_uniform_and_unreachable(tmp_path, rubr
             end: {rating: good, outcome: Done.}
           lost:
             end: {rating: poor, outcome: Lost.}
-        """))
+        """),
+    )
     a = analyze(scenario, rubric)
     assert a.endings == {"done": False, "lost": False}
     assert a.dead_ends == [{"scene": "c"}]

@@ -15,7 +15,9 @@ def test_wheel_ships_scenarios_and_rubrics_and_works_from_another_directory(tmp_
     wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert build.returncode == 0, build.stderr
     wheel = next(wheels.glob("crisis_sim-*.whl"))
@@ -28,7 +30,9 @@ def test_wheel_ships_scenarios_and_rubrics_and_works_from_another_directory(tmp_
     site = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
@@ -36,12 +40,19 @@ def test_wheel_ships_scenarios_and_rubrics_and_works_from_another_directory(tmp_
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(
         [sys.executable, "-c", "import simulator.library as l; print(l.bundled_dir().resolve())"],
-        capture_output=True, text=True, cwd=elsewhere, env=env, check=True,
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        check=True,
     )
     assert Path(where.stdout.strip()) == (site / "simulator" / "_scenarios").resolve()
     validate = subprocess.run(
         [sys.executable, "-c", "from simulator.cli import main; main()", "validate"],
-        capture_output=True, text=True, cwd=elsewhere, env=env,
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert f"{len(source)} file(s) checked: 0 error(s), 0 warning(s)" in validate.stdout

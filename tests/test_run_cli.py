@@ -18,7 +18,11 @@ BEST = "ask-dispatch,slow-approach,reflect-feeling,ask-directly,reasons,call-sis
 def cli(*args: str, stdin: str | None = None, cwd=None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from simulator.cli import main; main()", *args],
-        capture_output=True, text=True, input=stdin, cwd=cwd or REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd or REPO,
+        timeout=60,
         env={**os.environ, "NO_COLOR": "1"},
     )
 
@@ -40,7 +44,17 @@ def test_choose_accepts_repeated_options_and_mixed_ids_and_positions():
 
 
 def test_timeout_at_lets_the_timer_run_out():
-    out = cli("run", "overpass-railing", "--timeout-at", "arrival", "--choose", "reflect-feeling", "--policy", "first", "--json")
+    out = cli(
+        "run",
+        "overpass-railing",
+        "--timeout-at",
+        "arrival",
+        "--choose",
+        "reflect-feeling",
+        "--policy",
+        "first",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["decisions"][0] == {"sequence": 1, "scene": "arrival", "choice": None}
@@ -49,7 +63,10 @@ def test_timeout_at_lets_the_timer_run_out():
 
 
 def test_random_policy_is_reproducible_with_a_seed():
-    runs = [json.loads(cli("run", "overpass-railing", "--policy", "random", "--seed", "7", "--json").stdout) for _ in range(2)]
+    runs = [
+        json.loads(cli("run", "overpass-railing", "--policy", "random", "--seed", "7", "--json").stdout)
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
     assert runs[0]["finished"]
 
@@ -67,8 +84,10 @@ def test_a_choice_that_is_not_on_offer_stops_with_one_line():
     out = cli("run", "overpass-railing", "--choose", "slow-approach,ask-dispatch")
     assert out.returncode == 1
     err = out.stderr.strip().splitlines()
-    assert err == ["crisis-sim: error: --choose item 2 ('ask-dispatch'): choice 'ask-dispatch' is not on offer "
-                   "in scene 'first_words' (offered: reflect-feeling, calm-down, euphemism)"]
+    assert err == [
+        "crisis-sim: error: --choose item 2 ('ask-dispatch'): choice 'ask-dispatch' is not on offer "
+        "in scene 'first_words' (offered: reflect-feeling, calm-down, euphemism)"
+    ]
 
 
 def test_running_out_of_choices_says_where():
@@ -104,7 +123,11 @@ def test_interactive_wait_and_quit_and_eof():
 def test_ctrl_c_in_interactive_play_ends_cleanly():
     proc = subprocess.Popen(
         [sys.executable, "-c", "from simulator.cli import main; main()", "run", "overpass-railing"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 20
