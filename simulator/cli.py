@@ -150,6 +150,63 @@ def list_(folder: Path | None) -> int:
     return 0
 
 
+def open_store(db: str | None, *, create: bool = True) -> Any:
+    """The records store named by --db, CRISIS_SIM_DB, the config, or the default location."""
+    from simulator.config import load_config, resolve_db
+    from simulator.records import Store
+
+    return Store.open(resolve_db(db, load_config()), create=create)
+
+
+DB_OPTION = click.option(
+    "--db", metavar="PATH", help="Records file (default: CRISIS_SIM_DB, then the config, then the user data folder)."
+)
+
+
+def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, extra: dict[str, Any]) -> int:
+    """Drive a started session (scripted or interactive), then grade, store and show the result."""
+    from scoring.grading import grade
+    from scoring.report import format_grade
+    from simulator.runner import RunStopped, interact, run_script, transcript_json
+
+    out = click.get_text_stream("stdout")
+    status = 0
+    if script.choose or script.timeout_at or script.policy:
+        try:
+            for warning in run_script(session, script):
+                click.echo(f"{PROG}: warning: {warning}", err=True)
+        except RunStopped as exc:
+            status = fail(str(exc))
+    else:
+
+        def read(prompt: str) -> str | None:
+            out.write(prompt)
+            out.flush()
+            line = sys.stdin.readline()
+            return line if line else None
+
+        interact(session, read, out)
+    result = None
+    if session.finished:
+        result = (
+            recorder.finish(session, graded.rubric)
+            if recorder
+            else grade(session.scenario, graded.rubric, session.decisions)
+        )
+    if as_json:
+        payload = transcript_json(session, {**extra, "grade": result.as_dict() if result else None})
+        click.echo(json.dumps(payload, indent=2))
+    elif result is not None:
+        out.write(format_grade(result) + "\n")
+    if recorder and not session.finished:
+        click.echo(f"{PROG}: progress saved; continue with 'crisis-sim resume {recorder.attempt_id}'", err=True)
+    if session.stuck:
+        status = status or fail(
+            f"scene '{session.scene}' offers no choice; check the scenario with 'crisis-sim validate'"
+        )
+    return status
+
+
 @cli.command()
 @click.argument("scenario")
 @click.option(
@@ -161,6 +218,9 @@ def list_(folder: Path | None) -> int:
 @click.option("--policy", type=click.Choice(["first", "random"]), help="How to choose once --choose runs out.")
 @click.option("--seed", type=int, help="Seed for --policy random (same seed, same run).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable transcript with the grade.")
+@click.option("--trainee", metavar="ID", help="Record the attempt for this trainee (default: config, else 'guest').")
+@click.option("--no-record", is_flag=True, help="Do not record the attempt.")
+@DB_OPTION
 @RUBRIC_OPTION
 def run(
     scenario: str,
@@ -169,66 +229,243 @@ def run(
     policy: str | None,
     seed: int | None,
     as_json: bool,
+    trainee: str | None,
+    no_record: bool,
+    db: str | None,
     rubric_ref: str | None,
 ) -> int:
     """Play SCENARIO (a library id or a path) in plain text, then show the debrief.
 
     Scripted with --choose/--timeout-at/--policy; otherwise interactive: type the number of
-    a choice (or its id), 'w' to let a timer run out, 'q' to stop.
+    a choice (or its id), 'w' to let a timer run out, 'q' to stop. Every decision is recorded
+    as it is made (unless --no-record); an unfinished attempt can be resumed.
     """
-    from scoring.grading import grade
-    from scoring.report import format_grade
+    from simulator.config import load_config
     from simulator.engine import Session
-    from simulator.runner import (
-        RunStopped,
-        Script,
-        header,
-        interact,
-        parse_list,
-        print_events,
-        run_script,
-        transcript_json,
-    )
+    from simulator.recorder import begin
+    from simulator.runner import Script, header, parse_list, print_events
 
-    graded = load_for_play(scenario, rubric_ref)
-    loaded = graded.scenario
     script = Script(parse_list(choose), parse_list(timeout_at), policy, seed)
-    scripted = bool(script.choose or script.timeout_at or policy)
-    out = click.get_text_stream("stdout")
-    session = Session(loaded)
+    if as_json and not (script.choose or script.timeout_at or policy):
+        return fail("--json needs a scripted run: add --choose or --policy", 2)
+    graded = load_for_play(scenario, rubric_ref)
+    config = load_config()
+    session = Session(graded.scenario)
+    recorder = None
+    if not no_record:
+        store = open_store(db)
+        trainee_id = trainee or config.trainee.id or "guest"
+        name = config.trainee.name if trainee_id == config.trainee.id else None
+        recorder = begin(
+            store,
+            trainee_id,
+            graded.scenario,
+            graded.rubric,
+            mode="headless",
+            seed=seed,
+            cohort=config.academy.cohort,
+            trainee_name=name,
+        )
+        session.subscribe(recorder)
     if not as_json:
-        for line in header(loaded):
+        out = click.get_text_stream("stdout")
+        for line in header(graded.scenario):
             out.write(line + "\n")
         session.subscribe(print_events(out, session))
     session.start()
-    status = 0
-    if scripted:
-        try:
-            for warning in run_script(session, script):
-                click.echo(f"{PROG}: warning: {warning}", err=True)
-        except RunStopped as exc:
-            status = fail(str(exc))
-    elif as_json:
+    extra = {"attempt_id": recorder.attempt_id if recorder else None}
+    return _play(session, graded, script, as_json, recorder, extra)
+
+
+def _scenario_for(attempt: Any, rubric_ref: str | None = None) -> Any:
+    """The scenario and rubric an attempt was played with: its stored path, else its library id."""
+    from scoring.catalog import load_graded
+
+    path = Path(attempt.scenario_path) if attempt.scenario_path else None
+    graded = load_graded(path if path and path.exists() else attempt.scenario_id, rubric_ref or attempt.rubric_id)
+    if not graded.ok:
+        raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+    return graded
+
+
+@cli.command()
+@click.argument("attempt")
+@click.option("--choose", multiple=True, metavar="IDS", help="Choices to make from here on (ids or positions).")
+@click.option("--timeout-at", multiple=True, metavar="SCENES", help="Let the timer run out in these scenes.")
+@click.option("--policy", type=click.Choice(["first", "random"]), help="How to choose once --choose runs out.")
+@click.option("--seed", type=int, help="Seed for --policy random.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable transcript with the grade.")
+@DB_OPTION
+def resume(
+    attempt: str,
+    choose: tuple[str, ...],
+    timeout_at: tuple[str, ...],
+    policy: str | None,
+    seed: int | None,
+    as_json: bool,
+    db: str | None,
+) -> int:
+    """Continue an unfinished attempt (ATTEMPT: its id, or the first 6+ characters of it).
+
+    The scenario must be unchanged since the attempt started (same content hash); if it has
+    changed, resuming is refused and a fresh start is offered.
+    """
+    from simulator.recorder import ResumeRefused
+    from simulator.recorder import resume as resume_attempt
+    from simulator.runner import Script, describe, header, parse_list, print_events
+
+    script = Script(parse_list(choose), parse_list(timeout_at), policy, seed)
+    if as_json and not (script.choose or script.timeout_at or policy):
         return fail("--json needs a scripted run: add --choose or --policy", 2)
-    else:
+    store = open_store(db, create=False)
+    record = store.attempt(attempt)
+    graded = _scenario_for(record)
+    try:
+        session, recorder = resume_attempt(store, record, graded.scenario, graded.rubric)
+    except ResumeRefused as exc:
+        return fail(str(exc))
+    if not as_json:
+        out = click.get_text_stream("stdout")
+        for line in header(graded.scenario):
+            out.write(line + "\n")
+        out.write(f"\n(Resuming attempt {record.id[:8]} after {len(session.decisions)} decision(s).)\n")
+        for event in session.events[-2:]:  # where the trainee left off: the scene and its choices
+            for line in describe(event, session):
+                out.write(line + "\n")
+        session.subscribe(print_events(out, session))
+    return _play(session, graded, script, as_json, recorder, {"attempt_id": record.id})
 
-        def read(prompt: str) -> str | None:
-            out.write(prompt)
-            out.flush()
-            line = sys.stdin.readline()
-            return line if line else None
 
-        interact(session, read, out)
-    result = grade(loaded, graded.rubric, session.decisions) if session.finished else None
-    if as_json:
-        click.echo(json.dumps(transcript_json(session, {"grade": result.as_dict() if result else None}), indent=2))
-    elif result is not None:
-        out.write(format_grade(result) + "\n")
-    if session.stuck:
-        status = status or fail(
-            f"scene '{session.scene}' offers no choice; check the scenario with 'crisis-sim validate'"
+def _parse_date(value: str | None, option: str) -> str | None:
+    """YYYY-MM-DD or ISO 8601 -> the UTC text form used in the records, or a usage error."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' is not a date; use YYYY-MM-DD or an ISO 8601 time", param_hint=option
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@cli.command()
+@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
+@click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
+@click.option("--since", metavar="DATE", help="Only attempts started on or after DATE (YYYY-MM-DD or ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
+@DB_OPTION
+def results(trainee: str | None, scenario: str | None, since: str | None, as_json: bool, db: str | None) -> int:
+    """A table of recorded attempts: when, who, which scenario, status, score, passed."""
+    store = open_store(db, create=False)
+    since_text = _parse_date(since, "--since")
+    for column, value, what in (("trainee_id", trainee, "trainee"), ("scenario_id", scenario, "scenario")):
+        if value is not None and not store.known(column, value):
+            return fail(f"no attempts by {what} '{value}' in {store.path}")
+    rows = []
+    for a in store.attempts(trainee=trainee, scenario=scenario, since=since_text):
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "attempt_id": a.id,
+                        "trainee_id": a.trainee_id,
+                        "scenario_id": a.scenario_id,
+                        "started_at": a.started_at,
+                        "status": a.status,
+                        "overall": a.overall,
+                        "passed": a.passed,
+                        "ending_rating": a.ending_rating,
+                    }
+                )
+            )
+            continue
+        score = "" if a.overall is None else f"{a.overall:g}"
+        passed = "" if a.passed is None else ("yes" if a.passed else "no")
+        rows.append(
+            (
+                a.started_at[:16].replace("T", " "),
+                a.id[:8],
+                a.trainee_id,
+                a.scenario_id,
+                a.status.replace("_", " "),
+                score,
+                passed,
+                a.ending_rating or "",
+            )
         )
-    return status
+    if as_json:
+        return 0
+    if not rows:
+        click.echo("no attempts recorded yet" if not (trainee or scenario or since) else "no attempts match")
+        return 0
+    headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+@cli.command()
+@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
+@click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
+@DB_OPTION
+def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
+    """Recompute every completed attempt's grade from its decisions and compare it with the
+    stored grade. Exits 1 if any differ (or cannot be recomputed), naming them."""
+    from scoring.grading import grade
+    from simulator.recorder import ResumeRefused, check_same_content, stored_decisions
+
+    store = open_store(db, create=False)
+    checked = differ = skipped = 0
+    for a in store.attempts(trainee=trainee, scenario=scenario, status="completed"):
+        try:
+            graded = _scenario_for(a)
+            check_same_content(a, graded.scenario, graded.rubric)
+            fresh = grade(graded.scenario, graded.rubric, stored_decisions(store, a.id)).as_dict()
+        except (DiagnosticError, ResumeRefused) as exc:
+            skipped += 1
+            reason = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else str(exc)
+            click.echo(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}")
+            continue
+        checked += 1
+        stored = a.grade or {}
+        if json.dumps(fresh, sort_keys=True) != json.dumps(stored, sort_keys=True):
+            differ += 1
+            keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
+            click.echo(
+                f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored and recomputed grades differ in "
+                f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})"
+            )
+    click.echo(
+        f"{checked} grade(s) recomputed: {checked - differ} agree, {differ} differ, {skipped} could not be recomputed"
+    )
+    return 1 if differ or skipped else 0
+
+
+@cli.command()
+def config() -> int:
+    """Show where the config file is and every setting in effect."""
+    from simulator.config import CONFIG_ENV, LRS_PASSWORD_ENV, config_path, last_trainee, load_config, resolve_db
+
+    path = config_path()
+    settings = load_config(path)
+    exists = "exists" if path.exists() else "not created yet; all settings below are defaults"
+    click.echo(f"config file: {path} ({exists}; set {CONFIG_ENV} to use another)")
+    click.echo(f"records file: {resolve_db(None, settings)}")
+    for section, values in settings.model_dump().items():
+        click.echo(f"[{section}]")
+        for key, value in values.items():
+            click.echo(f"  {key} = {json.dumps(value)}")
+    password = "set" if os.environ.get(LRS_PASSWORD_ENV) else "not set"
+    click.echo(f"LRS password ({LRS_PASSWORD_ENV}): {password}")
+    last = last_trainee()
+    click.echo(f"last trainee on this machine: {last[0] + ' (' + last[1] + ')' if last else 'none'}")
+    return 0
 
 
 @cli.command()
@@ -280,6 +517,163 @@ def analyze(scenario: str, as_json: bool, max_states: int, rubric_ref: str | Non
     return 1 if result.problems else 0
 
 
+def _known_error(exc: Exception) -> str | None:
+    """The one-line message of the errors users can cause beyond the command line."""
+    from simulator.config import ConfigError
+    from simulator.records import StoreError
+
+    if isinstance(exc, (StoreError, ConfigError)):
+        return str(exc)
+    return None
+
+
+def _time_option(end: bool) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from simulator.export import FilterError, time_bound
+
+        if value is None:
+            return None
+        try:
+            return time_bound(value, end=end)
+        except FilterError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return convert
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "xapi"]),
+    required=True,
+    help="csv: a spreadsheet, one row per attempt; jsonl: one JSON object per attempt with the full grade and "
+    "decisions; xapi: xAPI statements (to a file, or to an LRS with --lrs).",
+)
+@click.option("--out", metavar="FILE|-", help="Write to FILE (replaced only when complete); '-' or none: stdout.")
+@click.option(
+    "--since",
+    callback=_time_option(False),
+    metavar="DATE",
+    help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).",
+)
+@click.option(
+    "--until",
+    callback=_time_option(True),
+    metavar="DATE",
+    help="Attempts started before DATE (a date alone: up to the end of that day).",
+)
+@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
+@click.option("--scenario", metavar="ID", help="Only attempts at this scenario id.")
+@click.option("--cohort", metavar="C", help="Only attempts of this cohort.")
+@click.option(
+    "--status",
+    type=click.Choice(["in_progress", "completed", "abandoned"]),
+    help="Only attempts with this status (default: all, in-progress ones with empty scores).",
+)
+@click.option("--excel", is_flag=True, help="csv: start with a UTF-8 byte order mark so Excel reads accents right.")
+@click.option("--decisions", is_flag=True, help="csv: one row per decision (the long format) instead of per attempt.")
+@DB_OPTION
+@click.option(
+    "--lrs",
+    metavar="URL",
+    is_flag=False,
+    flag_value="",
+    help="xapi: send the statements to this LRS ('--lrs' alone: [lrs] url from the config); the password is read "
+    "from CRISIS_SIM_LRS_PASSWORD.",
+)
+@click.option("--lrs-user", metavar="USER", help="xapi: the LRS basic-auth user (default: [lrs] user).")
+@click.option("--include-incomplete", is_flag=True, help="xapi: also describe in-progress and abandoned attempts.")
+def export(
+    fmt: str,
+    out: str | None,
+    since: str | None,
+    until: str | None,
+    trainee: str | None,
+    scenario: str | None,
+    cohort: str | None,
+    status: str | None,
+    excel: bool,
+    decisions: bool,
+    db: str | None,
+    lrs: str | None,
+    lrs_user: str | None,
+    include_incomplete: bool,
+) -> int:
+    """Export attempt records as CSV, JSON Lines or xAPI (to a file or an LRS).
+
+    Filters combine (all must match). An unknown --trainee/--scenario/--cohort (no attempt has
+    it) is an error, so a typo is not mistaken for 'no results'. Exports stream, so any number
+    of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
+    """
+    from simulator.config import LRS_PASSWORD_ENV, ConfigError, load_config, resolve_db
+    from simulator.export import ExportError, ExportFilter, open_for_export, open_output
+    from simulator.records import StoreError
+
+    if fmt != "csv" and (excel or decisions):
+        raise click.UsageError("--excel and --decisions apply to --format csv only")
+    if fmt != "xapi" and (lrs is not None or lrs_user or include_incomplete):
+        raise click.UsageError("--lrs, --lrs-user and --include-incomplete apply to --format xapi only")
+    if lrs is not None and out is not None:
+        raise click.UsageError("--lrs sends the statements; leave out --out (or drop --lrs to write a file)")
+    try:
+        filters = ExportFilter(trainee, scenario, cohort, since, until, status)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        config = load_config()
+        path = resolve_db(db, config)
+        password = ""
+        if lrs is not None:
+            lrs = lrs or config.lrs.url
+            lrs_user = lrs_user or config.lrs.user
+            password = os.environ.get(LRS_PASSWORD_ENV, "")
+            if not lrs:
+                return fail("--lrs needs a URL (or [lrs] url in the config)")
+            if not lrs_user:
+                return fail("--lrs needs a user: --lrs-user USER (or [lrs] user in the config)")
+            if not password:
+                return fail(f"set {LRS_PASSWORD_ENV} to the LRS password (it is never read from a flag or a file)")
+        with open_for_export(path) as store:
+            filters.check_known(store)
+            if lrs is not None:
+                from simulator.export.lrs import send_to_lrs
+
+                report = send_to_lrs(
+                    store, lrs, lrs_user, password, filters, config, include_incomplete=include_incomplete
+                )
+                click.echo(report.summary())
+                return 0 if report.ok else 1
+            try:
+                with open_output(out, protect=[path]) as stream:
+                    if fmt == "csv":
+                        from simulator.export.tabular import write_csv
+
+                        count = write_csv(store, stream, filters, excel=excel, decisions=decisions)
+                        what = "row(s)"
+                    elif fmt == "jsonl":
+                        from simulator.export.tabular import write_jsonl
+
+                        count = write_jsonl(store, stream, filters)
+                        what = "attempt(s)"
+                    else:
+                        from simulator.export.xapi import write_statements
+
+                        count = write_statements(
+                            store, stream, filters, config.academy, include_incomplete=include_incomplete
+                        )
+                        what = "statement(s)"
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                return fail(f"cannot write the export: {exc.strerror or exc}")
+        if out not in (None, "-"):
+            click.echo(f"wrote {count} {what} to {out}" if isinstance(count, int) else f"wrote {out}")
+    except (StoreError, ConfigError, ExportError) as exc:
+        return fail(str(exc))
+    return 0
+
+
 def _one_line(exc: click.ClickException) -> str:
     message = exc.format_message()
     ctx = getattr(exc, "ctx", None)
@@ -306,7 +700,11 @@ def main(argv: list[str] | None = None) -> None:
         code = 0
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-    except Exception as exc:  # a bug of ours: still one line, traceback on request
+    except Exception as exc:  # a user-caused error we know, else a bug of ours: one line either way
+        known = _known_error(exc)
+        if known is not None:
+            click.echo(f"{PROG}: error: {known}", err=True)
+            sys.exit(1)
         if os.environ.get("CRISIS_SIM_DEBUG"):
             raise
         click.echo(

@@ -1,0 +1,145 @@
+"""Settings for a machine or an academy, in one TOML file.
+
+Where: ``CRISIS_SIM_CONFIG`` if set, else ``config.toml`` in the user config folder
+(platformdirs). Every key is optional; ``crisis-sim config`` shows the file and what is set.
+Passwords never live here: the LRS password comes from ``CRISIS_SIM_LRS_PASSWORD`` only.
+
+The last trainee who signed in on this machine is remembered separately, in a small state file
+(``last-trainee.json`` in the user state folder), so the app never rewrites the config file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_ENV = "CRISIS_SIM_CONFIG"
+LRS_PASSWORD_ENV = "CRISIS_SIM_LRS_PASSWORD"
+
+
+class ConfigError(Exception):
+    """A broken config file; the message is one line naming the file (and line when known)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TraineeSettings(_Section):
+    id: str | None = Field(None, description="Default trainee id for 'run' and the app.")
+    name: str | None = Field(None, description="Display name for that trainee.")
+
+
+class RecordsSettings(_Section):
+    db: str | None = Field(None, description="Records file; --db and CRISIS_SIM_DB override it.")
+
+
+class AcademySettings(_Section):
+    name: str = Field("crisis-sim", description="Academy name, shown in exports.")
+    homepage: str = Field(
+        "https://crisis-sim.invalid", description="xAPI actor account homePage (the academy's site)."
+    )
+    base_iri: str = Field(
+        "https://crisis-sim.invalid/xapi", description="Base IRI for activity ids and result extensions."
+    )
+    cohort: str | None = Field(None, description="Cohort stamped on new attempts (e.g. '2026-fall').")
+    locked: bool = Field(False, description="Locked mode: assessment only, time pressure as authored.")
+
+
+class LrsSettings(_Section):
+    url: str | None = Field(None, description="LRS endpoint, e.g. https://lrs.example/xAPI.")
+    user: str | None = Field(None, description="Basic-auth user; the password is read from CRISIS_SIM_LRS_PASSWORD.")
+    batch: int = Field(50, ge=1, le=1000, description="Statements per request.")
+    timeout: float = Field(15.0, gt=0, le=300, description="Seconds to wait for each request.")
+    retries: int = Field(4, ge=0, le=10, description="Retries of a failed request, with backoff.")
+
+
+class Config(_Section):
+    trainee: TraineeSettings = TraineeSettings()
+    records: RecordsSettings = RecordsSettings()
+    academy: AcademySettings = AcademySettings()
+    lrs: LrsSettings = LrsSettings()
+
+
+def config_path() -> Path:
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    from platformdirs import user_config_path
+
+    return user_config_path("crisis-sim", appauthor=False) / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The settings (defaults when the file does not exist); ConfigError when it is broken."""
+    path = path or config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the config file is not UTF-8; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        text = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+        where = f"{path}:{match.group(1)}:{match.group(2)}" if match else str(path)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", text) or "invalid TOML"
+        raise ConfigError(f"{where}: error: {message}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        unknown = err["type"] == "extra_forbidden"
+        what = f"unknown setting '{loc}'" if unknown else f"setting '{loc}': {err['msg']}"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{path}: error: {what}{more}") from None
+
+
+def state_path() -> Path:
+    from platformdirs import user_state_path
+
+    return user_state_path("crisis-sim", appauthor=False) / "last-trainee.json"
+
+
+def remember_trainee(trainee_id: str, name: str) -> None:
+    """Remember who signed in last on this machine (best effort: a read-only home is fine)."""
+    path = state_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"id": trainee_id, "name": name}), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def last_trainee() -> tuple[str, str] | None:
+    try:
+        data = json.loads(state_path().read_text(encoding="utf-8"))
+        return str(data["id"]), str(data.get("name") or data["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def resolve_db(cli_value: str | None, config: Config) -> Path:
+    """``--db`` wins, then ``CRISIS_SIM_DB``, then ``[records] db``, then the user data folder."""
+    if cli_value:
+        return Path(cli_value)
+    env = os.environ.get("CRISIS_SIM_DB")
+    if env:
+        return Path(env)
+    if config.records.db:
+        return Path(config.records.db).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("crisis-sim", appauthor=False) / "records.sqlite3"

@@ -1,0 +1,382 @@
+"""The records store: crash safety, concurrency, resume, migrations, bad files, regrade."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from scenario_factory import REPO, SAMPLE
+from test_run_cli import cli
+
+from simulator.records import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+
+BEST = [
+    "ask-dispatch",
+    "slow-approach",
+    "reflect-feeling",
+    "ask-directly",
+    "reasons",
+    "call-sister",
+    "invite-choice",
+    "warm-handoff",
+]
+
+
+def decisions_in(db: Path) -> list[tuple[str, int, str, str | None]]:
+    """Every stored decision, attempts in the order they started."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT d.attempt_id, d.sequence, d.scene, d.choice FROM decisions d JOIN attempts a ON a.id = d.attempt_id "
+            "ORDER BY a.started_at, a.rowid, d.sequence"
+        ).fetchall()
+
+
+class Interactive:
+    """`crisis-sim run` in interactive mode, fed one answer at a time."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from simulator.cli import main; main()", "run", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            bufsize=0,
+        )
+        self.seen = ""
+
+    def wait_for_prompt(self) -> None:
+        deadline = time.monotonic() + 30
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            char = self.proc.stdout.read(1)
+            if not char:
+                raise AssertionError(f"process ended: {self.seen[-300:]}")
+            self.seen += char
+            if self.seen.endswith("q to quit)> "):
+                return
+        raise AssertionError("no prompt")
+
+    def answer(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+def test_kill_9_loses_no_decision_already_made(isolated_user_dirs):
+    db = Path(os.environ["CRISIS_SIM_DB"])
+    for made in (1, 3, 5):
+        run = Interactive("overpass-railing")
+        for choice in BEST[:made]:
+            run.wait_for_prompt()
+            run.answer(choice)
+        run.wait_for_prompt()  # the next prompt is printed after the decision was committed
+        run.kill()
+        rows = decisions_in(db)
+        attempt = rows[-1][0]
+        mine = [r for r in rows if r[0] == attempt]
+        assert [r[3] for r in mine] == BEST[:made]
+    with Store.open(db) as store:
+        assert {a.status for a in store.attempts()} == {"in_progress"}
+
+
+def test_kill_9_at_an_arbitrary_moment_keeps_every_committed_decision(isolated_user_dirs):
+    db = Path(os.environ["CRISIS_SIM_DB"])
+    run = Interactive("overpass-railing")
+    answered = 0
+    for choice in BEST[:4]:
+        run.wait_for_prompt()
+        run.answer(choice)
+        answered += 1
+    time.sleep(0.01 * (os.getpid() % 7))  # no synchronisation: the kill lands wherever it lands
+    run.kill()
+    stored = [r[3] for r in decisions_in(db)]
+    # everything stored is a prefix of what was answered, and nothing answered before the
+    # last prompt we saw is missing
+    assert stored == BEST[: len(stored)]
+    assert len(stored) >= answered - 1
+
+
+def test_resume_after_a_kill_finishes_with_the_same_grade_as_a_straight_run(isolated_user_dirs):
+    run = Interactive("overpass-railing")
+    for choice in BEST[:3]:
+        run.wait_for_prompt()
+        run.answer(choice)
+    run.wait_for_prompt()
+    run.kill()
+    attempt = decisions_in(Path(os.environ["CRISIS_SIM_DB"]))[-1][0]
+    resumed = cli("resume", attempt[:8], "--choose", ",".join(BEST[3:]), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    data = json.loads(resumed.stdout)
+    straight = json.loads(cli("run", "overpass-railing", "--choose", ",".join(BEST), "--json").stdout)
+    assert data["grade"]["overall"] == straight["grade"]["overall"] == 100.0
+    assert [d["choice"] for d in data["decisions"]] == BEST
+    with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
+        record = store.attempt(attempt)
+        assert record.status == "completed" and record.overall == 100.0
+        assert [d.choice for d in store.decisions(attempt)] == BEST
+
+
+def test_interactive_resume_shows_where_the_trainee_left_off(isolated_user_dirs):
+    stopped = cli("run", "overpass-railing", stdin="1\nq\n")
+    assert "crisis-sim resume" in stopped.stderr
+    attempt = stopped.stderr.split("crisis-sim resume ")[1].split("'")[0]
+    out = cli("resume", attempt, stdin="1\n1\n1\n1\n1\n1\n1\n")
+    assert out.returncode == 0, out.stderr
+    assert "(Resuming attempt" in out.stdout and "after 1 decision(s)" in out.stdout
+    assert "Maya: Are you just going to stand there?" in out.stdout
+    assert "=== Debrief ===" in out.stdout
+
+
+def test_resume_is_refused_when_the_scenario_changed(tmp_path, isolated_user_dirs):
+    copy = tmp_path / "overpass.yaml"
+    shutil.copy(SAMPLE, copy)
+    out = cli("run", str(copy), "--choose", "slow-approach")
+    attempt = out.stderr.split("crisis-sim resume ")[1].split("'")[0]
+    copy.write_text(copy.read_text().replace("Traffic crawls past", "Traffic creeps past"))
+    refused = cli("resume", attempt, "--choose", "reflect-feeling")
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert (
+        "has changed since attempt" in refused.stderr and "start a fresh attempt with 'crisis-sim run" in refused.stderr
+    )
+
+
+def test_resume_of_a_finished_or_unknown_attempt_is_refused(isolated_user_dirs):
+    done = json.loads(cli("run", "overpass-railing", "--choose", "order-down", "--json").stdout)
+    again = cli("resume", done["attempt_id"])
+    assert again.returncode == 1 and "is completed" in again.stderr
+    missing = cli("resume", "deadbeef-0000")
+    assert missing.returncode == 1 and "no attempt 'deadbeef-0000'" in missing.stderr
+
+
+def test_processes_writing_at_once_lose_nothing(isolated_user_dirs):
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from simulator.cli import main; main()",
+                "run",
+                "overpass-railing",
+                "--policy",
+                "random",
+                "--seed",
+                str(seed),
+                "--json",
+                "--trainee",
+                f"t{seed}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for seed in range(6)
+    ]
+    expected = {}
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        data = json.loads(out)
+        expected[data["attempt_id"]] = [(d["sequence"], d["scene"], d["choice"]) for d in data["decisions"]]
+    with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
+        stored = {a.id: [(d.sequence, d.scene, d.choice) for d in store.decisions(a.id)] for a in store.attempts()}
+        assert stored == expected
+        assert all(a.status == "completed" for a in store.attempts())
+
+
+def test_store_threads_share_a_file_without_lock_errors(tmp_path):
+    import threading
+
+    db = tmp_path / "shared.sqlite3"
+    Store.open(db).close()
+    errors = []
+
+    def writer(n: int) -> None:
+        try:
+            with Store.open(db) as store:
+                store.ensure_trainee(f"w{n}")
+                for i in range(20):
+                    attempt = store.start_attempt(
+                        f"w{n}",
+                        scenario_id="s",
+                        scenario_version="1",
+                        scenario_sha256="x",
+                        scenario_path="",
+                        rubric_id="default",
+                        rubric_sha256="y",
+                        mode="headless",
+                    )
+                    store.record_decision(attempt, 1, "a", f"c{i}", meters_after={}, flags_after={})
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Store.open(db) as store:
+        assert sum(1 for _ in store.attempts()) == 160
+
+
+def test_migration_from_the_first_schema_keeps_the_data(tmp_path):
+    db = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);")
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO trainees VALUES ('ana', 'Ana', '2026-01-01T00:00:00.000Z')")
+    conn.execute(
+        "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path, rubric_id, "
+        "rubric_sha256, mode, started_at, status) VALUES ('a1', 'ana', 's', '1', 'h', '', 'default', 'r', 'headless', "
+        "'2026-01-01T00:00:00.000Z', 'in_progress')"
+    )
+    conn.execute(
+        "INSERT INTO decisions VALUES ('a1', 1, 'arrival', 'slow-approach', '2026-01-01T00:00:01.000Z', 900, '{}')"
+    )
+    conn.commit()
+    conn.close()
+    with Store.open(db) as store:
+        assert store.version() == SCHEMA_VERSION
+        attempt = store.attempt("a1")
+        assert attempt.trainee_name == "Ana" and attempt.cohort is None
+        [decision] = store.decisions("a1")
+        assert decision.choice == "slow-approach" and decision.flags_after == {}
+        store.mark_sent("lrs", "a1", ["s1"], "sent")  # a table added by version 2
+        assert store.sent_statements("lrs", ["s1", "s2"]) == {"s1"}
+
+
+def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
+    db = tmp_path / "newer.sqlite3"
+    Store.open(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match=r"written by a newer crisis-sim .*schema 99"):
+        Store.open(db)
+    assert db.read_bytes() == before
+    out = cli("results", "--db", str(db))
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "upgrade crisis-sim" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"this is not a database at all" * 100, "not a crisis-sim records file"),
+        (b"SQLite format 3\x00" + b"\x00" * 84 + b"\xff" * 4000, "not a crisis-sim records file"),
+    ],
+)
+def test_a_non_sqlite_or_damaged_file_is_reported_and_never_overwritten(tmp_path, content, words):
+    db = tmp_path / "bad.sqlite3"
+    db.write_bytes(content)
+    for args in (("results", "--db", str(db)), ("run", "overpass-railing", "--policy", "first", "--db", str(db))):
+        out = cli(*args)
+        assert out.returncode == 1, out.stdout
+        assert words in out.stderr and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+        assert db.read_bytes() == content
+
+
+def test_an_sqlite_file_of_another_program_is_refused(tmp_path):
+    db = tmp_path / "other.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE recipes (name TEXT)")
+    out = cli("results", "--db", str(db))
+    assert out.returncode == 1 and "not a crisis-sim records file" in out.stderr
+
+
+def test_integrity_check_reports_damage(tmp_path):
+    db = tmp_path / "damaged.sqlite3"
+    with Store.open(db) as store:
+        store.ensure_trainee("x")
+        for _ in range(50):
+            store.start_attempt(
+                "x",
+                scenario_id="s" * 200,
+                scenario_version="1",
+                scenario_sha256="h",
+                scenario_path="",
+                rubric_id="r",
+                rubric_sha256="h",
+                mode="headless",
+            )
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    assert len(raw) >= page * 3
+    for start in range(page, len(raw), page):  # scribble over every b-tree page's cell pointers
+        raw[start + 8 : start + 24] = b"\x13" * 16
+    db.write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match=r"damaged|not a crisis-sim"):
+        Store.open(db, check_integrity=True)
+
+
+def test_results_and_regrade(isolated_user_dirs):
+    for trainee, choices in (("ana", BEST), ("ben", ["order-down"])):
+        cli("run", "overpass-railing", "--trainee", trainee, "--choose", ",".join(choices))
+    cli("run", "overpass-railing", "--trainee", "cy", "--choose", "slow-approach")  # left in progress
+    table = cli("results")
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["STARTED", "(UTC)", "ATTEMPT"]
+    assert any(" ana " in line and "completed" in line and " 100 " in line and " yes " in line for line in lines)
+    assert any(" ben " in line and " no " in line and "poor" in line for line in lines)
+    assert any(" cy " in line and "in progress" in line for line in lines)
+    only = cli("results", "--trainee", "ben", "--json")
+    assert [json.loads(x)["trainee_id"] for x in only.stdout.splitlines()] == ["ben"]
+    assert cli("results", "--since", "2999-01-01").stdout.strip() == "no attempts match"
+    unknown = cli("results", "--trainee", "nobody")
+    assert unknown.returncode == 1 and "no attempts by trainee 'nobody'" in unknown.stderr
+    bad_date = cli("results", "--since", "yesterday")
+    assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+
+    ok = cli("regrade")
+    assert ok.returncode == 0, ok.stdout
+    assert "2 grade(s) recomputed: 2 agree, 0 differ" in ok.stdout
+    with sqlite3.connect(os.environ["CRISIS_SIM_DB"]) as conn:
+        conn.execute(
+            "UPDATE attempts SET grade_json = replace(grade_json, '\"overall\": 0.0', '\"overall\": 95.0') "
+            "WHERE trainee_id = 'ben'"
+        )
+    tampered = cli("regrade")
+    assert tampered.returncode == 1
+    assert "(ben): stored and recomputed grades differ in overall (stored 95.0, recomputed 0.0)" in tampered.stdout
+
+
+def test_no_record_writes_nothing(isolated_user_dirs):
+    cli("run", "overpass-railing", "--policy", "first", "--no-record")
+    assert not Path(os.environ["CRISIS_SIM_DB"]).exists()
+
+
+def test_config_command_and_broken_config(tmp_path, monkeypatch):
+    shown = cli("config")
+    assert shown.returncode == 0 and "config file:" in shown.stdout and "[academy]" in shown.stdout
+    broken = tmp_path / "config.toml"
+    broken.write_text('[academy]\nname = "A"\nbase_iri = \n')
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(broken))
+    out = cli("run", "overpass-railing", "--policy", "first")
+    assert (
+        out.returncode == 1 and out.stderr.startswith(f"crisis-sim: error: {broken}:3:") and out.stderr.count("\n") == 1
+    )
+    broken.write_text('[academy]\nnmae = "A"\n')
+    out = cli("config")
+    assert out.returncode == 1 and "unknown setting 'academy.nmae'" in out.stderr
+    broken.write_text('[trainee]\nid = "recruit-7"\nname = "Robin"\n[academy]\ncohort = "2026-fall"\n')
+    data = json.loads(cli("run", "overpass-railing", "--policy", "first", "--json").stdout)
+    with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
+        record = store.attempt(data["attempt_id"])
+        assert (record.trainee_id, record.trainee_name, record.cohort) == ("recruit-7", "Robin", "2026-fall")
