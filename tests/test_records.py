@@ -34,7 +34,8 @@ def decisions_in(db: Path) -> list[tuple[str, int, str, str | None]]:
     """Every stored decision, attempts in the order they started."""
     with sqlite3.connect(db) as conn:
         return conn.execute(
-            "SELECT d.attempt_id, d.sequence, d.scene, d.choice FROM decisions d JOIN attempts a ON a.id = d.attempt_id "
+            "SELECT d.attempt_id, d.sequence, d.scene, d.choice FROM decisions d "
+            "JOIN attempts a ON a.id = d.attempt_id "
             "ORDER BY a.started_at, a.rowid, d.sequence"
         ).fetchall()
 
@@ -242,7 +243,8 @@ def test_migration_from_the_first_schema_keeps_the_data(tmp_path):
     conn.executescript(MIGRATIONS[0])
     conn.execute("INSERT INTO trainees VALUES ('ana', 'Ana', '2026-01-01T00:00:00.000Z')")
     conn.execute(
-        "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path, rubric_id, "
+        "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path, "
+        "rubric_id, "
         "rubric_sha256, mode, started_at, status) VALUES ('a1', 'ana', 's', '1', 'h', '', 'default', 'r', 'headless', "
         "'2026-01-01T00:00:00.000Z', 'in_progress')"
     )
