@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from simulator.expressions import Condition, ConditionError, Names, compile_condition
+from simulator.lint import wording_findings
 from simulator.model import PATTERN_HELP, Scenario, Scene
 from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_file
 
@@ -423,6 +424,22 @@ class _Checker:
                 )
 
 
+def _locate_in_text(
+    source: SourceMap, lines: list[str], loc: Loc, term: str, index: int
+) -> tuple[int, int]:
+    """Line and column of ``term`` inside the text value at ``loc`` (block scalars included):
+    search from the value's first line, a few lines past where the text's own line count says."""
+    mark = source.value(loc)
+    if mark.inline >= 0:
+        return mark.line, mark.col + mark.inline + index
+    first = mark.line - 1
+    for number in range(first, min(len(lines), first + 200)):
+        col = lines[number].lower().find(term.lower())
+        if col >= 0:
+            return number + 1, col + 1
+    return mark.line, mark.col
+
+
 def check_scenario(scenario: Scenario, report: Reporter) -> dict[str, Condition]:
     """Cross-reference, condition and graph checks; returns the compiled conditions."""
     checker = _Checker(scenario, report)
@@ -445,6 +462,10 @@ def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Lo
         report.items.sort(key=lambda d: (d.line, d.col))
         return LoadResult(name, None, report.items, doc)
     conditions = check_scenario(scenario, report)
+    source_lines = doc.raw.decode("utf-8", "replace").splitlines()
+    for loc, message, term, index in wording_findings(scenario):
+        line, col = _locate_in_text(doc.source, source_lines, loc, term, index)
+        report.items.append(Diagnostic(name, line, col, "warning", "stigmatizing-language", message))
     report.items.sort(key=lambda d: (d.line, d.col))
     if has_errors(report.items):
         return LoadResult(name, None, report.items, doc)
