@@ -42,7 +42,25 @@ def cli(ctx: click.Context) -> int | None:
     CIT/ICAT principles. Run 'crisis-sim COMMAND --help' for each command.
     """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        return open_app()
+    return 0
+
+
+def open_app(scenario: str | None = None, **options: Any) -> int:
+    """Open the trainee app (textual is imported only here, so other commands start fast)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return fail(
+            "the app needs an interactive terminal; for plain-text play use 'crisis-sim run SCENARIO', "
+            "and 'crisis-sim --help' lists the commands",
+            2,
+        )
+    from simulator.tui.app import build_app
+
+    app = build_app(scenario_ref=scenario, **options)
+    try:
+        app.run()
+    finally:
+        app.store.close()
     return 0
 
 
@@ -167,7 +185,7 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
     """Drive a started session (scripted or interactive), then grade, store and show the result."""
     from scoring.grading import grade
     from scoring.report import format_grade
-    from simulator.runner import RunStopped, interact, run_script, transcript_json
+    from simulator.runner import RunStopped, interact, run_script, stuck_message, transcript_json
 
     out = click.get_text_stream("stdout")
     status = 0
@@ -201,9 +219,7 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
     if recorder and not session.finished:
         click.echo(f"{PROG}: progress saved; continue with 'crisis-sim resume {recorder.attempt_id}'", err=True)
     if session.stuck:
-        status = status or fail(
-            f"scene '{session.scene}' offers no choice; check the scenario with 'crisis-sim validate'"
-        )
+        status = status or fail(stuck_message(session))
     return status
 
 
@@ -469,6 +485,16 @@ def config() -> int:
 
 
 @cli.command()
+@click.argument("scenario")
+@click.option("--trainee", metavar="ID", help="Sign in as this trainee (skips the sign-in screen).")
+@DB_OPTION
+@RUBRIC_OPTION
+def play(scenario: str, trainee: str | None, db: str | None, rubric_ref: str | None) -> int:
+    """Open the app straight at SCENARIO's briefing (a library id or a path)."""
+    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref)
+
+
+@cli.command()
 @click.argument("name", default="default", required=False, metavar="[NAME_OR_PATH]")
 def rubric(name: str) -> int:
     """Print a rubric (default: 'default').
@@ -623,24 +649,25 @@ def export(
     try:
         config = load_config()
         path = resolve_db(db, config)
-        password = ""
+        password = None
         if lrs is not None:
             lrs = lrs or config.lrs.url
             lrs_user = lrs_user or config.lrs.user
-            password = os.environ.get(LRS_PASSWORD_ENV, "")
+            password = os.environ.get(LRS_PASSWORD_ENV) or None
             if not lrs:
                 return fail("--lrs needs a URL (or [lrs] url in the config)")
-            if not lrs_user:
-                return fail("--lrs needs a user: --lrs-user USER (or [lrs] user in the config)")
-            if not password:
-                return fail(f"set {LRS_PASSWORD_ENV} to the LRS password (it is never read from a flag or a file)")
+            if lrs_user and not password:
+                return fail(
+                    f"set {LRS_PASSWORD_ENV} to the password of LRS user '{lrs_user}' "
+                    "(it is never read from a flag or a file)"
+                )
         with open_for_export(path) as store:
             filters.check_known(store)
             if lrs is not None:
                 from simulator.export.lrs import send_to_lrs
 
                 report = send_to_lrs(
-                    store, lrs, lrs_user, password, filters, config, include_incomplete=include_incomplete
+                    store, lrs, lrs_user or None, password, filters, config, include_incomplete=include_incomplete
                 )
                 click.echo(report.summary())
                 return 0 if report.ok else 1

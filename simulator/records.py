@@ -496,6 +496,21 @@ class Store:
         assert column in ("trainee_id", "scenario_id", "cohort")
         return self._read_one(f"SELECT 1 FROM attempts WHERE {column} = ? LIMIT 1", (value,)) is not None
 
+    def progress(self, trainee_id: str) -> dict[str, tuple[str, float | None, str | None]]:
+        """Per scenario for one trainee: (status, best completed score, newest in-progress attempt
+        id). Status: 'passed' if any attempt passed, else 'completed', else 'in progress'."""
+        out: dict[str, tuple[str, float | None, str | None]] = {}
+        for scenario_id, passed, best, done, open_id in self._query(
+            "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), sum(status = 'completed'), "
+            "(SELECT id FROM attempts b WHERE b.trainee_id = a.trainee_id AND b.scenario_id = a.scenario_id "
+            " AND b.status = 'in_progress' ORDER BY started_at DESC LIMIT 1) "
+            "FROM attempts a WHERE trainee_id = ? GROUP BY scenario_id",
+            (trainee_id,),
+        ):
+            status = "passed" if passed else "completed" if done else "in progress"
+            out[scenario_id] = (status, best, open_id)
+        return out
+
     # ---- LRS bookkeeping ----
 
     def sent_statements(self, lrs: str, statement_ids: Sequence[str]) -> set[str]:

@@ -172,7 +172,13 @@ def test_bad_command_lines_get_one_line_errors(args, code, words):
     assert "Traceback" not in out.stderr
 
 
-def test_no_arguments_prints_help():
+def test_no_arguments_opens_the_app_and_without_a_terminal_says_so():
     out = cli()
-    assert out.returncode == 0
-    assert "validate" in out.stdout and "run" in out.stdout
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "crisis-sim: error: the app needs an interactive terminal; for plain-text play use 'crisis-sim run SCENARIO', "
+        "and 'crisis-sim --help' lists the commands"
+    ]
+    helped = cli("--help")
+    assert helped.returncode == 0
+    assert all(word in helped.stdout for word in ("validate", "run", "play", "analyze", "results", "export"))

@@ -1,0 +1,320 @@
+"""CSV and JSON Lines exports of the records store, streamed.
+
+``write_csv(store, out, filters)`` writes one row per attempt (``decisions=True``: one row per
+decision, the "long" format); ``write_jsonl(store, out, filters)`` writes one JSON object per
+attempt with the full grade and the decision log. ``out`` is a text stream opened with
+``newline=""`` (the CSV writer ends rows with ``\\r\\n`` itself, as RFC 4180 asks) and UTF-8.
+Every column and the JSON shape are documented in docs/records-and-exports.md; change them
+only together with that page (and, for JSON, bump ``JSONL_FORMAT``).
+
+Memory stays flat: attempts come from a cursor, decisions are fetched ``batch`` attempts at a
+time, and the CSV header's dimension columns come from a first pass that keeps only a set of
+dimension ids (a grade's dimensions depend only on its rubric, so each rubric's grade JSON is
+parsed once in that pass). Both passes run in one read transaction, so the export is one
+consistent snapshot even while trainees keep playing (WAL lets writers go on meanwhile).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from simulator.export import ExportFilter
+from simulator.records import Attempt, DecisionRow, Store, StoreError, parse_time
+
+JSONL_FORMAT = "crisis-sim.attempt/1"
+"""The ``format`` of every JSON Lines object; bumped when the shape changes incompatibly."""
+
+BATCH = 500
+"""Attempts whose decisions are fetched in one query."""
+
+ATTEMPT_COLUMNS = (
+    "attempt_id",
+    "trainee_id",
+    "trainee_name",
+    "cohort",
+    "scenario_id",
+    "scenario_version",
+    "scenario_sha256",
+    "rubric_id",
+    "rubric_sha256",
+    "mode",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "status",
+    "overall",
+    "passed",
+    "proficient",
+    "ending_scene",
+    "ending_rating",
+    "critical_errors",
+)
+"""The fixed columns of the one-row-per-attempt CSV; ``dim_<id>`` columns follow."""
+
+DIMENSION_PREFIX = "dim_"
+
+DECISION_COLUMNS = (
+    "attempt_id",
+    "trainee_id",
+    "scenario_id",
+    "sequence",
+    "scene",
+    "choice",
+    "kind",
+    "made_at",
+    "response_ms",
+    "meters_after",
+    "flags_after",
+    "points",
+    "value",
+    "best_value",
+    "critical_error",
+)
+"""The columns of the long CSV (``--decisions``): one row per decision."""
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'``.
+
+    Only text is touched: numbers we write (``-3`` points, an overall of ``72.5``) stay
+    numbers. ``=HYPERLINK("x")`` becomes ``'=HYPERLINK("x")``.
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def _bool(value: bool | None) -> str:
+    return "" if value is None else ("true" if value else "false")
+
+
+def duration_seconds(attempt: Attempt) -> float | None:
+    """Seconds from start to end (milliseconds kept), None while in progress."""
+    if not attempt.ended_at:
+        return None
+    delta = parse_time(attempt.ended_at) - parse_time(attempt.started_at)
+    return round(delta.total_seconds(), 3)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextlib.contextmanager
+def snapshot(store: Store) -> Iterator[None]:
+    """One read transaction around an export: every query sees the same state of the file."""
+    try:
+        store.conn.execute("BEGIN")
+    except sqlite3.Error as exc:
+        raise StoreError(f"records file {store.path}: {exc}") from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            store.conn.execute("ROLLBACK")
+
+
+def _batches(attempts: Iterable[Attempt], store: Store, size: int) -> Iterator[tuple[Attempt, list[DecisionRow]]]:
+    """Each attempt with its decisions, fetched ``size`` attempts at a time."""
+    batch: list[Attempt] = []
+
+    def flush() -> Iterator[tuple[Attempt, list[DecisionRow]]]:
+        found = store.decisions_for([a.id for a in batch])
+        for attempt in batch:
+            yield attempt, found[attempt.id]
+        batch.clear()
+
+    for attempt in attempts:
+        batch.append(attempt)
+        if len(batch) >= size:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
+def dimension_ids(store: Store, filters: ExportFilter) -> list[str]:
+    """The dimension ids of every matching graded attempt, in first-seen order (the rubric's
+    order for a single rubric). Parses one grade per (rubric, rubric hash, grading method)."""
+    seen_rubrics: set[tuple[str, str, int | None]] = set()
+    ids: dict[str, None] = {}
+    for attempt in filters.attempts(store):
+        key = (attempt.rubric_id, attempt.rubric_sha256, attempt.grade_method)
+        if attempt.grade_json is None or key in seen_rubrics:
+            continue
+        seen_rubrics.add(key)
+        for dim in (attempt.grade or {}).get("dimensions", []):
+            ids.setdefault(str(dim["id"]), None)
+    return list(ids)
+
+
+def attempt_row(attempt: Attempt, dims: list[str]) -> list[Any]:
+    """One CSV row (before neutralisation): ``ATTEMPT_COLUMNS`` then ``dim_<id>`` scores."""
+    grade = attempt.grade
+    scores: dict[str, Any] = {}
+    critical = ""
+    proficient = None
+    if grade is not None:
+        scores = {str(d["id"]): d.get("score") for d in grade.get("dimensions", [])}
+        critical = ";".join(str(c["id"]) for c in grade.get("critical_errors", []))
+        proficient = grade.get("proficient")
+    row = [
+        attempt.id,
+        attempt.trainee_id,
+        attempt.trainee_name,
+        attempt.cohort or "",
+        attempt.scenario_id,
+        attempt.scenario_version,
+        attempt.scenario_sha256,
+        attempt.rubric_id,
+        attempt.rubric_sha256,
+        attempt.mode,
+        attempt.started_at,
+        attempt.ended_at or "",
+        duration_seconds(attempt),
+        attempt.status,
+        attempt.overall,
+        _bool(attempt.passed),
+        _bool(proficient),
+        attempt.ending_scene or "",
+        attempt.ending_rating or "",
+        critical,
+    ]
+    row += [scores.get(d) for d in dims]
+    return ["" if cell is None else cell for cell in row]
+
+
+def decision_rows(attempt: Attempt, decisions: list[DecisionRow]) -> Iterator[list[Any]]:
+    """The long-format rows of one attempt (before neutralisation)."""
+    grade = attempt.grade or {}
+    reviews = {r["sequence"]: r for r in grade.get("decisions", [])}
+    critical = {c["sequence"]: c["id"] for c in grade.get("critical_errors", [])}
+    for d in decisions:
+        review = reviews.get(d.sequence)
+        row = [
+            attempt.id,
+            attempt.trainee_id,
+            attempt.scenario_id,
+            d.sequence,
+            d.scene,
+            d.choice,
+            "timeout" if d.choice is None else "choice",
+            d.made_at,
+            d.response_ms,
+            _json(d.meters_after),
+            _json(d.flags_after),
+            sum(review["earned"].values()) if review else None,
+            review["value"] if review else None,
+            review["best_value"] if review else None,
+            critical.get(d.sequence),
+        ]
+        yield ["" if cell is None else cell for cell in row]
+
+
+def write_csv(
+    store: Store,
+    out: TextIO,
+    filters: ExportFilter,
+    *,
+    excel: bool = False,
+    decisions: bool = False,
+    batch: int = BATCH,
+) -> int:
+    """Write the CSV export to ``out``; returns the number of rows written (header excluded).
+
+    ``excel`` starts the file with a UTF-8 byte order mark (so Excel reads it as UTF-8);
+    ``decisions`` writes one row per decision instead of one per attempt.
+    """
+    writer = csv.writer(out, lineterminator="\r\n")
+    if excel:
+        out.write(codecs.BOM_UTF8.decode("utf-8"))
+    count = 0
+    with snapshot(store):
+        if decisions:
+            writer.writerow(DECISION_COLUMNS)
+            for attempt, rows in _batches(filters.attempts(store), store, batch):
+                for row in decision_rows(attempt, rows):
+                    writer.writerow([neutralise(c) for c in row])
+                    count += 1
+        else:
+            dims = dimension_ids(store, filters)
+            writer.writerow([*ATTEMPT_COLUMNS, *(DIMENSION_PREFIX + d for d in dims)])
+            for attempt in filters.attempts(store):
+                writer.writerow([neutralise(c) for c in attempt_row(attempt, dims)])
+                count += 1
+    return count
+
+
+def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, Any]:
+    """The JSON Lines object of one attempt (shape ``JSONL_FORMAT``)."""
+    return {
+        "format": JSONL_FORMAT,
+        "attempt_id": attempt.id,
+        "trainee_id": attempt.trainee_id,
+        "trainee_name": attempt.trainee_name,
+        "cohort": attempt.cohort,
+        "scenario_id": attempt.scenario_id,
+        "scenario_version": attempt.scenario_version,
+        "scenario_sha256": attempt.scenario_sha256,
+        "scenario_path": attempt.scenario_path,
+        "rubric_id": attempt.rubric_id,
+        "rubric_sha256": attempt.rubric_sha256,
+        "mode": attempt.mode,
+        "seed": attempt.seed,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "duration_seconds": duration_seconds(attempt),
+        "status": attempt.status,
+        "overall": attempt.overall,
+        "passed": attempt.passed,
+        "ending_scene": attempt.ending_scene,
+        "ending_rating": attempt.ending_rating,
+        "grade_method": attempt.grade_method,
+        "grade": attempt.grade,
+        "decisions": [
+            {
+                "sequence": d.sequence,
+                "scene": d.scene,
+                "choice": d.choice,
+                "kind": "timeout" if d.choice is None else "choice",
+                "made_at": d.made_at,
+                "response_ms": d.response_ms,
+                "meters_after": d.meters_after,
+                "flags_after": d.flags_after,
+            }
+            for d in decisions
+        ],
+    }
+
+
+def write_jsonl(store: Store, out: TextIO, filters: ExportFilter, *, batch: int = BATCH) -> int:
+    """Write one JSON object per attempt per line; returns the number of lines.
+
+    The JSON is ASCII-only (other characters as ``\\uXXXX`` escapes), so no character inside a
+    string can be mistaken for a line break by any line splitter.
+    """
+    count = 0
+    with snapshot(store):
+        for attempt, rows in _batches(filters.attempts(store), store, batch):
+            out.write(json.dumps(attempt_object(attempt, rows), ensure_ascii=True, separators=(",", ":")))
+            out.write("\n")
+            count += 1
+    return count
+
+
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "DECISION_COLUMNS",
+    "JSONL_FORMAT",
+    "attempt_object",
+    "neutralise",
+    "write_csv",
+    "write_jsonl",
+]

@@ -1,0 +1,207 @@
+"""The trainee app: sign in -> library -> briefing -> play -> debrief.
+
+The app owns the services (records store, config, the loaded library) and moves between
+screens; the screens show things and ask the app to act. Every attempt is recorded as it
+happens through ``simulator.recorder``; an unfinished one is offered for resume at sign-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from simulator.config import Config, last_trainee, load_config, remember_trainee
+from simulator.engine import Session
+from simulator.recorder import Recorder, ResumeRefused, begin, resume
+from simulator.records import Store
+from simulator.tui.screens.briefing import BriefingScreen
+from simulator.tui.screens.debrief import DebriefScreen
+from simulator.tui.screens.dialogs import Confirm, ResumeOffer
+from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.library import LibraryScreen
+from simulator.tui.screens.play import PlayScreen
+from simulator.tui.screens.signin import SignInScreen
+
+
+class CrisisSimApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "crisis-sim"
+    BINDINGS = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
+        Binding("f1", "help", "Help", show=False),
+    ]
+
+    def __init__(
+        self,
+        entries: Sequence[Any],
+        store: Store,
+        *,
+        config: Config | None = None,
+        trainee: str | None = None,
+        trainee_name: str | None = None,
+        start_with: Any = None,
+    ) -> None:
+        super().__init__()
+        self.entries = list(entries)
+        self.store = store
+        self.config = config or Config()
+        self.trainee_id = trainee or ""
+        self.trainee_name = trainee_name or trainee or ""
+        self.start_with = start_with
+        self.locked = self.config.academy.locked
+
+    # -- start-up and sign-in --
+
+    def on_mount(self) -> None:
+        if self.trainee_id:
+            self.sign_in(self.trainee_id, self.trainee_name)
+        else:
+            last = last_trainee()
+            self.push_screen(SignInScreen(*(last or ("", ""))))
+
+    def sign_in(self, trainee_id: str, name: str) -> None:
+        self.trainee_id, self.trainee_name = trainee_id, name
+        self.store.ensure_trainee(trainee_id, name)
+        remember_trainee(trainee_id, name)
+        if isinstance(self.screen, SignInScreen):
+            self.switch_screen(LibraryScreen())
+        else:
+            self.push_screen(LibraryScreen())
+        if self.start_with is not None:
+            entry, self.start_with = self.start_with, None
+            self.open_briefing(entry)
+        else:
+            self.offer_resume()
+
+    def offer_resume(self) -> None:
+        """Offer the newest unfinished attempt of this trainee, if its scenario is here."""
+        by_id = {e.scenario.id: e for e in self.entries}
+        attempts = self.store.attempts(trainee=self.trainee_id, status="in_progress")
+        unfinished = [a for a in attempts if a.scenario_id in by_id]
+        if not unfinished:
+            return
+        attempt = unfinished[-1]
+        entry = by_id[attempt.scenario_id]
+        decisions = len(self.store.decisions(attempt.id))
+
+        def answer(choice: str | None) -> None:
+            if choice == "resume":
+                self.resume_attempt(entry, attempt)
+            elif choice == "restart":
+                self.store.abandon_attempt(attempt.id)
+                self.open_briefing(entry)
+
+        self.push_screen(ResumeOffer(entry.scenario.title, decisions), answer)
+
+    def progress(self) -> dict[str, tuple[str, float | None, str | None]]:
+        return self.store.progress(self.trainee_id)
+
+    # -- moving between screens --
+
+    def open_briefing(self, entry: Any, replace: bool = False) -> None:
+        screen = BriefingScreen(entry, locked=self.locked)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def start_play(self, entry: Any, mode: str, time_pressure: bool) -> None:
+        session = Session(entry.scenario)
+        recorder = begin(
+            self.store,
+            self.trainee_id,
+            entry.scenario,
+            entry.rubric,
+            mode=mode,
+            cohort=self.config.academy.cohort,
+            trainee_name=self.trainee_name,
+        )
+        session.subscribe(recorder)
+        self.switch_screen(PlayScreen(entry, session, recorder, mode, time_pressure))
+
+    def resume_attempt(self, entry: Any, attempt: Any) -> None:
+        try:
+            session, recorder = resume(self.store, attempt, entry.scenario, entry.rubric)
+        except ResumeRefused as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        mode = attempt.mode if attempt.mode in ("coach", "assessment") else "assessment"
+        self.push_screen(PlayScreen(entry, session, recorder, mode, time_pressure=True))
+
+    def show_debrief(self, entry: Any, session: Session, recorder: Recorder | None) -> None:
+        from scoring.grading import grade
+
+        result = recorder.finish(session, entry.rubric) if recorder else grade(
+            session.scenario, entry.rubric, session.decisions
+        )
+        self.switch_screen(DebriefScreen(entry, result))
+
+    def back_to_library(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, LibraryScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, LibraryScreen):
+            self.switch_screen(LibraryScreen())
+
+    # -- always-available actions --
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_request_quit(self) -> None:
+        if isinstance(self.screen, Confirm):
+            return
+
+        def answer(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit()
+
+        self.push_screen(
+            Confirm("Quit crisis-sim? Anything you have played is saved; an unfinished scenario can be resumed."),
+            answer,
+        )
+
+
+def build_app(
+    *,
+    db: str | None = None,
+    trainee: str | None = None,
+    scenario_ref: str | None = None,
+    rubric_ref: str | None = None,
+    library: Path | None = None,
+) -> CrisisSimApp:
+    """Load everything the app needs (errors surface here, before the terminal is taken)."""
+    from scoring.catalog import load_graded
+    from simulator.config import resolve_db
+    from simulator.diagnostics import DiagnosticError
+    from simulator.library import library_files
+
+    config = load_config()
+    store = Store.open(resolve_db(db, config))
+    entries = []
+    for path in library_files(library):
+        graded = load_graded(path, rubric_ref)
+        if graded.ok:
+            entries.append(graded)
+    start_with = None
+    if scenario_ref is not None:
+        graded = load_graded(scenario_ref, rubric_ref)
+        if not graded.ok:
+            raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+        start_with = next((e for e in entries if e.scenario.sha256 == graded.scenario.sha256), None) or graded
+        if start_with is graded:
+            entries.append(graded)
+    name: str | None = None
+    if trainee is not None:
+        last = last_trainee()
+        if trainee == config.trainee.id:
+            name = config.trainee.name
+        elif last and last[0] == trainee:
+            name = last[1]
+    elif config.trainee.id:
+        trainee, name = config.trainee.id, config.trainee.name
+    return CrisisSimApp(entries, store, config=config, trainee=trainee, trainee_name=name, start_with=start_with)

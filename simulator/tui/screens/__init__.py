@@ -1,0 +1,1 @@
+"""Screens of the trainee app, each in its own module."""

@@ -1,0 +1,58 @@
+"""Help: the keys, what the meters mean, what the modes do."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from simulator.tui.text import plain
+
+HELP_TEXT = """\
+crisis-sim: practise crisis intervention where mistakes cost nothing.
+
+KEYS
+  1-9            choose an option by its number (while playing)
+  ↑ ↓ and Enter  move through the options and choose one (the mouse works too)
+  p              pause (the timer stops)
+  ?  or  F1      this help
+  q  or  Ctrl+Q  quit (asks first; your progress is saved and can be resumed)
+  /              filter the library by text, or tag:NAME
+  Escape         back
+
+METERS
+  The bars on the right show how the person in crisis is doing, as the scenario
+  tracks it: for example Agitation (lower is better) and Rapport (higher is better).
+  Each bar shows its number and which end is good; the colour only repeats that.
+  The notes under the bars are facts about the situation (e.g. "You asked directly
+  about suicide").
+
+TIMED SCENES
+  Some moments have a countdown: if you do not act in time, the scene moves on.
+  You can turn time pressure off on the briefing screen (accessibility); the
+  scenario then waits for you.
+
+MODES
+  Assessment  no feedback until the debrief at the end (default; how academies test).
+  Coach       after each choice: its points, why, and the better option if there was one.
+
+THE DEBRIEF
+  The ending and its rating, your score and whether you passed (with every reason
+  if not), a bar per dimension, any critical errors, and each decision with the
+  better option and why. Scores follow MHFA (ALGEE) and CIT/ICAT principles.
+
+Press Escape, q or ? to close this help.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Static(plain(HELP_TEXT), markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Widgets of the trainee app, each in its own module."""
