@@ -83,13 +83,13 @@ class DebriefScreen(Screen[None]):
                 pieces: list[str | tuple[str, str]] = [
                     (f"{review.sequence}. You: ", "bold"),
                     " ".join(chosen.text.split()),
-                    f"\n   Points: {_points(review.earned)}",
+                    f"\nPoints: {_points(review.earned)}",
                 ]
                 if chosen.feedback:
-                    pieces.append(f"\n   Why: {' '.join(chosen.feedback.split())}")
+                    pieces.append(f"\nWhy: {' '.join(chosen.feedback.split())}")
                 if review.best is not None:
-                    pieces += [("\n   Better: ", "bold"), " ".join(review.best.text.split())]
-                    pieces.append(f"\n   ({_points(review.best.points)})")
+                    pieces += [("\nBetter: ", "bold"), " ".join(review.best.text.split())]
+                    pieces.append(f"\n({_points(review.best.points)})")
                     if review.best.feedback:
                         pieces.append(f" {' '.join(review.best.feedback.split())}")
                 yield Static(parts(*pieces), markup=False, classes="review" + (" -better" if review.best else ""))

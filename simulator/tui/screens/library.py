@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from simulator.tui.text import parts, plain
 
-COLUMNS = ("Title", "Level", "Min", "Tags", "Status", "Best")
+COLUMNS = ("Title", "Status", "Best", "Level", "Min", "Tags")
+NARROW = 110  # below this width the preview goes under the table
 
 
 def matches(entry: object, query: str) -> bool:
@@ -53,12 +54,16 @@ class LibraryScreen(Screen[None]):
         self.refresh_rows()
         table.focus()
 
+    def on_resize(self) -> None:
+        self.query_one("#library-body").set_class(self.size.width < NARROW, "-narrow")
+
     def on_screen_resume(self) -> None:
         self.refresh_rows()  # statuses change after a play
 
     def refresh_rows(self) -> None:
         app = self.app
-        heading = f"Scenario library · signed in as {app.trainee_name} ({app.trainee_id})"  # type: ignore[attr-defined]
+        who = app.trainee_name if app.trainee_name == app.trainee_id else f"{app.trainee_name} ({app.trainee_id})"  # type: ignore[attr-defined]
+        heading = f"Scenario library · signed in as {who}"
         self.query_one("#library-heading", Static).update(plain(heading))
         progress = app.progress()  # type: ignore[attr-defined]
         query = self.query_one("#filter", Input).value
@@ -72,11 +77,11 @@ class LibraryScreen(Screen[None]):
             status, best, _ = progress.get(s.id, ("not started", None, None))
             table.add_row(
                 Text(s.title),
+                Text(status),
+                Text("" if best is None else f"{best:g}", justify="right"),
                 Text(s.difficulty),
                 Text(str(s.minutes), justify="right"),
                 Text(", ".join(s.tags)),
-                Text(status),
-                Text("" if best is None else f"{best:g}", justify="right"),
                 key=s.id,
             )
         if table.row_count:
