@@ -352,23 +352,6 @@ def resume(
     return _play(session, graded, script, as_json, recorder, {"attempt_id": record.id})
 
 
-def _parse_date(value: str | None, option: str) -> str | None:
-    """YYYY-MM-DD or ISO 8601 -> the UTC text form used in the records, or a usage error."""
-    if value is None:
-        return None
-    from datetime import UTC, datetime
-
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"'{value}' is not a date; use YYYY-MM-DD or an ISO 8601 time", param_hint=option
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @cli.command()
 @click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
 @click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
@@ -377,8 +360,13 @@ def _parse_date(value: str | None, option: str) -> str | None:
 @DB_OPTION
 def results(trainee: str | None, scenario: str | None, since: str | None, as_json: bool, db: str | None) -> int:
     """A table of recorded attempts: when, who, which scenario, status, score, passed."""
+    from simulator.export import FilterError, time_bound
+
+    try:
+        since_text = time_bound(since) if since else None
+    except FilterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
     store = open_store(db, create=False)
-    since_text = _parse_date(since, "--since")
     for column, value, what in (("trainee_id", trainee, "trainee"), ("scenario_id", scenario, "scenario")):
         if value is not None and not store.known(column, value):
             return fail(f"no attempts by {what} '{value}' in {store.path}")
@@ -670,6 +658,8 @@ def export(
                     store, lrs, lrs_user or None, password, filters, config, include_incomplete=include_incomplete
                 )
                 click.echo(report.summary())
+                for line in report.rejections():
+                    click.echo(f"{PROG}: {line}", err=True)
                 return 0 if report.ok else 1
             try:
                 with open_output(out, protect=[path]) as stream:

@@ -200,6 +200,8 @@ class Store:
                     raise StoreError(f"cannot create the folder for {name}: {exc.strerror}") from None
         elif path.is_dir():
             raise StoreError(f"{name} is a folder; --db needs a file path")
+        elif not create and path.stat().st_size == 0:
+            raise StoreError(f"{name} is empty, not a crisis-sim records file; check --db")
         try:
             conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:
@@ -207,9 +209,10 @@ class Store:
         store = cls(conn, name)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            store._configure()
+            store.version()  # read-only: refuse a file that is not ours before changing anything
             if check_integrity:
                 store.check_integrity()
+            store._configure()
             store._migrate()
         except sqlite3.Error as exc:
             conn.close()
@@ -220,8 +223,6 @@ class Store:
         return store
 
     def _configure(self) -> None:
-        header = self.conn.execute("PRAGMA schema_version").fetchone()  # fails fast on a non-SQLite file
-        del header
         mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":
             self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
@@ -242,7 +243,10 @@ class Store:
                 raise StoreError(f"{self.path} is an SQLite file but not a crisis-sim records file; check --db")
             return 0
         row = self.conn.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0]) if row else 0
+        value = row[0] if row else 0
+        if not isinstance(value, int):
+            raise StoreError(f"{self.path} is damaged (its schema version reads {value!r}); restore it from a backup")
+        return value
 
     def _migrate(self) -> None:
         current = self.version()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -27,7 +26,6 @@ from simulator.records import Attempt, Store, StoreError
 
 STATUSES = ("in_progress", "completed", "abandoned")
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class ExportError(Exception):
@@ -104,43 +102,9 @@ def time_bound(text: str, *, end: bool = False) -> str:
     return format_time(moment)
 
 
-def check_records_file(path: str | Path) -> None:
-    """Refuse, without writing a byte, a file that is not a crisis-sim records file.
-
-    ``Store.open`` switches a file to WAL (and would migrate an empty file) before it can tell
-    another program's SQLite file from ours; an export must never change a file it was merely
-    pointed at. Missing files are left to ``Store.open(create=False)``. Raises StoreError.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-    if not head:
-        raise StoreError(f"{path} is empty, not a crisis-sim records file; check --db")
-    if head != SQLITE_HEADER:
-        raise StoreError(f"{path} is not a crisis-sim records file (not SQLite, or damaged); check --db")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return  # Store.open reports it in its own words
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error:
-        return
-    finally:
-        conn.close()
-    if "schema_version" not in tables:
-        raise StoreError(f"{path} is an SQLite file but not a crisis-sim records file; check --db")
-
-
 def open_for_export(path: str | Path) -> Store:
-    """Open an existing records file for an export: never creates one, never touches a
-    file that is not ours. Raises StoreError with a one-line message."""
-    check_records_file(path)
+    """Open an existing records file for an export: never creates one, and (like every
+    Store.open) never changes a file that is not ours. Raises StoreError with a one-line message."""
     try:
         return Store.open(path, create=False)
     except StoreError as exc:
