@@ -90,6 +90,7 @@ class Analysis:
     uniform_decisions: list[dict[str, Any]]
     single_option_decisions: list[str]
     dead_ends: list[dict[str, Any]]
+    auto_loops: list[dict[str, Any]]
     farming: list[dict[str, Any]]
     principles: list[str]
     dimensions: list[str]
@@ -102,6 +103,10 @@ class Analysis:
             out.append(f"the state bound ({self.max_states:,}) was hit: results are partial")
         out += [f"ending '{e}' cannot be reached" for e, ok in self.endings.items() if not ok]
         out += [f"dead end at run time in scene '{d['scene']}'" for d in self.dead_ends]
+        out += [
+            f"auto moves loop forever after choice '{d['choice'] or 'timeout'}' in scene '{d['scene']}'"
+            for d in self.auto_loops
+        ]
         out += [f"choice '{f['choice']}' in scene '{f['scene']}' can be repeated to farm points" for f in self.farming]
         if self.best and self.best.grade and not self.best.grade.passed:
             out.append("the best path does not pass")
@@ -372,7 +377,11 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
     single: set[str] = set()
     dead: dict[str, dict[str, Any]] = {}
     principles: set[str] = set()
+    loops: dict[tuple[str, str | None], dict[str, Any]] = {}
     for _key, info in ex.states.items():
+        for edge in info.edges:
+            if edge.target is None:
+                loops.setdefault((info.scene, edge.choice), {"scene": info.scene, "choice": edge.choice})
         if info.kind == "stuck":
             dead.setdefault(info.scene, {"scene": info.scene})
             continue
@@ -403,6 +412,7 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
         uniform_decisions=list(uniform.values()),
         single_option_decisions=sorted(single),
         dead_ends=list(dead.values()),
+        auto_loops=list(loops.values()),
         farming=ex.farming(),
         principles=sorted(principles),
         dimensions=dims,

@@ -95,6 +95,9 @@ def format_analysis(analysis: Analysis) -> str:
         lines += [f"  {u['scene']}: {', '.join(u['choices'])}" for u in analysis.uniform_decisions]
     if analysis.single_option_decisions:
         lines.append(f"Decisions with a single option: {', '.join(analysis.single_option_decisions)}")
+    if analysis.auto_loops:
+        lines.append("Auto moves that loop forever (the move after this choice never settles):")
+        lines += [f"  {d['scene']}: {d['choice'] or '(timeout)'}" for d in analysis.auto_loops]
     if analysis.dead_ends:
         lines.append("Dead ends at run time (no choice on offer, no timeout):")
         lines += [f"  {d['scene']}" for d in analysis.dead_ends]

@@ -27,13 +27,13 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from simulator.loader import Reporter, validate_model
-from simulator.model import NAME, Frozen, Ident, Rating, Text
+from simulator.model import NAME, FormatVersion, Frozen, Ident, Rating, Text
 from simulator.yamlsource import load_file
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class Rubric(Frozen):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="crisis-sim rubric")
 
-    format: Literal[1] = Field(description="Format version of this file; currently 1.")
+    format: FormatVersion = Field(description="Format version of this file; currently 1.")
     id: Ident = Field(
         description="The rubric's id, e.g. 'default'. Keep it the same as the file name (default.yaml): "
         "scenarios name rubrics by file name in rubric:."

@@ -109,11 +109,13 @@ class EndingReached(Event):
 
 @dataclass(frozen=True)
 class Stuck(Event):
-    """The scene offers no choice (all conditions false) and has no timeout: a scenario bug
-    that ``crisis-sim analyze`` finds ahead of time."""
+    """The run cannot go on: a scenario bug. ``reason`` is ``no-choice`` (the scene offers no
+    choice, all conditions being false, and has no timeout) or ``auto-loop`` (more than
+    ``rules.MAX_AUTO_MOVES`` auto moves in a row; ``scene`` is where they were stopped)."""
 
     kind: ClassVar[str] = "stuck"
     scene: str
+    reason: str = "no-choice"
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ class Session:
                         produced.append(ChoicesOffered(sid, offered, timeout))
         except rules.AutoLoop:
             self.stuck = True
-            produced.append(Stuck(self.scene))
+            produced.append(Stuck(self.scene, "auto-loop"))
         self.events.extend(produced)
         for event in produced:
             for listener in self.listeners:

@@ -78,6 +78,10 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"and", "or", "not", "true", "false"}
 _FUNCS = {"visited": "bool", "visits": "number"}
+KEYWORDS = frozenset(_KEYWORDS)
+"""Words of the language: no meter, flag or scene can be called one of these."""
+FUNCTIONS = frozenset(_FUNCS)
+"""Function names: reserved for meters and flags too, so a condition reads one way."""
 _HINTS = {
     "&": "use 'and' instead of '&&'",
     "|": "use 'or' instead of '||'",
@@ -112,7 +116,13 @@ def _tokenize(text: str) -> list[_Tok]:
                 hint = _HINTS.get(ch, "conditions use numbers, names, comparisons, and/or/not")
             raise ConditionError(f"unexpected character {ch!r}: {hint}", bad_at)
         kind = m.lastgroup or ""
-        tokens.append(_Tok(kind, m.group(kind), m.start(kind)))
+        word = m.group(kind)
+        if kind == "NAME" and word.lower() != word and (word.lower() in _KEYWORDS or word.lower() in _FUNCS):
+            lower = word.lower()
+            raise ConditionError(
+                f"conditions are case-sensitive: write lowercase '{lower}', not '{word}'", m.start(kind)
+            )
+        tokens.append(_Tok(kind, word, m.start(kind)))
         pos = m.end()
     tokens.append(_Tok("END", "", len(text)))
     return tokens
@@ -343,10 +353,15 @@ def _compile(node: Node, names: Names) -> tuple[Type, Evaluator]:
             order = _ORDER_OPS[node.op]
             return "bool", (lambda ctx: order(left(ctx), right(ctx)))
         if lkind != rkind:
-            raise ConditionError(f"'{node.op}' compares a {lkind} with a {rkind}; compare like with like", node.pos)
+            raise ConditionError(
+                f"'{node.op}' compares {_KIND_WORDS[lkind]} with {_KIND_WORDS[rkind]}; compare like with like", node.pos
+            )
         eq = _EQ_OPS[node.op]
         return "bool", (lambda ctx: eq(left(ctx), right(ctx)))
     raise ConditionError("unsupported expression", node.pos)  # pragma: no cover
+
+
+_KIND_WORDS: dict[Type, str] = {"number": "a number", "bool": "a true/false value"}
 
 
 def _expect(kind: Type, want: Type, node: Node, why: str) -> None:

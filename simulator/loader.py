@@ -18,9 +18,9 @@ from typing import Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
-from simulator.expressions import Condition, ConditionError, Names, compile_condition
+from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
 from simulator.lint import wording_findings
-from simulator.model import PATTERN_HELP, Scenario, Scene
+from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Scenario, Scene
 from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_file
 
 Loc = tuple[str | int, ...]
@@ -41,14 +41,19 @@ class LoadResult:
 
 
 def format_loc(loc: Iterable[str | int]) -> str:
-    """``('scenes', 'a', 'choices', 0, 'to')`` -> ``scenes.a.choices[0].to``."""
+    """``('scenes', 'a', 'choices', 0, 'to')`` -> ``scenes.a.choices[0].to``; ``()`` -> ``the top level``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
-    return out or "(top level)"
+    return out or "the top level"
+
+
+def _place(loc: Loc) -> str:
+    """``in scenes.a`` / ``at the top level``: where a key is, inside a sentence."""
+    return f"in {format_loc(loc)}" if loc else "at the top level"
 
 
 class Reporter:
@@ -127,7 +132,7 @@ _QUOTED_NUMBER = re.compile(r"[-+]?[0-9]{1,18}(\.[0-9]+)?\Z")
 
 def _describe_input(value: Any, wants_text: bool) -> str:
     if isinstance(value, bool):
-        found = f"true/false ({str(value).lower()})"
+        found = str(value).lower()
     elif isinstance(value, (int, float)):
         found = f"the number {value!r}"
     elif isinstance(value, dict):
@@ -150,6 +155,41 @@ def _describe_input(value: Any, wants_text: bool) -> str:
     return f" (found {found})"
 
 
+def _shown(value: Any) -> str:
+    """A value as a message shows it: text quoted and cut at 40 characters, true/false in
+    YAML's spelling."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "...")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return repr(value)
+
+
+_OPTION = re.compile(r"'((?:[^'\\]|\\.)*)'|(-?[0-9]+)")
+
+
+def _literal_words(expected: str, value: Any) -> str:
+    """The end of a ``literal_error`` message: which values are allowed and what was found.
+    ``expected`` is pydantic's list, e.g. ``'good', 'acceptable' or 'poor'`` or ``1``."""
+    found = _OPTION.findall(expected)
+    words = [w for w, n in found if not n]
+    numbers = [n for _, n in found if n]
+    if numbers and not words:
+        want = f"the number {numbers[0]}" if len(numbers) == 1 else f"one of the numbers {expected}"
+        if isinstance(value, str):
+            fix = "; remove the quotes" if value.strip() in numbers else ""
+            return f"must be {want}, not the text {_shown(value)}{fix}"
+        return f"must be {want}, not {_shown(value)}"
+    hint = did_you_mean(str(value), [w for w in words if w != str(value)])
+    return f"must be one of {expected}, not {_shown(value)}{hint}"
+
+
 _TYPE_WORDS = {
     "string_type": "must be text",
     "int_type": "must be a whole number",
@@ -169,9 +209,23 @@ def _structural(err: Any, report: Reporter, root: type[BaseModel]) -> None:
     value = err.get("input")
     if loc and loc[-1] == "[key]":
         key_loc = loc[:-1]
-        key = key_loc[-1] if key_loc else ""
+        key = str(key_loc[-1]) if key_loc else ""
+        if kind == "string_too_long":
+            limit = ctx.get("max_length", MAX_ID_LENGTH)
+            report.add(
+                key_loc,
+                "bad-value",
+                f"id {_shown(key)} {_place(key_loc[:-1])} is longer than {limit} characters ({len(key)}); shorten it",
+                at_key=True,
+            )
+            return
         help_text = PATTERN_HELP.get(ctx.get("pattern", ""), "a short id")
-        report.add(key_loc, "bad-id", f"id '{key}' in {format_loc(key_loc[:-1])} must be {help_text}", at_key=True)
+        report.add(
+            key_loc,
+            "bad-id",
+            f"id {_shown(key)} {_place(key_loc[:-1])} must be {help_text}, at most {MAX_ID_LENGTH} characters",
+            at_key=True,
+        )
         return
     where = format_loc(loc)
     if kind == "extra_forbidden":
@@ -179,7 +233,7 @@ def _structural(err: Any, report: Reporter, root: type[BaseModel]) -> None:
         hint = did_you_mean(str(loc[-1]), _keys_of(parent)) if parent else ""
         if not hint and parent:
             hint = f"; allowed here: {', '.join(_keys_of(parent))}"
-        report.add(loc, "unknown-key", f"unknown key '{loc[-1]}' in {format_loc(loc[:-1])}{hint}", at_key=True)
+        report.add(loc, "unknown-key", f"unknown key '{loc[-1]}' {_place(loc[:-1])}{hint}", at_key=True)
     elif kind == "missing":
         owner = f"{format_loc(loc[:-1])} needs" if loc[:-1] else "the file needs"
         report.add(loc[:-1], "missing-key", f"{owner} the key '{loc[-1]}'")
@@ -187,15 +241,15 @@ def _structural(err: Any, report: Reporter, root: type[BaseModel]) -> None:
         found = _describe_input(value, kind == "string_type")
         report.add(loc, "wrong-type", f"{where} {_TYPE_WORDS[kind]}{found}")
     elif kind == "literal_error":
-        expected = ctx.get("expected", "")
-        options = [o.strip().strip("'") for o in str(expected).replace(" or ", ", ").split(",")]
-        hint = did_you_mean(str(value), options)
-        report.add(loc, "bad-value", f"{where} must be one of {expected}, not {value!r}{hint}")
+        report.add(loc, "bad-value", f"{where} {_literal_words(str(ctx.get('expected', '')), value)}")
     elif kind == "string_pattern_mismatch":
         help_text = PATTERN_HELP.get(ctx.get("pattern", ""), f"match {ctx.get('pattern')}")
         report.add(loc, "bad-id", f"{where} '{value}' must be {help_text}")
     elif kind == "string_too_short":
         report.add(loc, "bad-value", f"{where} must not be empty")
+    elif kind == "string_too_long":
+        length = f" ({len(value)})" if isinstance(value, str) else ""
+        report.add(loc, "bad-value", f"{where} is longer than {ctx.get('max_length')} characters{length}; shorten it")
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = next(iter(ctx.values()), "")
         words = {
@@ -272,23 +326,57 @@ class _Checker:
 
     def effects(self, effects: dict[str, int], flags: dict[str, bool], loc: Loc) -> None:
         for meter in effects:
-            if meter not in self.s.meters:
-                hint = did_you_mean(meter, self.s.meters)
+            if meter in self.s.meters:
+                continue
+            if meter in self.s.flags:
+                message = f"'{meter}' is a flag: set it under set: (effects change meters)"
+            else:
+                message = f"effects name unknown meter '{meter}'{did_you_mean(meter, self.s.meters)}"
+            self.report.add(loc + ("effects", meter), "unknown-meter", message, at_key=True)
+        for flag in flags:
+            if flag in self.s.flags:
+                continue
+            if flag in self.s.meters:
+                message = f"'{flag}' is a meter: change it under effects: (set changes flags)"
+            else:
+                message = f"set names unknown flag '{flag}'{did_you_mean(flag, self.s.flags)}"
+            self.report.add(loc + ("set", flag), "unknown-flag", message, at_key=True)
+
+    def check_ids(self) -> None:
+        """Ids that conditions or ``who:`` could not tell apart: a meter and a flag with one id,
+        condition words used as ids, and a cast member called ``you``."""
+        s = self.s
+        for kind, ids, functions in (("meter", s.meters, True), ("flag", s.flags, True), ("scene", s.scenes, False)):
+            for name in ids:
+                if name in KEYWORDS:
+                    why = f"'{name}' is a word of the condition language, so no condition could name this {kind}"
+                elif functions and name in FUNCTIONS:
+                    why = f"'{name}' is the {name}(scene) function of the condition language"
+                else:
+                    continue
+                self.report.add((f"{kind}s", name), "reserved-name", f"{why}; give the {kind} another id", at_key=True)
+        for name in s.flags:
+            if name in s.meters:
+                meter_line = self.report.source.key(("meters", name)).line
                 self.report.add(
-                    loc + ("effects", meter),
-                    "unknown-meter",
-                    f"effects name unknown meter '{meter}'{hint}",
+                    ("flags", name),
+                    "duplicate-name",
+                    f"flag '{name}' has the same id as the meter '{name}' (line {meter_line}); "
+                    "conditions would always read the meter, so rename one",
                     at_key=True,
                 )
-        for flag in flags:
-            if flag not in self.s.flags:
-                hint = did_you_mean(flag, self.s.flags)
-                self.report.add(
-                    loc + ("set", flag), "unknown-flag", f"set names unknown flag '{flag}'{hint}", at_key=True
-                )
+        if "you" in s.cast:
+            self.report.add(
+                ("cast", "you"),
+                "reserved-name",
+                "'you' cannot be a cast id: 'who: you' always means the trainee, "
+                "so this person could never speak; give them another id",
+                at_key=True,
+            )
 
     def run(self) -> None:
         s = self.s
+        self.check_ids()
         for mid, meter in s.meters.items():
             if meter.min >= meter.max:
                 self.report.add(
@@ -330,6 +418,7 @@ class _Checker:
                     "unused-auto",
                     "this auto move is never checked: the one before it has no 'if' and always moves on",
                 )
+        self.auto_to_itself(sid, scene)
         always_moves = any(a.if_ is None for a in scene.auto)
         if scene.timeout is not None:
             self.scene_ref(scene.timeout.to, base + ("timeout", "to"), f"timeout of scene '{sid}'")
@@ -374,6 +463,30 @@ class _Checker:
                 at_key=True,
             )
 
+    def auto_to_itself(self, sid: str, scene: Scene) -> None:
+        """An auto move back to its own scene repeats forever once taken: on the way only the
+        scene's visit count changes (auto moves change no meters or flags), so the same moves
+        hold again, unless a condition checked up to that move reads visits(this scene)."""
+        reads_visits = False
+        for i, auto in enumerate(scene.auto):
+            if auto.if_ is not None:
+                compiled = self.conditions.get(auto.if_)
+                if compiled is None:  # a bad condition, reported already
+                    return
+                reads_visits = reads_visits or sid in compiled.scenes
+            if auto.to == sid and not reads_visits and not (i == 0 and auto.if_ is None):
+                # (a first move without 'if' back to itself is a forced loop: see graph())
+                self.report.add(
+                    ("scenes", sid, "auto", i, "to"),
+                    "auto-loop",
+                    f"auto move {i + 1} of scene '{sid}' goes back to '{sid}', and auto moves change no meters "
+                    f"or flags, so once taken it repeats forever; remove it (the scene then offers its choices), "
+                    f"or guard it with visits({sid})",
+                )
+                return
+            if auto.if_ is None:
+                return  # later moves are never checked
+
     def graph(self) -> None:
         s = self.s
         edges = {sid: {t for t, _ in _edges(scene) if t in s.scenes} for sid, scene in s.scenes.items()}
@@ -408,13 +521,27 @@ class _Checker:
                         at_key=True,
                     )
         forced = {sid: sc.auto[0].to for sid, sc in s.scenes.items() if sc.auto and sc.auto[0].if_ is None}
+        # Each scene has at most one forced move, so walk each chain once (linear time; walking
+        # from every scene with a list for "seen" was cubic in the chain length).
+        on_loop: set[str] = set()
+        done: set[str] = set()
+        for sid in forced:
+            walk: dict[str, None] = {}  # this walk, in order
+            cur = sid
+            while cur in forced and cur not in done and cur not in walk:
+                walk[cur] = None
+                cur = forced[cur]
+            if cur in walk:  # the walk closed a new loop
+                order = list(walk)
+                on_loop.update(order[order.index(cur) :])
+            done.update(walk)
         reported: set[str] = set()
         for sid in forced:
-            path, cur = [], sid
-            while cur in forced and cur not in path:
-                path.append(cur)
-                cur = forced[cur]
-            if cur == sid and sid not in reported:
+            if sid in on_loop and sid not in reported:
+                path, cur = [sid], forced[sid]
+                while cur != sid:
+                    path.append(cur)
+                    cur = forced[cur]
                 reported.update(path)  # one diagnostic per loop, at its first scene
                 loop = " -> ".join([*path, sid])
                 self.report.add(

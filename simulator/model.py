@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from simulator.expressions import Condition
@@ -25,11 +26,24 @@ PATTERN_HELP = {
     CHOICE_ID: "lowercase letters, digits, '_' and '-', starting with a letter, like 'ask-directly'",
 }
 
-Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=80)]
-Ident = Annotated[str, StringConstraints(pattern=NAME, max_length=80)]
-ChoiceId = Annotated[str, StringConstraints(pattern=CHOICE_ID, max_length=80)]
+MAX_ID_LENGTH = 80
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID_LENGTH)]
+Ident = Annotated[str, StringConstraints(pattern=NAME, max_length=MAX_ID_LENGTH)]
+ChoiceId = Annotated[str, StringConstraints(pattern=CHOICE_ID, max_length=MAX_ID_LENGTH)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 Points = Annotated[int, Field(ge=-3, le=3)]
+
+
+def _whole_number_only(value: object) -> object:
+    """``Literal[1]`` alone accepts ``true`` and ``1.0`` (both equal 1 in Python)."""
+    if isinstance(value, (bool, float)):
+        raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
+    return value
+
+
+FormatVersion = Annotated[Literal[1], BeforeValidator(_whole_number_only)]
+"""The ``format:`` of scenario and rubric files: exactly the number 1 (not true, 1.0 or "1")."""
 
 Rating = Literal["good", "acceptable", "poor"]
 Difficulty = Literal["introductory", "intermediate", "advanced"]
@@ -155,7 +169,7 @@ class Scenario(Frozen):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="crisis-sim scenario")
 
-    format: Literal[1] = Field(description="Format version of this file; currently 1.")
+    format: FormatVersion = Field(description="Format version of this file; currently 1.")
     id: Slug = Field(description="Unique id in a library, e.g. 'overpass-railing'.")
     title: Text = Field(description="Title shown in the library.")
     version: Text = Field(description="The author's version label, as text (quote it).")

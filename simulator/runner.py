@@ -27,6 +27,7 @@ from simulator.engine import (
     TimedOut,
 )
 from simulator.model import Scenario
+from simulator.rules import MAX_AUTO_MOVES
 
 WIDTH = 88
 
@@ -104,8 +105,26 @@ def describe(event: Event, session: Session) -> list[str]:
             lines += [f"  - {r}" for r in scenario.resources]
         return lines
     if isinstance(event, Stuck):
-        return ["", f"!! Scene '{event.scene}' offers no choice: the scenario has a dead end here."]
+        problem = stuck_text(event)
+        return ["", f"!! {problem[0].upper()}{problem[1:]}."]
     return []
+
+
+def stuck_text(event: Stuck) -> str:
+    """One sentence on why a session stopped without an ending, pointing at the tool that finds it."""
+    if event.reason == "auto-loop":
+        return (
+            f"auto moves looped more than {MAX_AUTO_MOVES} times starting at scene '{event.scene}'; "
+            "check its auto: entries (crisis-sim analyze finds this)"
+        )
+    return f"scene '{event.scene}' offers no choice: the scenario has a dead end here (crisis-sim analyze finds this)"
+
+
+def stuck_message(session: Session) -> str:
+    """Why a stuck session cannot go on and how to find the cause: what the runner printed
+    when it happened, for the CLI's closing error."""
+    event = next((e for e in reversed(session.events) if isinstance(e, Stuck)), Stuck(session.scene))
+    return stuck_text(event)
 
 
 @dataclass

@@ -187,14 +187,16 @@ class _Reader:
             raise self.fail(
                 event.start_mark,
                 "yaml-alias",
-                f"aliases (*{event.anchor}) are not allowed; write the value out in full",
+                f"aliases (*{event.anchor}) are not allowed; write the value out in full, "
+                "or put text that starts with '*' in quotes",
             )
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             raise self.fail(
                 event.start_mark,
                 "yaml-anchor",
-                f"anchors (&{anchor}) are not allowed; write each value out in full",
+                f"anchors (&{anchor}) are not allowed; write each value out in full, "
+                "or put text that starts with '&' in quotes",
             )
         tag = getattr(event, "tag", None)
         if tag is not None and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
@@ -413,11 +415,15 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
             message = f"nesting deeper than {MAX_DEPTH} levels; no scenario or rubric needs this"
             code = "yaml-too-deep"
         else:
-            context = f" {exc.context}" if exc.context else ""
-            if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
-                context += f" (which starts at line {context_mark.line + 1})"
-            message = f"YAML syntax error: {problem}{context}"
             code = "yaml-syntax"
+            explained = _explain_syntax(text, problem, exc.context or "", mark, context_mark)
+            if explained is not None:
+                mark, message = explained
+            else:
+                context = f" {exc.context}" if exc.context else ""
+                if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+                    context += f" (which starts at line {context_mark.line + 1})"
+                message = f"YAML syntax error: {problem}{context}"
         raise reader.fail(mark, code, message) from None
     except yaml.reader.ReaderError as exc:
         # A character YAML does not allow anywhere (a raw control character, U+FFFE...).
@@ -438,6 +444,91 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
         if loader is not None:
             loader.dispose()
     return YamlDocument(data, reader.source, reader.warnings, raw)
+
+
+_QUOTE_FIRST = "put the whole text in quotes"
+_STARTERS = {
+    "while scanning an alias": ("*", "an alias"),
+    "while scanning an anchor": ("&", "an anchor"),
+    "while parsing a tag": ("!", "a tag"),
+    "while scanning a tag": ("!", "a tag"),
+}
+
+
+def _explain_syntax(text: str, problem: str, context: str, mark: Any, context_mark: Any) -> tuple[Any, str] | None:
+    """Instructor wording, and the best position, for the libyaml errors that unquoted text
+    and indentation cause; None for any other error (shown in libyaml's words)."""
+    if context in _STARTERS and context_mark is not None:
+        char, meaning = _STARTERS[context]
+        return context_mark, (
+            f"a value starting with '{char}' must be quoted: {_QUOTE_FIRST} (YAML reads '{char}' as {meaning})"
+        )
+    if "cannot start any token" in problem:
+        char = _char_at(text, mark)
+        if char in ("@", "`", "%"):
+            return mark, f"a value starting with '{char}' must be quoted: {_QUOTE_FIRST} ('{char}' is reserved in YAML)"
+        return None
+    if "block sequence entries are not allowed" in problem:
+        return mark, (
+            "a '- ' list item cannot follow a key on the same line: put text that starts with '- ' in quotes, "
+            "or start the list on the next line"
+        )
+    if "end of stream" in problem and "quoted scalar" in context and context_mark is not None:
+        quote = _char_at(text, context_mark) or '"'
+        return context_mark, f"a quote is not closed: the text that starts with {quote} here has no closing {quote}"
+    if "did not find expected key" in problem or "mapping values are not allowed" in problem:
+        runaway = _runaway_quote(text, mark)
+        if runaway is not None:
+            opening, quote, closing_line = runaway
+            return opening, (
+                f"a quote is not closed: the text that starts with {quote} here runs on to the next {quote} "
+                f"(line {closing_line}); close it on this line"
+            )
+        # No "(which starts at line N)": libyaml's block is often far from the mistake.
+        return mark, (
+            "YAML cannot read this line: check the indentation on this line and the lines above it, "
+            "and put text that contains ': ' or starts with a quote in quotes"
+        )
+    return None
+
+
+def _runaway_quote(text: str, mark: Any) -> tuple[_Pos, str, int] | None:
+    """When the error comes just after a closing quote whose opening quote is on an earlier
+    line (the usual sign of a missing closing quote: YAML read on to the next quote
+    character), the opening quote's position, the quote character and the closing line."""
+    if mark is None:
+        return None
+    lines = _LINE_BREAKS.split(text)
+    if mark.line >= len(lines):
+        return None
+    line, col = mark.line, min(mark.column, len(lines[mark.line]))
+    before = lines[line][:col].rstrip(" ")
+    if not before or before[-1] not in "\"'":
+        return None
+    quote = before[-1]
+    # Walk back over the quoted text to its opening quote.
+    row, end = line, len(before) - 1
+    while row >= 0 and line - row <= 200:
+        current = lines[row]
+        at = current.rfind(quote, 0, end)
+        while at >= 0:
+            if quote == "'" and at > 0 and current[at - 1] == "'":
+                at = current.rfind(quote, 0, at - 1)  # '' is a quote inside single quotes
+                continue
+            if quote == '"' and (len(current[:at]) - len(current[:at].rstrip("\\"))) % 2:
+                at = current.rfind(quote, 0, at)  # \" is a quote inside double quotes
+                continue
+            break
+        if at >= 0:
+            if row == line:
+                return None  # opened on the same line: not a runaway quote
+            lead = current[:at].rstrip(" ")
+            if lead and lead[-1] not in ":-[{,":
+                return None
+            return _Pos(row, at), quote, line + 1
+        row -= 1
+        end = len(lines[row]) if row >= 0 else 0
+    return None
 
 
 @dataclass(frozen=True)

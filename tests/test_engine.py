@@ -210,6 +210,99 @@ def test_a_scene_with_no_choice_on_offer_reports_stuck(tmp_path):
         s.choose("never")
 
 
+# Two scenes whose auto moves send the run back and forth while agitation stays above 3:
+# no auto move changes agitation, so this loops. validate cannot see it (it would have to know
+# which meter values are possible); the engine stops it and says so.
+AUTO_LOOP = """\
+start: a
+scenes:
+  a:
+    auto:
+      - {if: "agitation > 3", to: b}
+    choices:
+      - {id: go, text: Go, to: done}
+  b:
+    auto:
+      - {if: "agitation > 3", to: a}
+    choices:
+      - {id: go, text: Go, to: done}
+  done:
+    end: {rating: good, outcome: Done.}
+"""
+
+
+def test_an_auto_loop_at_run_time_is_stuck_with_its_reason(tmp_path):
+    from simulator.runner import describe, stuck_message
+
+    s = Session(load(tmp_path, AUTO_LOOP))
+    events = s.start()
+    stuck = events[-1]
+    assert isinstance(stuck, Stuck) and s.stuck and not s.waiting
+    assert stuck.reason == "auto-loop" and stuck.scene in ("a", "b")
+    assert stuck.as_dict()["reason"] == "auto-loop"
+    expected = (
+        f"auto moves looped more than 1000 times starting at scene '{stuck.scene}'; "
+        "check its auto: entries (crisis-sim analyze finds this)"
+    )
+    assert stuck_message(s) == expected
+    assert describe(stuck, s) == ["", f"!! A{expected[1:]}."]
+
+
+def test_a_dead_end_is_stuck_with_reason_no_choice(tmp_path):
+    from simulator.runner import stuck_message
+
+    s = Session(
+        load(
+            tmp_path,
+            "start: a\nscenes:\n  a:\n    choices: [{id: x, text: X, to: b, if: asked}]\n"
+            "  b:\n    end: {rating: good, outcome: Done.}\n",
+        )
+    )
+    stuck = s.start()[-1]
+    assert isinstance(stuck, Stuck) and stuck.reason == "no-choice"
+    assert (
+        stuck_message(s)
+        == "scene 'a' offers no choice: the scenario has a dead end here (crisis-sim analyze finds this)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (AUTO_LOOP, "auto moves looped more than 1000 times starting at scene"),
+        (
+            "start: a\nscenes:\n  a:\n    choices: [{id: x, text: X, to: b, if: asked}]\n"
+            "  b:\n    end: {rating: good, outcome: Done.}\n",
+            "scene 'a' offers no choice",
+        ),
+    ],
+    ids=["auto-loop", "no-choice"],
+)
+def test_crisis_sim_run_names_why_it_is_stuck(tmp_path, body, words):
+    from scenario_factory import write
+
+    path = write(tmp_path, body)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from simulator.cli import main; main()",
+            "run",
+            str(path),
+            "--no-record",
+            "--policy",
+            "first",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert words in proc.stderr and "crisis-sim analyze" in proc.stderr, proc.stderr
+    assert "crisis-sim validate" not in proc.stderr, proc.stderr
+    assert words[1:] in proc.stdout, proc.stdout  # the transcript says it too ("!! A...", "!! S...")
+
+
 def test_choices_offered_event_lists_positions_and_timeout(tiny):
     s = Session(tiny)
     events = s.start()

@@ -83,6 +83,39 @@ def test_errors_name_the_problem_and_its_position(text, offset, words):
     assert info.value.offset == offset
 
 
+@pytest.mark.parametrize(
+    ("text", "offset", "words"),
+    [
+        ("True", 0, "write lowercase 'true'"),
+        ("False", 0, "write lowercase 'false'"),
+        ("asked AND armed", 6, "write lowercase 'and'"),
+        ("asked Or armed", 6, "write lowercase 'or'"),
+        ("NOT asked", 0, "write lowercase 'not'"),
+        ("Visited(bridge)", 0, "write lowercase 'visited'"),
+    ],
+)
+def test_capitalised_words_get_a_lowercase_hint(text, offset, words):
+    with pytest.raises(ConditionError) as info:
+        compile_condition(text, NAMES)
+    assert words in info.value.message
+    assert "unknown name" not in info.value.message
+    assert info.value.offset == offset
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("asked == 1", "'==' compares a true/false value with a number; compare like with like"),
+        ("rapport != armed", "'!=' compares a number with a true/false value"),
+    ],
+)
+def test_mixed_comparison_says_true_false_not_bool(text, words):
+    with pytest.raises(ConditionError) as info:
+        compile_condition(text, NAMES)
+    assert words in info.value.message
+    assert "bool" not in info.value.message
+
+
 def test_condition_reports_what_it_reads():
     cond = compile_condition("agitation > 3 and visited(bridge) or not asked", NAMES)
     assert cond.variables == {"agitation", "asked"}

@@ -260,3 +260,33 @@ def test_analysis_finds_dead_ends_farming_uniform_and_unreachable(tmp_path, rubr
     assert a.uniform_decisions == [{"scene": "a", "choices": ["praise", "go"]}]
     assert a.best is None
     assert len(a.problems) >= 4
+
+
+def test_analysis_finds_conditional_auto_loops_that_validate_cannot(tmp_path, rubric):
+    scenario = load(tmp_path, textwrap.dedent("""\
+        start: a
+        scenes:
+          a:
+            choices:
+              - {id: go, text: Go, to: x, scores: {active_listening: 1}}
+              - {id: stop, text: Stop, to: done, scores: {active_listening: 2}}
+          x:
+            auto:
+              - {if: "agitation > 3", to: y}
+            choices:
+              - {id: leave, text: Leave, to: done}
+          y:
+            auto:
+              - {if: "agitation > 3", to: x}
+            choices:
+              - {id: leave, text: Leave, to: done}
+          done:
+            end: {rating: good, outcome: Done.}
+        """))
+    a = analyze(scenario, rubric)
+    assert a.auto_loops == [{"scene": "a", "choice": "go"}]
+    assert "auto moves loop forever after choice 'go' in scene 'a'" in a.problems
+    s = Session(scenario)
+    s.start()
+    s.choose("go")
+    assert s.stuck and s.events[-1].reason == "auto-loop"

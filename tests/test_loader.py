@@ -224,7 +224,8 @@ def test_nul_byte(load: Loader) -> None:
 def test_yaml_syntax_error(load: Loader) -> None:
     text = change("title: Test scenario", "title: Test: scenario")
     line, col = pos(text, ": scenario")
-    check(load(text), "yaml-syntax", line, col, ("YAML syntax error", "mapping values"))
+    check(load(text), "yaml-syntax", line, col, ("YAML cannot read this line", "indentation", "': '", "in quotes"))
+    assert "mapping values" not in load(text).diagnostics[0].message  # libyaml's jargon stays out
 
 
 def test_unclosed_bracket_names_where_it_opened(load: Loader) -> None:
@@ -245,6 +246,48 @@ def test_error_at_end_of_truncated_file_stays_inside_the_file(load: Loader) -> N
 def test_tab_indentation(load: Loader) -> None:
     text = change("    text: You arrive.", "\ttext: You arrive.")
     check(load(text), "yaml-tab", pos(text, "\t")[0], 1, ("tab", "spaces"))
+
+
+@pytest.mark.parametrize(
+    ("value", "char", "meaning"),
+    [("*sigh* Test", "*", "alias"), ("& Test", "&", "anchor"), ("!Test! scenario", "!", "tag"), ("@Test", "@", "")],
+    ids=["star", "ampersand", "bang", "at"],
+)
+def test_text_starting_with_a_yaml_indicator_must_be_quoted(load: Loader, value: str, char: str, meaning: str) -> None:
+    text = change("title: Test scenario", f"title: {value}")
+    d = check(load(text), "yaml-syntax", *pos(text, value), words=(f"a value starting with '{char}' must be quoted",))
+    assert meaning in d.message and "while scanning" not in d.message and "while parsing" not in d.message, d.format()
+
+
+def test_alias_like_text_gets_the_quote_hint(load: Loader) -> None:
+    text = change("title: Test scenario", "title: *sigh Test")
+    check(load(text), "yaml-alias", *pos(text, "*sigh"), words=("*sigh", "put text that starts with '*' in quotes"))
+
+
+def test_quote_never_closed_points_at_the_opening_quote(load: Loader) -> None:
+    text = BASE + 'content_warning: "Distress\n'
+    d = check(load(text), "yaml-syntax", *pos(text, '"Distress'), words=("a quote is not closed",))
+    assert "end of stream" not in d.message, d.format()
+
+
+def test_quote_closed_lines_later_points_at_the_opening_quote(load: Loader) -> None:
+    # The missing '"' makes YAML read on to the next '"' (line 4) and fail there; the error
+    # must name line 3, where the quote was opened.
+    text = change("title: Test scenario", 'title: "Test scenario')
+    check(load(text), "yaml-syntax", *pos(text, '"Test'), words=("a quote is not closed", "line 4"))
+
+
+def test_bad_indentation_says_check_the_indentation(load: Loader) -> None:
+    # 'text:' one space too far makes the scene's keys 5 spaces deep; 'lines:' at 4 then fits
+    # nowhere. libyaml blames the block of all scenes (line 17): that line is left out.
+    text = change("    text: You arrive.", "     text: You arrive.")
+    d = check(
+        load(text),
+        "yaml-syntax",
+        *pos(text, "lines:"),
+        words=("check the indentation on this line and the lines above it", "in quotes"),
+    )
+    assert "line 17" not in d.message and "block mapping" not in d.message, d.format()
 
 
 BILLION_LAUGHS = """\
@@ -474,6 +517,79 @@ def test_huge_integer_does_not_crash(load: Loader) -> None:
     check(load(text), "wrong-type", *pos(text, digits), words=("minutes", "whole number"))
 
 
+@pytest.mark.parametrize(("value", "found"), [("true", "not true"), ("1.0", "not 1.0"), ("2", "not 2")])
+def test_format_must_be_exactly_the_number_1(load: Loader, value: str, found: str) -> None:
+    # Literal[1] alone accepts true and 1.0, which equal 1 in Python.
+    text = change("format: 1", f"format: {value}")
+    check(load(text), "bad-value", 1, 9, ("format must be the number 1", found))
+
+
+def test_quoted_format_says_remove_the_quotes(load: Loader) -> None:
+    text = change("format: 1", 'format: "1"')
+    d = check(load(text), "bad-value", 1, 9, ("format must be the number 1, not the text '1'; remove the quotes",))
+    assert "did you mean" not in d.message, d.format()
+
+
+def test_rubric_format_true_is_an_error(tmp_path: Path) -> None:
+    from scoring.rubric import builtin_rubrics_dir, load_rubric
+
+    source = (builtin_rubrics_dir() / "default.yaml").read_text(encoding="utf-8")
+    assert source.count("format: 1\n") == 1
+    text = source.replace("format: 1\n", "format: true\n")
+    path = tmp_path / "default.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = load_rubric(path)
+    assert result.rubric is None
+    [d] = [d for d in result.diagnostics if d.code == "bad-value"]
+    assert (d.line, d.col) == pos(text, "true")
+    assert "format must be the number 1, not true" in d.message, d.format()
+
+
+def test_literal_did_you_mean_never_repeats_the_input(load: Loader) -> None:
+    text = change("rating: good", "rating: Good")
+    d = check(load(text), "bad-value", *pos(text, "Good"), words=("did you mean 'good'",))
+    text = change("rating: good", 'rating: "1"')
+    d = check(load(text), "bad-value", *pos(text, '"1"'), words=("'good'",))
+    assert "did you mean '1'" not in d.message, d.format()
+
+
+def test_id_value_too_long(load: Loader) -> None:
+    long_id = "g" * 81
+    text = change("id: greet", f"id: {long_id}")
+    check(
+        load(text),
+        "bad-value",
+        *pos(text, long_id),
+        words=("scenes.arrival.choices[0].id is longer than 80 characters",),
+    )
+
+
+def test_id_key_too_long(load: Loader) -> None:
+    long_id = "a" * 81
+    text = change("  asked: {label: You asked}", f"  {long_id}: {{label: You asked}}")
+    d = check(load(text), "bad-value", *pos(text, long_id), words=("in flags is longer than 80 characters",))
+    assert "String should" not in d.message, d.format()
+
+
+def test_bad_key_id_mentions_the_length_limit(load: Loader) -> None:
+    text = change("  asked: {label: You asked}", "  Asked: {label: You asked}")
+    check(load(text), "bad-id", *pos(text, "Asked"), words=("'Asked' in flags", "lowercase", "at most 80 characters"))
+
+
+def test_unknown_key_at_the_top_level_reads_well(load: Loader) -> None:
+    text = BASE + "grading: strict\n"
+    d = check(load(text), "unknown-key", *pos(text, "grading"), words=("unknown key 'grading' at the top level",))
+    assert "(top level)" not in d.message, d.format()
+
+
+def test_true_where_text_is_needed_has_no_nested_parentheses(load: Loader) -> None:
+    text = change(COND, "{if: true, to: bad_end}")
+    d = check(load(text), "wrong-type", *pos(text, "true,"), words=("(YAML read it as true; put the text in quotes)",))
+    assert "true/false (" not in d.message, d.format()
+    text = change("minutes: 5", "minutes: true")
+    check(load(text), "wrong-type", *pos(text, "true"), words=("minutes must be a whole number (found true)",))
+
+
 # ---- cross-references -----------------------------------------------------------------------
 
 
@@ -520,6 +636,62 @@ def test_start_scene_does_not_exist(load: Loader) -> None:
 def test_start_key_missing(load: Loader) -> None:
     text = change("start: arrival\n", "")
     check(load(text), "missing-key", 1, 1, ("'start'",))
+
+
+def test_flag_in_effects_says_use_set(load: Loader) -> None:
+    text = change("effects: {agitation: -1}", "effects: {asked: 1}")
+    check(load(text), "unknown-meter", *pos(text, "asked: 1"), words=("'asked' is a flag: set it under set:",))
+
+
+def test_meter_in_set_says_use_effects(load: Loader) -> None:
+    text = change("set: {asked: true}", "set: {agitation: true}")
+    check(load(text), "unknown-flag", *pos(text, "agitation: true"), words=("'agitation' is a meter", "effects:"))
+
+
+# ---- ids that conditions and lines could not use ----------------------------------------------
+
+
+def test_meter_and_flag_with_the_same_id(load: Loader) -> None:
+    text = change("  asked: {label: You asked}", "  asked: {label: You asked}\n  agitation: {label: Upset}")
+    meter_line = pos(text, "agitation: {start")[0]
+    check(
+        load(text),
+        "duplicate-name",
+        *pos(text, "agitation: {label"),
+        words=("flag 'agitation'", "meter", f"line {meter_line}", "rename"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "entry", "name"),
+    [
+        ("meters", "{start: 1, label: X}", "true"),
+        ("meters", "{start: 1, label: X}", "visits"),
+        ("flags", "{label: X}", "not"),
+        ("flags", "{label: X}", "visited"),
+        ("flags", "{label: X}", "and"),
+        ("scenes", "{end: {rating: good, outcome: X.}}", "or"),
+        ("scenes", "{end: {rating: good, outcome: X.}}", "false"),
+    ],
+)
+def test_condition_words_are_reserved(load: Loader, section: str, entry: str, name: str) -> None:
+    anchor = {"meters": "  agitation: {start", "flags": "  asked: {label", "scenes": "  good_end:"}[section]
+    text = change(anchor, f"  {name}: {entry}\n{anchor}")
+    kind = section[:-1]
+    check(load(text), "reserved-name", *pos(text, f"{name}: "), words=(f"'{name}'", f"give the {kind} another id"))
+
+
+def test_function_names_are_fine_for_scenes(load: Loader) -> None:
+    # visited(visits) reads well enough: only meters and flags may not be called visits.
+    text = change("to: good_end", "to: visits")
+    text = change("  good_end:", "  visits:", text)
+    result = load(text)
+    assert result.ok, [d.format() for d in result.diagnostics]
+
+
+def test_cast_member_called_you(load: Loader) -> None:
+    text = change("  alex: {name: Alex}", "  alex: {name: Alex}\n  you: {name: Officer Lee}")
+    check(load(text), "reserved-name", *pos(text, "you:"), words=("'you'", "trainee", "another id"))
 
 
 # ---- the scene graph ------------------------------------------------------------------------
@@ -594,6 +766,36 @@ def test_unconditional_auto_loop(load: Loader) -> None:
     assert "talk -> spin -> talk" in loops[0].message
     assert "'if'" in loops[0].message
     assert result.scenario is None
+
+
+def test_fallback_auto_move_back_to_its_own_scene(load: Loader) -> None:
+    # The reviewer's case: crowd_grows: auto: [{if: "crowd >= 4", to: shouting}, {to: crowd_grows}]
+    text = change(
+        '      - {if: "agitation > 8", to: bad_end}', '      - {if: "agitation > 8", to: bad_end}\n      - {to: talk}'
+    )
+    check(
+        load(text),
+        "auto-loop",
+        *pos(text, "talk}"),
+        words=("auto move 2 of scene 'talk' goes back to 'talk'", "repeats forever", "visits(talk)"),
+    )
+
+
+def test_conditional_auto_move_back_to_its_own_scene(load: Loader) -> None:
+    text = change('{if: "agitation > 8", to: bad_end}', '{if: "agitation > 8", to: talk}')
+    check(load(text), "auto-loop", *pos(text, "talk}"), words=("auto move 1 of scene 'talk'", "once taken"))
+
+
+def test_auto_move_to_itself_that_counts_its_visits_is_fine(load: Loader) -> None:
+    text = change('{if: "agitation > 8", to: bad_end}', '{if: "visits(talk) < 3", to: talk}')
+    result = load(text)
+    assert result.ok, [d.format() for d in result.diagnostics]
+
+
+def test_auto_move_to_itself_reading_another_scenes_visits_still_loops(load: Loader) -> None:
+    # visits(arrival) cannot change while auto moves go round talk: only visits(talk) does.
+    text = change('{if: "agitation > 8", to: bad_end}', '{if: "visits(arrival) < 9", to: talk}')
+    check(load(text), "auto-loop", *pos(text, "talk}"), words=("auto move 1 of scene 'talk'",))
 
 
 # ---- conditions -----------------------------------------------------------------------------

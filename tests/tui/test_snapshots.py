@@ -77,10 +77,10 @@ def test_quit_confirmation(snap_compare, make_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_resume_offer(snap_compare, make_app, size, tmp_path):
-    from simulator.records import Store
-    from simulator.recorder import begin
     from scoring.catalog import load_graded
     from simulator.engine import Session
+    from simulator.recorder import begin
+    from simulator.records import Store
 
     graded = load_graded(SAMPLE)
     with Store.open(tmp_path / "records.sqlite3") as store:

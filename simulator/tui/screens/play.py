@@ -28,6 +28,7 @@ from simulator.engine import (
     Stuck,
     TimedOut,
 )
+from simulator.runner import stuck_text
 from simulator.tui.screens.dialogs import Confirm, Paused
 from simulator.tui.text import parts, plain
 from simulator.tui.widgets.meters import StatusPanel
@@ -109,7 +110,7 @@ class PlayScreen(Screen[None]):
             if not history:
                 self.finish()
         elif isinstance(event, Stuck):
-            transcript.ending(f"This scene offers no choice (a scenario error in '{event.scene}'). Press q to quit.")
+            transcript.ending(f"{stuck_text(event)}. This is a scenario error; press q to quit.")
             self.query_one("#choices", OptionList).clear_options()
         notes = [f.label for name, f in s.scenario.flags.items() if f.show and s.flags[name]]
         self.query_one(StatusPanel).refresh_values(s.meters, notes)

@@ -1,0 +1,184 @@
+"""docs/scenario-format.md stays true to the code: every diagnostic code, every key, every id
+pattern is documented, and the complete examples in it load without a single diagnostic."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from pydantic import BaseModel
+
+from simulator.loader import load_scenario
+from simulator.model import PATTERN_HELP, Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "scenario-format.md"
+
+# Functions and methods that report a diagnostic. In every one of them the code is the
+# argument just before the message: Diagnostic(path, line, col, severity, CODE, message),
+# report.add(loc, CODE, message), report.warn(...), self.fail(mark, CODE, message),
+# err(CODE, message) and err(line, col, CODE, message).
+REPORTERS = {"Diagnostic", "add", "warn", "fail", "err"}
+CODE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
+
+
+def _strings(node: ast.AST, assigned: dict[str, set[str]]) -> set[str]:
+    """String literals an expression can evaluate to (a literal, ``a if c else b``, or a
+    variable assigned literals in the same function, like ``code = "yaml-tab"``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body, assigned) | _strings(node.orelse, assigned)
+    if isinstance(node, ast.Name):
+        return assigned.get(node.id, set())
+    return set()
+
+
+def _assigned_strings(func: ast.AST) -> dict[str, set[str]]:
+    assigned: dict[str, set[str]] = {}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, set()).update(_strings(node.value, {}))
+    return assigned
+
+
+def _call_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return None
+
+
+def emitted_codes(folder: Path) -> dict[str, str]:
+    """Every diagnostic code the modules in ``folder`` can emit -> where (file:line)."""
+    codes: dict[str, str] = {}
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            assigned = _assigned_strings(func)
+            for call in ast.walk(func):
+                if not isinstance(call, ast.Call) or _call_name(call) not in REPORTERS:
+                    continue
+                candidates = [kw.value for kw in call.keywords if kw.arg == "code"] or call.args[-2:-1]
+                for value in candidates:
+                    for text in _strings(value, assigned):
+                        if CODE.match(text):
+                            codes.setdefault(text, f"{path.relative_to(REPO)}:{call.lineno}")
+    return codes
+
+
+def doc_text() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def diagnostics_section() -> str:
+    text = doc_text()
+    start = text.index("\n## Diagnostics")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def example(name: str) -> str:
+    """The first ```yaml block after ``<!-- example: NAME -->``."""
+    match = re.search(rf"<!-- example: {name} -->\s*```yaml\n(.*?)```", doc_text(), re.S)
+    assert match, f"docs/scenario-format.md has no '<!-- example: {name} -->' followed by a ```yaml block"
+    return match.group(1)
+
+
+def test_the_code_scanner_finds_the_codes():
+    codes = emitted_codes(REPO / "simulator")
+    assert len(codes) >= 25, sorted(codes)
+    # One code reached by each way of reporting, so the scanner cannot silently go blind:
+    # a variable (yaml-tab), self.fail (duplicate-key), err (file-too-large), report.add
+    # (bad-condition), report.warn (unused-auto), Diagnostic(...) directly (unknown-scenario).
+    # If one of these codes is retired on purpose, pick another of the same kind.
+    assert {"yaml-tab", "duplicate-key", "file-too-large", "bad-condition", "unused-auto", "unknown-scenario"} <= set(
+        codes
+    )
+    assert not {"error", "warning"} & set(codes)
+
+
+def test_every_diagnostic_code_is_documented():
+    section = diagnostics_section()
+    missing = {
+        code: where for code, where in emitted_codes(REPO / "simulator").items() if f"| `{code}` |" not in section
+    }
+    assert not missing, (
+        "diagnostic codes emitted by the code but missing from the Diagnostics tables of "
+        f"docs/scenario-format.md (code: where it is emitted): {missing}"
+    )
+
+
+def test_every_documented_code_exists():
+    known = set(emitted_codes(REPO / "simulator")) | set(emitted_codes(REPO / "scoring"))
+    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \| (?:error|warning)", diagnostics_section(), re.M))
+    assert len(documented) >= 25
+    assert documented <= known, f"documented but never emitted: {sorted(documented - known)}"
+
+
+@pytest.mark.parametrize("name", ["minimal", "full"])
+def test_complete_examples_load_without_diagnostics(tmp_path, name):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(example(name), encoding="utf-8")
+    result = load_scenario(path)
+    assert [d.format() for d in result.diagnostics] == []
+    assert result.ok
+
+
+@pytest.mark.parametrize("name", ["minimal", "full"])
+def test_complete_examples_pass_strict_validate(tmp_path, name):
+    """The whole `crisis-sim validate --strict`, rubric checks included, as an instructor runs it."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(example(name), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from simulator.cli import main; main()", "validate", "--strict", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 error(s), 0 warning(s)" in proc.stdout
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models(arg)]
+
+
+def _model_keys(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for name, field in model.model_fields.items():
+        keys.add((model.__name__, field.alias or name))
+        for sub in _models(field.annotation):
+            if sub not in seen:
+                seen.add(sub)
+                keys |= _model_keys(sub, seen)
+    return keys
+
+
+def test_every_key_of_the_format_has_a_table_row():
+    text = doc_text()
+    keys = _model_keys(Scenario, {Scenario})
+    assert len(keys) >= 50
+    missing = sorted(f"{owner}.{key}" for owner, key in keys if f"| `{key}` |" not in text)
+    assert not missing, f"keys without a row in the key tables of docs/scenario-format.md: {missing}"
+
+
+def test_id_patterns_are_documented():
+    text = doc_text()
+    for pattern in PATTERN_HELP:
+        assert f"`{pattern}`" in text, pattern
