@@ -152,12 +152,11 @@ def _pct(value: Fraction) -> float:
     return round(float(value * 100), 1)
 
 
-def option_value(points: Mapping[str, int], rubric: Rubric) -> Fraction:
-    """Weighted value of an option: points times the weight of each principle's dimension."""
-    total = Fraction(0)
-    for principle, pts in points.items():
-        total += pts * rubric.dimensions[rubric.principles[principle].dimension].weight
-    return total
+def option_value(points: Mapping[str, int], rubric: Rubric) -> int:
+    """Weighted value of an option: points times the weight of each principle's dimension
+    (whole numbers, so values compare exactly)."""
+    weight = {pid: rubric.dimensions[p.dimension].weight for pid, p in rubric.principles.items()}
+    return sum(pts * weight[principle] for principle, pts in points.items())
 
 
 def reference(options: Sequence[Choice], chosen: Choice | Timeout, rubric: Rubric) -> Choice | Timeout:

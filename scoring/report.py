@@ -71,7 +71,10 @@ def format_grade(grade: Grade) -> str:
 
 
 def format_analysis(analysis: Analysis) -> str:
-    lines = [f"Analysis of '{analysis.scenario_id}': {analysis.states:,} reachable states explored"]
+    lines = [
+        f"Analysis of '{analysis.scenario_id}': {analysis.states:,} reachable states and "
+        f"{analysis.transitions:,} transitions explored"
+    ]
     if analysis.bound_hit:
         lines.append(
             f"  ! the state bound ({analysis.max_states:,}) was hit: the figures below are partial "

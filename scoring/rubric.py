@@ -209,9 +209,28 @@ def check_rubric(rubric: Rubric, report: Reporter, stem: str = "") -> None:
         )
 
 
+_LOADED: dict[tuple[str, int, int], RubricResult] = {}
+
+
 def load_rubric(path: str | Path) -> RubricResult:
-    """Load and check one rubric file. Never raises for bad input: look at diagnostics."""
+    """Load and check one rubric file. Never raises for bad input: look at diagnostics.
+
+    Every scenario of a library names the same rubric, so a result is reused while the file is
+    unchanged (same path, modification time and size); rubrics are immutable."""
     path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return _load_rubric(path)
+    if key not in _LOADED:
+        if len(_LOADED) >= 64:
+            _LOADED.clear()
+        _LOADED[key] = _load_rubric(path)
+    return _LOADED[key]
+
+
+def _load_rubric(path: Path) -> RubricResult:
     name = str(path)
     try:
         doc = load_file(path)

@@ -35,7 +35,8 @@ TERMS: list[tuple[str, str]] = [
     (r"retard(?:ed|s)?", "say 'person with an intellectual disability'"),
     (r"suicide\s+victims?", "say 'person who died by suicide'"),
 ]
-_COMPILED = [(re.compile(rf"\b(?:{p})\b", re.IGNORECASE), fix) for p, fix in TERMS]
+# One pass over each text: every term is a named group of a single pattern.
+_ALL = re.compile("|".join(rf"\b(?P<t{i}>{p})\b" for i, (p, _fix) in enumerate(TERMS)), re.IGNORECASE)
 
 
 def _texts(s: Scenario) -> Iterator[tuple[Loc, str, str]]:
@@ -68,7 +69,11 @@ def wording_findings(scenario: Scenario) -> Iterator[tuple[Loc, str, str, int]]:
     for loc, what, text in _texts(scenario):
         if not text:
             continue
-        for pattern, fix in _COMPILED:
-            match = pattern.search(text)
-            if match:
-                yield loc, f"'{match.group(0)}' in {what}: {fix}", match.group(0), match.start()
+        seen: set[str] = set()
+        for match in _ALL.finditer(text):
+            group = match.lastgroup or ""
+            if group in seen:
+                continue  # report each term once per text, at its first use
+            seen.add(group)
+            fix = TERMS[int(group[1:])][1]
+            yield loc, f"'{match.group(0)}' in {what}: {fix}", match.group(0), match.start()

@@ -164,7 +164,8 @@ class PlayScreen(Screen[None]):
 
     def expire(self) -> None:
         if self.session.waiting and self.session.timeout_seconds():
-            self.session.expire()
+            with self.app.batch_update():
+                self.session.expire()
 
     # -- actions --
 
@@ -173,7 +174,8 @@ class PlayScreen(Screen[None]):
             return
         self.stop_timer()
         try:
-            self.session.choose(choice_id)
+            with self.app.batch_update():  # one screen update for all the events of this choice
+                self.session.choose(choice_id)
         except SessionError as exc:
             self.notify(str(exc), severity="warning")
 

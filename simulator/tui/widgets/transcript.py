@@ -13,9 +13,11 @@ class Transcript(VerticalScroll):
 
     can_focus = True
 
+    def on_mount(self) -> None:
+        self.anchor()  # stay scrolled to the newest entry (until the trainee scrolls up to read)
+
     def _add(self, content: object, kind: str) -> None:
         self.mount(Static(content, markup=False, classes=f"entry -{kind}"))  # type: ignore[arg-type]
-        self.scroll_end(animate=False)
 
     def narration(self, text: str) -> None:
         if text.strip():

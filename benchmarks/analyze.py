@@ -1,0 +1,171 @@
+"""Path analysis on large generated scenarios, and the state bound on one built to explode.
+
+Generated scenarios of 1,000, 10,000 and 50,000 scenes (``--quick``: 500, 2,000, 10,000): a
+long chain of decisions, each with three options that move one or two scenes on, change two
+small meters (agitation and rapport, 0..3), set one of two flags, carry points, and use
+conditions on meters and flags; endings of every rating at the end. The number
+of reachable states grows with the scenes (a few per scene). No ``visited()`` conditions: the
+visit counts a condition reads are part of the state, so along a long branching chain they
+multiply the states (that is the explosive case, measured separately).
+
+Reported: reachable states and transitions, seconds, microseconds per transition, and growth
+from the smallest to the largest size as (time per transition at the largest) / (at the
+smallest): near-linear in the reachable state graph means about 1 (target <= 1.5). A second, small scenario is built
+to explode (16 independent flags that can be set in any order: 2^16 x 17 states); analysing it
+with ``max_states=20,000`` must stop at the bound and say so, in a time comparable to exploring
+20,000 states (target: its time per transition <= 2x that of the chain).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.timing import Result, table
+
+NAME = "analyze"
+HEADER = """format: 1
+id: generated-chain
+title: Generated chain
+version: "1"
+summary: A generated scenario for the analyze benchmark.
+difficulty: advanced
+minutes: 60
+briefing: Generated.
+cast:
+  p: {name: Person}
+meters:
+  agitation: {start: 1, min: 0, max: 3, label: Agitation, good: low}
+  rapport: {start: 1, min: 0, max: 3, label: Rapport, good: high}
+flags:
+  calm: {label: Calm}
+  heard: {label: Heard}
+start: s0
+scenes:
+"""
+
+
+def chain_text(n: int) -> str:
+    out = [HEADER]
+    last = n - 4
+    for i in range(last):
+        nxt, skip = f"s{i + 1}", f"s{min(i + 2, last)}"
+        guard = ' if: "heard and agitation < 2",' if i % 7 == 0 else ""
+        out.append(
+            f"  s{i}:\n"
+            f"    text: Scene {i}.\n"
+            f"    lines:\n"
+            f'      - {{who: p, says: "Line {i}.", if: "agitation < 3"}}\n'
+            f"    choices:\n"
+            f"      - {{id: good, text: Good, to: {nxt}, effects: {{rapport: 1, agitation: -1}}, set: {{calm: true}},"
+            f" scores: {{active_listening: 2}}, feedback: Good.}}\n"
+            f"      - {{id: ok, text: Ok, to: {skip}, effects: {{agitation: 1}}, set: {{heard: true}},"
+            f" scores: {{active_listening: 1}}, feedback: Ok.}}\n"
+            f'      - {{id: bad, text: Bad, to: {nxt}, if: "rapport < 3 or calm",'
+            f" effects: {{agitation: 2, rapport: -1}},"
+            f" set: {{calm: false}}, scores: {{empathy_validation: -2}}, feedback: Bad.}}\n"
+            + (
+                f"      - {{id: alt, text: Alt, to: {nxt},{guard} scores: {{active_listening: 1}}, feedback: Alt.}}\n"
+                if guard
+                else ""
+            )
+        )
+    out.append(
+        f"  s{last}:\n"
+        "    auto:\n"
+        f'      - {{if: "agitation >= 3", to: s{last + 3}}}\n'
+        f'      - {{if: "rapport >= 2", to: s{last + 1}}}\n'
+        f"      - {{to: s{last + 2}}}\n"
+        f"  s{last + 1}:\n    end: {{rating: good, outcome: Good., debrief: Good.}}\n"
+        f"  s{last + 2}:\n    end: {{rating: acceptable, outcome: Acceptable., debrief: Acceptable.}}\n"
+        f"  s{last + 3}:\n    end: {{rating: poor, outcome: Poor., debrief: Poor.}}\n"
+    )
+    return "".join(out)
+
+
+def explosive_text(flags: int = 16) -> str:
+    """One hub scene where any of ``flags`` independent flags can be set, in any order."""
+    lines = [HEADER.replace("flags:\n  calm: {label: Calm}\n  heard: {label: Heard}\n", "flags:\n")]
+    lines.insert(1, "")
+    text = lines[0].replace("flags:\n", "flags:\n" + "".join(f"  f{i}: {{label: F{i}}}\n" for i in range(flags)))
+    choices = "".join(
+        f'      - {{id: set{i}, text: Set {i}, to: hub, if: "not f{i}", set: {{f{i}: true}},'
+        f" scores: {{active_listening: 1}}, feedback: F.}}\n"
+        for i in range(flags)
+    )
+    all_set = " and ".join(f"f{i}" for i in range(flags))
+    return (
+        text.replace("start: s0", "start: hub")
+        + "  hub:\n    choices:\n"
+        + choices
+        + f'      - {{id: done, text: Done, to: end, if: "{all_set}", scores: {{active_listening: 1}}, feedback: D.}}\n'
+        + "  end:\n    end: {rating: good, outcome: Done., debrief: Done.}\n"
+    )
+
+
+def _analyze(path: Path, max_states: int):  # returns (Analysis, seconds)
+    from scoring.analysis import analyze
+    from scoring.catalog import attach_rubric
+    from simulator.loader import load_scenario
+
+    loaded = load_scenario(path, max_bytes=200_000_000)  # the size cap, raised for generated files
+    assert loaded.ok, [d.format() for d in loaded.diagnostics][:5]
+    graded = attach_rubric(loaded.scenario)
+    assert graded.ok, [d.format() for d in graded.diagnostics][:5]
+    start = time.perf_counter()
+    result = analyze(graded.scenario, graded.rubric, max_states=max_states)
+    return result, time.perf_counter() - start
+
+
+def run(quick: bool = False) -> list[Result]:
+    sizes = (500, 2_000, 10_000) if quick else (1_000, 10_000, 50_000)
+    rows, per_state = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"chain-{n}.yaml"
+            path.write_text(chain_text(n))
+            result, seconds = _analyze(path, max_states=5_000_000)
+            assert not result.bound_hit and result.best is not None, "the chain must be explored completely"
+            assert all(result.endings.values()), result.endings
+            per_state[n] = seconds / result.transitions
+            rows.append(
+                [
+                    n,
+                    result.states,
+                    result.transitions,
+                    seconds,
+                    per_state[n] * 1e6,
+                    result.best.grade.overall,
+                    result.worst.grade.overall,
+                ]
+            )
+        path = Path(tmp) / "explosive.yaml"
+        path.write_text(explosive_text())
+        bound = 20_000
+        exploded, seconds = _analyze(path, max_states=bound)
+    print(
+        table(
+            ["scenes", "states", "transitions", "seconds", "µs/transition", "best", "worst"],
+            rows,
+            title=f"{NAME}: exact state exploration of generated chains",
+        )
+    )
+    growth = per_state[sizes[-1]] / per_state[sizes[0]]
+    explosive_per_state = seconds / exploded.transitions
+    print(f"growth of time per transition {sizes[0]:,} -> {sizes[-1]:,} scenes: {growth:.3f} (1.0 = linear)")
+    print(
+        f"explosive scenario (16 free flags, 2^16 x 17 states): bound {bound:,} hit: {exploded.bound_hit}; "
+        f"reported '{exploded.problems[0] if exploded.problems else ''}' after {seconds:.2f} s"
+    )
+    assert exploded.bound_hit and "state bound" in exploded.problems[0]
+    chain_per_state = per_state[sizes[-1]]
+    return [
+        Result(NAME, f"time per transition growth {sizes[0]:,}->{sizes[-1]:,} scenes (1.0 = linear)", growth, 1.5),
+        Result(
+            NAME,
+            "explosive scenario: time per transition vs the chain (bound reported)",
+            explosive_per_state / chain_per_state,
+            2.0,
+        ),
+    ]

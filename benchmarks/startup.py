@@ -1,0 +1,158 @@
+"""The trainee app: start-up time and key-press-to-next-scene time.
+
+Start-up: wall time from starting a Python process to the library screen being interactive
+(its table filled, the app processing input), in Textual's headless mode, then exit. Baseline,
+measured in the same run: a bare Textual app showing one Static, started and stopped the same
+way. Both are fresh processes (imports included), run in alternation, best of N. Target:
+ratio <= 1.3.
+
+Key press: in Pilot (``run_test``), the sample scenario played by digit keys; for each key the
+time from the press until the next scene's choices are on screen. Pilot itself costs tens of
+milliseconds per press (measured here: a bare Textual app whose key updates one Static), so the
+baseline is that bare app measured the same way in the same run, and the target is on what our
+app adds: median(ours) - median(bare) < 50 ms. Both raw medians are printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from benchmarks.timing import Result, table
+
+NAME = "startup"
+
+BARE = """
+import sys
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("hello")
+
+async def ready(pilot):
+    await pilot.pause()
+    pilot.app.exit()
+
+Bare().run(headless=True, auto_pilot=ready)
+"""
+
+OURS = """
+import sys
+from simulator.tui.app import build_app
+
+app = build_app(trainee="bench", db=sys.argv[1])
+
+async def ready(pilot):
+    from simulator.tui.screens.library import LibraryScreen
+    from textual.widgets import DataTable
+    while not (isinstance(app.screen, LibraryScreen) and app.screen.query_one(DataTable).row_count):
+        await pilot.pause()
+    app.exit()
+
+app.run(headless=True, auto_pilot=ready)
+"""
+
+
+def _wall(code: str, *args: str) -> float:
+    env = {**os.environ, "CRISIS_SIM_CONFIG": os.devnull}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, *args], check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def startup(repeats: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "records.sqlite3")
+        _wall(OURS, db)  # create the records file and warm the OS file cache for both
+        _wall(BARE)
+        bare, ours = [], []
+        for _ in range(repeats):
+            bare.append(_wall(BARE))
+            ours.append(_wall(OURS, db))
+    return min(bare), min(ours)
+
+
+async def _bare_key_presses(count: int = 7) -> list[float]:
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Bare(App[None]):
+        BINDINGS: ClassVar = [("1", "bump")]
+        presses = 0
+
+        def compose(self):  # a Textual compose method
+            yield Static("0", id="count")
+
+        def action_bump(self) -> None:
+            self.presses += 1
+            self.query_one("#count", Static).update(str(self.presses))
+
+    times = []
+    async with Bare().run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        for _ in range(count):
+            start = time.perf_counter()
+            await pilot.press("1")
+            await pilot.pause()
+            times.append(time.perf_counter() - start)
+    return times
+
+
+async def _key_presses() -> list[float]:
+    from scoring.catalog import load_graded
+    from simulator.engine import Session
+    from simulator.tui.app import build_app
+
+    repo = Path(__file__).resolve().parent.parent
+    sample = repo / "scenarios" / "overpass-railing.yaml"
+    best = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons", "call-sister",
+            "invite-choice"]
+    session = Session(load_graded(sample).scenario)
+    session.start()
+    positions = []
+    for choice in best:
+        positions.append([c.id for c in session.offered()].index(choice) + 1)
+        session.choose(choice)
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_app(trainee="bench", db=str(Path(tmp) / "r.sqlite3"), scenario_ref=str(sample))
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.pause()
+            await pilot.press("s")
+            await pilot.pause()
+            for position in positions:
+                screen = app.screen
+                before = len(screen.session.events)
+                start = time.perf_counter()
+                await pilot.press(str(position))
+                while len(screen.session.events) == before:
+                    await pilot.pause()
+                await pilot.pause()  # the new choices rendered
+                times.append(time.perf_counter() - start)
+    return times
+
+
+def run(quick: bool = False) -> list[Result]:
+    bare, ours = startup(3 if quick else 7)
+    presses = asyncio.run(_key_presses())
+    bare_presses = asyncio.run(_bare_key_presses(len(presses)))
+    median_ms = statistics.median(presses) * 1000
+    bare_ms = statistics.median(bare_presses) * 1000
+    print(table(["app", "start-up s (best)"], [["bare Textual app, one Static", bare], ["crisis-sim library", ours]],
+                title=f"{NAME}: process start to interactive (headless)"))
+    print(f"ratio {ours / bare:.3f}; key press to next scene in Pilot: median {median_ms:.1f} ms "
+          f"(max {max(presses) * 1000:.1f} ms over {len(presses)} presses); bare app key press in Pilot: "
+          f"median {bare_ms:.1f} ms; added by crisis-sim: {median_ms - bare_ms:.1f} ms")
+    return [
+        Result(NAME, "start-up to library / bare Textual app", ours / bare, 1.3),
+        Result(NAME, "key press to next scene, ms added over a bare app (Pilot median)", median_ms - bare_ms, 50.0),
+    ]
