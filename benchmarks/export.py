@@ -29,16 +29,6 @@ from pathlib import Path
 from benchmarks.timing import Result, measure, measure_pair, table
 
 NAME = "export"
-BEST = [
-    "ask-dispatch",
-    "slow-approach",
-    "reflect-feeling",
-    "ask-directly",
-    "reasons",
-    "call-sister",
-    "invite-choice",
-    "warm-handoff",
-]
 
 
 class _Null(io.TextIOBase):
@@ -50,6 +40,13 @@ class _Null(io.TextIOBase):
     def write(self, text: str) -> int:
         self.chars += len(text)
         return len(text)
+
+
+def sample_best_path(graded: object) -> list[str]:
+    """The sample's best path, as `crisis-sim analyze` finds it (not a copy that could drift)."""
+    from scoring.analysis import analyze
+
+    return analyze(graded.scenario, graded.rubric).best.choices  # type: ignore[attr-defined]
 
 
 def build(path: Path, n: int) -> None:
@@ -64,7 +61,7 @@ def build(path: Path, n: int) -> None:
     session = Session(graded.scenario)
     session.start()
     rows = []
-    for choice in BEST:
+    for choice in sample_best_path(graded):
         before = len(session.events)
         session.choose(choice)
         made = session.events[before]

@@ -108,18 +108,18 @@ async def _bare_key_presses(count: int = 7) -> list[float]:
 
 
 async def _key_presses() -> list[float]:
+    from benchmarks.export import sample_best_path
     from scoring.catalog import load_graded
     from simulator.engine import Session
     from simulator.tui.app import build_app
 
     repo = Path(__file__).resolve().parent.parent
     sample = repo / "scenarios" / "overpass-railing.yaml"
-    best = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons", "call-sister",
-            "invite-choice"]
-    session = Session(load_graded(sample).scenario)
+    graded = load_graded(sample)
+    session = Session(graded.scenario)
     session.start()
     positions = []
-    for choice in best:
+    for choice in sample_best_path(graded)[:-1]:  # the last choice ends the scenario
         positions.append([c.id for c in session.offered()].index(choice) + 1)
         session.choose(choice)
     times = []

@@ -155,6 +155,7 @@ class Explorer:
         self.bound_hit = False
         self.start: StateKey | None = None
         self._values: dict[int, int] = {}
+        self.start_loops = False  # the auto moves of the start scene loop before any decision
 
     def key(self, run: _Run) -> StateKey:
         return (
@@ -202,6 +203,7 @@ class Explorer:
         s = self.scenario
         first = _Run(s.start, rules.initial_meters(s), rules.initial_flags(s), {})
         if not self.settle(first):
+            self.start_loops = True
             return
         self.start = self.key(first)
         queue: deque[tuple[StateKey, _Run]] = deque([(self.start, first)])
@@ -401,6 +403,8 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
     dead: dict[str, dict[str, Any]] = {}
     principles: set[str] = set()
     loops: dict[tuple[str, str | None], dict[str, Any]] = {}
+    if ex.start_loops:
+        loops[(scenario.start, "(start)")] = {"scene": scenario.start, "choice": "(start)"}
     for _key, info in ex.states.items():
         for edge in info.edges:
             if edge.target is None:

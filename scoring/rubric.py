@@ -20,7 +20,6 @@ Never imports textual (or rich): grading and the CLI use it headless.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import textwrap
@@ -29,16 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field
 
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from simulator.loader import Reporter, validate_model
-from simulator.model import NAME, FormatVersion, Frozen, Ident, Rating, Text
+from simulator.model import NAME, FormatVersion, FromFile, Frozen, Ident, Rating, Text
 from simulator.yamlsource import load_file
 
 if TYPE_CHECKING:
     from simulator.model import Scenario
-    from simulator.yamlsource import SourceMap
 
 RUBRICS_ENV = "CRISIS_SIM_RUBRICS"
 """Environment variable: extra rubric folders, separated by ``os.pathsep`` (``:`` on Unix)."""
@@ -96,7 +94,7 @@ class PassRule(Frozen):
     no_critical: bool = Field(True, description="Fail the run when any critical error was made.")
 
 
-class Rubric(Frozen):
+class Rubric(FromFile):
     """A scoring rubric: principles grouped into weighted dimensions, critical errors and the pass rule."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="crisis-sim rubric")
@@ -117,25 +115,6 @@ class Rubric(Frozen):
     pass_: PassRule = Field(
         default_factory=PassRule, alias="pass", description="The pass rule; every key has a default."
     )
-
-    # Set by load_rubric; not part of the file format.
-    _sha256: str = PrivateAttr(default="")
-    _path: str = PrivateAttr(default="")
-    _source: SourceMap | None = PrivateAttr(default=None)
-
-    @property
-    def sha256(self) -> str:
-        """Hash of the file's bytes: ties every grade to the exact rubric used."""
-        return self._sha256
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def source(self) -> SourceMap | None:
-        """Where each key was written in the file (for later diagnostics)."""
-        return self._source
 
     def dimension_principles(self, dimension: str) -> list[str]:
         """Ids of the principles that count toward ``dimension``, in file order."""
@@ -244,9 +223,7 @@ def _load_rubric(path: Path) -> RubricResult:
     report.items.sort(key=lambda d: (d.line, d.col))
     if rubric is None or has_errors(report.items):
         return RubricResult(None, report.items, name)
-    rubric._sha256 = hashlib.sha256(doc.raw).hexdigest()
-    rubric._path = name
-    rubric._source = doc.source
+    rubric.set_origin(name, doc.raw, doc.source)
     return RubricResult(rubric, report.items, name)
 
 

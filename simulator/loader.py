@@ -7,7 +7,6 @@ the later stages run once the structure is sound.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -597,9 +596,7 @@ def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Lo
     if has_errors(report.items):
         return LoadResult(name, None, report.items, doc)
     scenario._conditions = conditions
-    scenario._source = doc.source
-    scenario._sha256 = hashlib.sha256(doc.raw).hexdigest()
-    scenario._path = name
+    scenario.set_origin(name, doc.raw, doc.source)
     return LoadResult(name, scenario, report.items, doc)
 
 

@@ -7,6 +7,7 @@ are checked by ``simulator.loader``, which knows where each value was written.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints
@@ -164,7 +165,36 @@ class PassOverride(Frozen):
     )
 
 
-class Scenario(Frozen):
+class FromFile(Frozen):
+    """A model loaded from a file, which remembers where it came from: the path, the sha256 of
+    the exact bytes (records tie every grade to it), and where each key was written (for
+    diagnostics found later, such as the rubric checks). Not part of any file format."""
+
+    _source: SourceMap | None = PrivateAttr(default=None)
+    _sha256: str = PrivateAttr(default="")
+    _path: str = PrivateAttr(default="")
+
+    def set_origin(self, path: str, raw: bytes, source: SourceMap) -> None:
+        """Record the file a loader built this model from (private attributes: frozen is kept)."""
+        self._path = path
+        self._sha256 = hashlib.sha256(raw).hexdigest()
+        self._source = source
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the file's bytes."""
+        return self._sha256
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def source(self) -> SourceMap | None:
+        return self._source
+
+
+class Scenario(FromFile):
     """A training scenario: a state machine of scenes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="crisis-sim scenario")
@@ -199,26 +229,10 @@ class Scenario(Frozen):
 
     # Set by the loader after validation; not part of the file format.
     _conditions: dict[str, Condition] = PrivateAttr(default_factory=dict)
-    _source: SourceMap | None = PrivateAttr(default=None)
-    _sha256: str = PrivateAttr(default="")
-    _path: str = PrivateAttr(default="")
 
     def condition(self, text: str) -> Condition:
         """The compiled form of a condition written in this scenario."""
         return self._conditions[text]
-
-    @property
-    def sha256(self) -> str:
-        """Hash of the file's bytes: ties records to the exact content played."""
-        return self._sha256
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def source(self) -> SourceMap | None:
-        return self._source
 
     def endings(self) -> dict[str, Ending]:
         return {sid: s.end for sid, s in self.scenes.items() if s.end is not None}

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from scenario_factory import SAMPLE, load
+from scenario_factory import AUTO_LOOP, SAMPLE, SAMPLE_BEST, load
 
 from simulator.engine import (
     AutoMoved,
@@ -149,16 +149,7 @@ def test_scene_without_timeout_refuses_expire(tmp_path):
 
 def test_same_choices_give_the_same_events():
     scenario = load_scenario(SAMPLE).scenario
-    path = [
-        "ask-dispatch",
-        "slow-approach",
-        "reflect-feeling",
-        "ask-directly",
-        "reasons",
-        "call-sister",
-        "invite-choice",
-        "warm-handoff",
-    ]
+    path = SAMPLE_BEST
 
     def play() -> list[dict]:
         s = Session(scenario)
@@ -208,27 +199,6 @@ def test_a_scene_with_no_choice_on_offer_reports_stuck(tmp_path):
     assert isinstance(events[-1], Stuck) and s.stuck and not s.waiting
     with pytest.raises(SessionError, match="offers no choice"):
         s.choose("never")
-
-
-# Two scenes whose auto moves send the run back and forth while agitation stays above 3:
-# no auto move changes agitation, so this loops. validate cannot see it (it would have to know
-# which meter values are possible); the engine stops it and says so.
-AUTO_LOOP = """\
-start: a
-scenes:
-  a:
-    auto:
-      - {if: "agitation > 3", to: b}
-    choices:
-      - {id: go, text: Go, to: done}
-  b:
-    auto:
-      - {if: "agitation > 3", to: a}
-    choices:
-      - {id: go, text: Go, to: done}
-  done:
-    end: {rating: good, outcome: Done.}
-"""
 
 
 def test_an_auto_loop_at_run_time_is_stuck_with_its_reason(tmp_path):

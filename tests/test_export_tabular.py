@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_factory import REPO, SAMPLE
+from scenario_factory import REPO, SAMPLE, SAMPLE_BEST
 
 from scoring.catalog import load_graded
 from scoring.grading import grade
@@ -33,8 +33,7 @@ from simulator.export.tabular import (
 )
 from simulator.records import Store, StoreError
 
-BEST = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons", "call-sister", "invite-choice",
-        "warm-handoff"]
+BEST = SAMPLE_BEST
 DEFAULT_DIMS = ["safety_assessment", "engagement", "listening_empathy", "suicide_risk", "respectful_influence",
                 "resolution_care"]
 FORMULA_NAME = '=HYPERLINK("x")'

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenario_factory import SAMPLE, load
+from scenario_factory import SAMPLE, SAMPLE_BEST, load
 
 from scoring.analysis import analyze
 from scoring.grading import grade
@@ -18,16 +18,7 @@ from scoring.rubric import find_rubric, load_rubric
 from simulator.engine import Decision, Session
 from simulator.loader import load_scenario
 
-BEST = [
-    "ask-dispatch",
-    "slow-approach",
-    "reflect-feeling",
-    "ask-directly",
-    "reasons",
-    "call-sister",
-    "invite-choice",
-    "warm-handoff",
-]
+BEST = SAMPLE_BEST
 
 
 @pytest.fixture(scope="module")
@@ -263,30 +254,20 @@ def test_analysis_finds_dead_ends_farming_uniform_and_unreachable(tmp_path, rubr
 
 
 def test_analysis_finds_conditional_auto_loops_that_validate_cannot(tmp_path, rubric):
-    scenario = load(tmp_path, textwrap.dedent("""\
-        start: a
-        scenes:
-          a:
-            choices:
-              - {id: go, text: Go, to: x, scores: {active_listening: 1}}
-              - {id: stop, text: Stop, to: done, scores: {active_listening: 2}}
-          x:
-            auto:
-              - {if: "agitation > 3", to: y}
-            choices:
-              - {id: leave, text: Leave, to: done}
-          y:
-            auto:
-              - {if: "agitation > 3", to: x}
-            choices:
-              - {id: leave, text: Leave, to: done}
-          done:
-            end: {rating: good, outcome: Done.}
-        """))
-    a = analyze(scenario, rubric)
-    assert a.auto_loops == [{"scene": "a", "choice": "go"}]
-    assert "auto moves loop forever after choice 'go' in scene 'a'" in a.problems
-    s = Session(scenario)
+    from scenario_factory import AUTO_LOOP
+
+    at_start = analyze(load(tmp_path, AUTO_LOOP), rubric)
+    assert at_start.auto_loops == [{"scene": "a", "choice": "(start)"}]
+    after_choice = load(tmp_path, AUTO_LOOP.replace(
+        "start: a\nscenes:\n",
+        "start: entry\nscenes:\n  entry:\n    choices:\n"
+        "      - {id: enter, text: Enter, to: a, scores: {active_listening: 1}}\n"
+        "      - {id: stay, text: Stay, to: done, scores: {active_listening: 2}}\n",
+    ), name="after.yaml")
+    a = analyze(after_choice, rubric)
+    assert a.auto_loops == [{"scene": "entry", "choice": "enter"}]
+    assert "auto moves loop forever after choice 'enter' in scene 'entry'" in a.problems
+    s = Session(after_choice)
     s.start()
-    s.choose("go")
+    s.choose("enter")
     assert s.stuck and s.events[-1].reason == "auto-loop"

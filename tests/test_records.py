@@ -13,21 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from scenario_factory import REPO, SAMPLE
+from scenario_factory import REPO, SAMPLE, SAMPLE_BEST
 from test_run_cli import cli
 
 from simulator.records import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
 
-BEST = [
-    "ask-dispatch",
-    "slow-approach",
-    "reflect-feeling",
-    "ask-directly",
-    "reasons",
-    "call-sister",
-    "invite-choice",
-    "warm-handoff",
-]
+BEST = SAMPLE_BEST
 
 
 def decisions_in(db: Path) -> list[tuple[str, int, str, str | None]]:

@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
-from scenario_factory import REPO, SAMPLE
+from scenario_factory import REPO, SAMPLE, SAMPLE_BEST
 
-BEST = "ask-dispatch,slow-approach,reflect-feeling,ask-directly,reasons,call-sister,invite-choice,warm-handoff"
+BEST = ",".join(SAMPLE_BEST)
 
 
 def cli(*args: str, stdin: str | None = None, cwd=None) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_factory import SAMPLE
+from scenario_factory import SAMPLE, SAMPLE_BEST
 
 from scoring.catalog import load_graded
 from scoring.grading import grade
@@ -39,16 +39,7 @@ from simulator.export.xapi import (
 )
 from simulator.records import Store
 
-BEST = [
-    "ask-dispatch",
-    "slow-approach",
-    "reflect-feeling",
-    "ask-directly",
-    "reasons",
-    "call-sister",
-    "invite-choice",
-    "warm-handoff",
-]
+BEST = SAMPLE_BEST
 ACADEMY = AcademySettings(homepage="https://academy.example", base_iri="https://academy.example/xapi/")
 BASE = "https://academy.example/xapi"
 USER, PASSWORD = "coordinator", "s3cret-Pa55"

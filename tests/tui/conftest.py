@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from scenario_factory import SAMPLE_BEST
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "scenarios" / "overpass-railing.yaml"
-BEST = ["ask-dispatch", "slow-approach", "reflect-feeling", "ask-directly", "reasons", "call-sister", "invite-choice",
-        "warm-handoff"]
+BEST = SAMPLE_BEST
 
 
 @pytest.fixture
