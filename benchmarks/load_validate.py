@@ -174,7 +174,7 @@ def chain_text(n: int) -> str:
     """A valid scenario whose scenes form one chain of ``n`` unconditional auto moves ending in
     an ending: the worst case for the auto-loop check, which must stay linear."""
     body = "".join(f"  scene_{i}:\n    text: Step {i}.\n    auto:\n      - {{to: scene_{i + 1}}}\n" for i in range(n))
-    return f"{_HEADER}{body}  scene_{n}:\n    end: {{rating: good, outcome: The chain ends.}}\n"
+    return f"{_HEADER}{body}  scene_{n}:\n    end: {{rating: good, outcome: The chain ends., debrief: Done.}}\n"
 
 
 def _check(ok: bool, what: str, diagnostics: list[Any]) -> None:

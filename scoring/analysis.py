@@ -293,13 +293,14 @@ class Explorer:
             key = prev
         return self._decisions(list(reversed(steps)))
 
-    def worst_path(self, max_steps: int = 10_000) -> PathResult | None:
+    def worst_path(self) -> PathResult | None:
         """Always the worst option on offer (critical errors first, then lowest value), avoiding
-        states already seen on the path so that it ends."""
+        states already seen on the path so that it ends. A path that visits no state twice is at
+        most as long as the number of states, which bounds the walk."""
         if self.start is None:
             return None
         key, steps, on_path = self.start, [], {self.start}
-        for _ in range(max_steps):
+        for _ in range(len(self.states) + 1):
             info = self.states.get(key)
             if info is None or info.kind != "decision":
                 break

@@ -10,13 +10,14 @@ rubric a scenario is graded with, so records, debriefs and exports cannot disagr
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scoring.rubric import Rubric, check_scenario_against_rubric, effective_rubric, find_rubric, load_rubric
 from simulator.diagnostics import Diagnostic, DiagnosticError, has_errors
-from simulator.loader import Reporter, load_scenario
+from simulator.loader import Reporter, apply_silencing, load_scenario
 from simulator.model import Scenario
 
 
@@ -79,6 +80,22 @@ def load_graded(
     return graded
 
 
+def _silenced(scenario: Scenario, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The rubric checks' diagnostics without the scenario-file warnings that its
+    ``# crisis-sim: ignore`` comments silence (the loader already did this for its own
+    findings, and reported any problem with the comments). The file is read again only when
+    there is a warning to filter, and only if it is still the file the scenario came from."""
+    if not scenario.path or not any(d.severity == "warning" and d.path == scenario.path for d in diagnostics):
+        return diagnostics
+    try:
+        raw = Path(scenario.path).read_bytes()
+    except OSError:
+        return diagnostics
+    if hashlib.sha256(raw).hexdigest() != scenario.sha256:
+        return diagnostics  # changed since it was loaded: its comments may not fit these lines
+    return apply_silencing(diagnostics, raw.decode("utf-8", "replace"), scenario.path, check_comments=False)
+
+
 def attach_rubric(
     scenario: Scenario,
     rubric_ref: str | None = None,
@@ -124,4 +141,4 @@ def attach_rubric(
 
         static_checks(scenario, effective, report)
     diagnostics.extend(report.items)
-    return GradedLoad(scenario, effective, diagnostics, rubric_path)
+    return GradedLoad(scenario, effective, _silenced(scenario, diagnostics), rubric_path)

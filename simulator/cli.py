@@ -475,11 +475,21 @@ def config() -> int:
 @cli.command()
 @click.argument("scenario")
 @click.option("--trainee", metavar="ID", help="Sign in as this trainee (skips the sign-in screen).")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Playtest: reload SCENARIO's file whenever it is saved, keeping your place (errors are shown in the "
+    "app); 'd' shows the debug panel. Nothing is recorded.",
+)
 @DB_OPTION
 @RUBRIC_OPTION
-def play(scenario: str, trainee: str | None, db: str | None, rubric_ref: str | None) -> int:
-    """Open the app straight at SCENARIO's briefing (a library id or a path)."""
-    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref)
+def play(scenario: str, trainee: str | None, watch: bool, db: str | None, rubric_ref: str | None) -> int:
+    """Open the app straight at SCENARIO's briefing (a library id or a path).
+
+    With --watch it is a playtest for authors: the file is reloaded when saved, the decisions
+    so far are replayed on it (or play restarts, saying why), and no attempt is recorded.
+    """
+    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch)
 
 
 @cli.command()
@@ -688,6 +698,178 @@ def export(
             click.echo(f"wrote {count} {what} to {out}" if isinstance(count, int) else f"wrote {out}")
     except (StoreError, ConfigError, ExportError) as exc:
         return fail(str(exc))
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--out",
+    metavar="FILE|-",
+    help="Write the schema to FILE (replacing it) instead of printing it; '-': stdout.",
+)
+@click.option("--rubric", "for_rubric", is_flag=True, help="The schema of rubric files instead of scenario files.")
+def schema(out: str | None, for_rubric: bool) -> int:
+    """Print the JSON Schema of scenario files (or, with --rubric, of rubric files).
+
+    Give it to an editor's YAML language server for completion, hover help on every key and
+    inline errors while typing (docs/authoring.md). It is generated from the models of this
+    installed crisis-sim, so it always matches it. It covers the structure only: 'crisis-sim
+    validate' still checks references, conditions, the scene graph and the rubric.
+    """
+    from simulator.schema import dumps, schema_for, write
+
+    kind = "rubric" if for_rubric else "scenario"
+    if out is None or out == "-":
+        click.echo(dumps(schema_for(kind)), nl=False)
+        return 0
+    try:
+        write(out, kind)
+    except OSError as exc:
+        return fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"wrote the {kind} schema to {out}")
+    return 0
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot"]),
+    default="mermaid",
+    show_default=True,
+    help="mermaid: a flowchart for a ```mermaid block (GitHub renders it); dot: Graphviz (dot -Tsvg).",
+)
+@click.option("--out", metavar="FILE|-", help="Write to FILE (replacing it) instead of printing it; '-': stdout.")
+@RUBRIC_OPTION
+def graph(scenario: str, fmt: str, out: str | None, rubric_ref: str | None) -> int:
+    """Draw SCENARIO's scene graph (a library id or a path) as Mermaid or Graphviz DOT.
+
+    Scenes are nodes, endings coloured by rating; choices are edges labelled with their ids
+    (and [if: ...] when conditional), coloured by their weighted points (green positive, red
+    negative, grey zero); auto moves are dashed, timeouts dotted, critical errors thick red
+    with a warning sign. Drawn whenever the scenario file loads; rubric findings are printed
+    as well (without a usable rubric the points are summed unweighted).
+    """
+    from scoring.catalog import load_graded
+    from simulator.graph import render
+
+    graded = load_graded(scenario, rubric_ref)
+    if graded.scenario is None:
+        raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+    print_diagnostics([d for d in graded.diagnostics if d.severity == "error"])
+    text = render(graded.scenario, fmt, graded.rubric)
+    if out is None or out == "-":
+        click.echo(text, nl=False)
+        return 0
+    try:
+        Path(out).write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        return fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"wrote the {fmt} graph of '{graded.scenario.id}' to {out}")
+    return 0
+
+
+@cli.command()
+@click.argument("scenario_id", metavar="ID")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default="the current directory",
+    help="Folder to write ID.yaml in (created if missing).",
+)
+def new(scenario_id: str, folder: Path) -> int:
+    """Start a new scenario: write DIR/ID.yaml, a small valid scenario whose comments explain
+    the format (docs/scenario-format.md has the rest). Never overwrites a file.
+
+    The file passes 'crisis-sim validate --strict' and 'crisis-sim analyze' as written: play
+    it, then rewrite the story for your own call.
+    """
+    from simulator.scaffold import ScaffoldError, check_id, create
+
+    problem = check_id(scenario_id)
+    if problem is not None:
+        return fail(problem, 2)
+    try:
+        path = create(scenario_id, folder)
+    except ScaffoldError as exc:
+        return fail(str(exc))
+    click.echo(f"wrote {path}; check it with: crisis-sim validate --strict {path}")
+    return 0
+
+
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option(
+    "-k",
+    "keyword",
+    metavar="SUBSTRING",
+    help="Only the playthroughs whose 'SCENARIO-ID::NAME' contains SUBSTRING (case-insensitive).",
+)
+@click.option(
+    "--record",
+    "record_name",
+    metavar="NAME",
+    help="Play --choose/--timeout-at on the one PATH and append the result as a new playthrough called NAME "
+    "to the scenario's sidecar FILE.tests.yaml (created if missing).",
+)
+@click.option(
+    "--choose", multiple=True, metavar="IDS", help="With --record: choices to make, comma-separated (ids or positions)."
+)
+@click.option(
+    "--timeout-at", multiple=True, metavar="SCENES", help="With --record: let the timer run out in these scenes."
+)
+def playtest(
+    paths: tuple[str, ...],
+    keyword: str | None,
+    record_name: str | None,
+    choose: tuple[str, ...],
+    timeout_at: tuple[str, ...],
+) -> int:
+    """Run the recorded playthrough tests of scenarios (default: the bundled library).
+
+    PATH is a scenario file, a folder of them, or a library id; each scenario's inline 'tests:'
+    and its sidecar FILE.tests.yaml (next to FILE.yaml) are run. Prints one line per scenario ('.' passed, 'F'
+    failed, 'E' could not load), the expected-vs-actual diff of each failure, and
+    'N passed, M failed'. Exits 1 if any failed. With --record NAME, plays the steps and
+    appends them, with the ending, score, pass/fail and critical errors reached, as a new test.
+    """
+    from scoring import playtests
+    from simulator.runner import parse_list
+
+    steps, timeouts = parse_list(choose), parse_list(timeout_at)
+    if record_name is None:
+        if steps or timeouts:
+            raise click.UsageError("--choose and --timeout-at are for --record NAME")
+        from simulator.library import bundled_dir
+
+        results, problems = playtests.run_tests(list(paths) or [bundled_dir()], keyword)
+        lines, _passed, failed = playtests.format_results(results, problems)
+        for line in lines:
+            click.echo(line)
+        if not failed and not any(r.results for r in results):
+            return fail("no playthrough tests found" + (f" matching -k '{keyword}'" if keyword else ""))
+        return 1 if failed else 0
+    if len(paths) != 1:
+        raise click.UsageError("--record needs exactly one scenario PATH")
+    if keyword is not None:
+        raise click.UsageError("-k selects tests to run; it cannot be combined with --record")
+    if not (steps or timeouts):
+        raise click.UsageError("--record needs the steps to play: --choose IDS and/or --timeout-at SCENES")
+    files, problems = playtests.expand(paths)
+    if problems:
+        raise DiagnosticError(problems)
+    if len(files) != 1:
+        raise click.UsageError("--record needs exactly one scenario file, not a folder")
+    try:
+        recorded = playtests.record(files[0], record_name, steps, timeouts, label=paths[0])
+    except playtests.RecordError as exc:
+        return fail(str(exc))
+    for warning in recorded.warnings:
+        click.echo(f"{PROG}: warning: {warning}", err=True)
+    click.echo(playtests.describe_recorded(recorded))
     return 0
 
 

@@ -1,4 +1,6 @@
-"""Wording lint: stigmatising or unsafe language in the scenario's own voice.
+"""Lints that run in ``validate``: wording, and the authoring checks (warnings, never errors).
+
+Wording lint: stigmatising or unsafe language in the scenario's own voice.
 
 Checked: narration, feedback, debriefs, outcomes, briefing, summary, objectives, content warning,
 resources, cast descriptions and labels. Not checked: what characters say (``lines``) and what
@@ -10,11 +12,13 @@ language: section 4; the term "excited delirium" is not used (ACEP withdrew supp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from simulator.model import Scenario
 
 Loc = tuple[str | int, ...]
+# ``Reporter.warn``: warn(loc, code, message, at_key=False) places a warning at ``loc``.
+Warn = Callable[..., None]
 
 # (pattern, what to write instead). Case-insensitive, whole words.
 TERMS: list[tuple[str, str]] = [
@@ -77,3 +81,142 @@ def wording_findings(scenario: Scenario) -> Iterator[tuple[Loc, str, str, int]]:
             seen.add(group)
             fix = TERMS[int(group[1:])][1]
             yield loc, f"'{match.group(0)}' in {what}: {fix}", match.group(0), match.start()
+
+
+# ---- authoring lint: what a trainee needs from each scene --------------------------------------
+
+LONG_TEXT = 600
+"""Most characters of scene narration before ``long-text`` warns. 600 characters is about 100
+words: some 25 seconds of reading, or seven lines as ``crisis-sim run`` wraps text (88
+columns). Each scene is one moment of the call, shown together with its spoken lines and the
+options, often under a timeout: narration longer than a glance pushes the options off a
+terminal screen and eats the time to decide. Characters, not lines, because the file's own
+line breaks depend on the editor and ``>-`` folds them away. (The longest bundled narration is
+about 420 characters.)"""
+
+
+def check_feedback(scenario: Scenario, warn: Warn) -> None:
+    """``missing-feedback`` (a choice or timeout without feedback) and ``missing-debrief`` (an
+    ending without debrief): the debrief is where the trainee learns why."""
+    for sid, scene in scenario.scenes.items():
+        base: Loc = ("scenes", sid)
+        for i, choice in enumerate(scene.choices):
+            if not choice.feedback.strip():
+                warn(
+                    base + ("choices", i),
+                    "missing-feedback",
+                    f"choice '{choice.id}' in scene '{sid}' has no feedback; add feedback: saying why it "
+                    "helps or hurts (the debrief shows it)",
+                )
+        if scene.timeout is not None and not scene.timeout.feedback.strip():
+            warn(
+                base + ("timeout",),
+                "missing-feedback",
+                f"the timeout of scene '{sid}' has no feedback; add feedback: saying why letting time "
+                "run out matters here (the debrief shows it)",
+                at_key=True,
+            )
+        if scene.end is not None and not scene.end.debrief.strip():
+            warn(
+                base + ("end",),
+                "missing-debrief",
+                f"ending '{sid}' has no debrief; add debrief: with what led here and what to learn from it",
+                at_key=True,
+            )
+
+
+def check_decisions(scenario: Scenario, warn: Warn) -> None:
+    """``single-option``: a scene whose only way on is one choice (no timeout) is not a
+    decision. Endings (which must have no choices) and scenes that always move on
+    automatically (``choices-never-offered``) are left to their own checks."""
+    for sid, scene in scenario.scenes.items():
+        if len(scene.choices) != 1 or scene.timeout is not None or scene.end is not None:
+            continue
+        if any(a.if_ is None for a in scene.auto):
+            continue
+        warn(
+            ("scenes", sid, "choices"),
+            "single-option",
+            f"scene '{sid}' offers only one choice ('{scene.choices[0].id}'): a decision needs at least two "
+            "options; make it an auto move or add an alternative",
+            at_key=True,
+        )
+
+
+def check_length(scenario: Scenario, warn: Warn) -> None:
+    """``long-text``: scene narration over ``LONG_TEXT`` characters (see there for why)."""
+    for sid, scene in scenario.scenes.items():
+        length = len(scene.text.strip())
+        if length > LONG_TEXT:
+            warn(
+                ("scenes", sid, "text"),
+                "long-text",
+                f"the narration of scene '{sid}' is {length} characters, over the {LONG_TEXT} a trainee "
+                "takes in at a glance; cut it down, or split the scene in two",
+                at_key=True,
+            )
+
+
+_SUICIDE = re.compile(r"suicid", re.IGNORECASE)
+
+
+def _suicide_evidence(s: Scenario) -> tuple[Loc, bool, str] | None:
+    """The first sign that the scenario is about suicide: a tag containing 'suicide', a score
+    for ``ask_about_suicide``, or the word in a scene's narration. (location, at_key, what)."""
+    for i, tag in enumerate(s.tags):
+        if "suicide" in tag:
+            return ("tags", i), False, f"tag '{tag}'"
+    for sid, scene in s.scenes.items():  # in the order a scene is usually written
+        if _SUICIDE.search(scene.text):
+            return ("scenes", sid, "text"), True, f"the narration of scene '{sid}' mentions suicide"
+        if scene.timeout is not None and "ask_about_suicide" in scene.timeout.scores:
+            loc: Loc = ("scenes", sid, "timeout", "scores", "ask_about_suicide")
+            return loc, True, f"the timeout of scene '{sid}' scores ask_about_suicide"
+        for i, choice in enumerate(scene.choices):
+            if "ask_about_suicide" in choice.scores:
+                loc = ("scenes", sid, "choices", i, "scores", "ask_about_suicide")
+                return loc, True, f"choice '{choice.id}' scores ask_about_suicide"
+    return None
+
+
+def check_safe_messaging(scenario: Scenario, warn: Warn) -> None:
+    """A scenario about suicide must warn before play (``suicide-no-warning``: no
+    ``content_warning``) and must point to help after every ending (``suicide-no-resources``:
+    no ``resources``, or none with the 988 Lifeline). Safe-messaging rules: domain guide
+    section 2."""
+    evidence = _suicide_evidence(scenario)
+    if evidence is None:
+        return
+    loc, at_key, what = evidence
+    if not scenario.content_warning.strip():
+        warn(
+            loc,
+            "suicide-no-warning",
+            f"this scenario is about suicide ({what}) but has no content_warning; add one at the top level, "
+            "e.g. content_warning: Suicide and thoughts of suicide.",
+            at_key=at_key,
+        )
+    if not scenario.resources:
+        warn(
+            loc,
+            "suicide-no-resources",
+            f"this scenario is about suicide ({what}) but lists no resources to show after the endings; add "
+            'resources: with the 988 Lifeline, e.g. - "988 Suicide & Crisis Lifeline (US): call or text 988."',
+            at_key=at_key,
+        )
+    elif not any("988" in text for text in scenario.resources):
+        warn(
+            ("resources",),
+            "suicide-no-resources",
+            f"this scenario is about suicide ({what}) but its resources do not list the 988 Suicide & Crisis "
+            'Lifeline; add e.g. "988 Suicide & Crisis Lifeline (US): call or text 988."',
+            at_key=True,
+        )
+
+
+def authoring_lint(scenario: Scenario, warn: Warn) -> None:
+    """Every authoring check, each reporting through ``warn`` (the loader's ``Reporter.warn``)."""
+    check_feedback(scenario, warn)
+    check_decisions(scenario, warn)
+    check_length(scenario, warn)
+    check_safe_messaging(scenario, warn)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
-from simulator.lint import wording_findings
+from simulator.lint import authoring_lint, wording_findings
 from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Scenario, Scene
 from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_file
 
@@ -566,6 +566,162 @@ def _locate_in_text(
     return mark.line, mark.col
 
 
+# ---- silencing warnings with comments ---------------------------------------------------------
+
+WARNING_CODES = frozenset(
+    {
+        # the YAML reader
+        "control-character",
+        "yaml11-ambiguous",
+        # references and the scene graph
+        "unused-auto",
+        "choices-never-offered",
+        "unreachable-scene",
+        # the wording and authoring lint (simulator/lint.py)
+        "stigmatizing-language",
+        "missing-feedback",
+        "missing-debrief",
+        "single-option",
+        "long-text",
+        "suicide-no-warning",
+        "suicide-no-resources",
+        # the checks against the rubric (scoring/catalog.attach_rubric)
+        "unused-principle",
+        "possible-dead-end",
+    }
+)
+"""Every warning a scenario file can get, so every code ``# crisis-sim: ignore[...]`` can
+silence. Errors are never silenced; nor are the warnings about ignore comments themselves."""
+
+# A comment that speaks to crisis-sim. Found by one regex pass over the raw text (comments
+# never reach the parsed data); only lines with a match are looked at further.
+_DIRECTIVE = re.compile(r"#[ \t]*crisis-sim[ \t]*:(?P<rest>[^\r\n]*)")
+_IGNORE = re.compile(r"[ \t]*(?P<kind>ignore-file|ignore)(?:\[(?P<codes>[^\]]*)\])?(?P<after>(?:[ \t].*)?)\Z")
+_CODE = re.compile(r"[^,\s]+")
+_USAGE = (
+    "write '# crisis-sim: ignore[code, ...]' at the end of the line or on the line above, "
+    "or '# crisis-sim: ignore-file[code, ...]' on a line of its own"
+)
+
+
+@dataclass
+class _Ignore:
+    line: int  # 1-based line of the comment
+    standalone: bool  # the comment is the whole line (so it speaks to the next line)
+    file: bool  # ignore-file
+    codes: frozenset[str] | None  # None: every warning of the line
+
+
+def _ignore_comments(text: str, path: str, errors: set[str], out: list[Diagnostic]) -> list[_Ignore]:
+    """The ignore comments of ``text``, in order; problems with them go to ``out`` (as
+    ``bad-ignore-comment`` and ``unknown-ignore-code`` warnings). Linear: one regex pass, and
+    line numbers counted from one match to the next."""
+    found: list[_Ignore] = []
+    line, counted = 1, 0
+    for match in _DIRECTIVE.finditer(text):
+        start = match.start()
+        line += text.count("\n", counted, start)
+        counted = start
+        line_start = text.rfind("\n", 0, start) + 1
+        before = text[line_start:start]
+        if before and before[-1] not in " \t":
+            continue  # a '#' inside a word does not start a comment
+        col = start - line_start + 1
+        alone = not before.strip()
+        rest = match.group("rest")
+        parsed = _IGNORE.match(rest)
+        problem = ""
+        if parsed is None:
+            word = rest.replace("[", " ").split()[0] if rest.strip() else ""
+            hint = did_you_mean(word, ["ignore", "ignore-file"]) if word not in ("ignore", "ignore-file") else ""
+            problem = f"cannot read this crisis-sim comment{hint}; {_USAGE}"
+        elif parsed.group("kind") == "ignore-file" and not alone:
+            problem = "ignore-file must be a comment on a line of its own; move it above the first key"
+        elif parsed.group("codes") is None:
+            first = parsed.group("after").replace(",", " ").split()[:1]
+            if parsed.group("kind") == "ignore-file":
+                problem = (
+                    "ignore-file needs the codes it silences, e.g. '# crisis-sim: ignore-file[long-text]'; "
+                    "a whole file's warnings cannot be silenced at once"
+                )
+            elif parsed.group("after").lstrip().startswith("["):
+                problem = "write the codes right after 'ignore', without a space: '# crisis-sim: ignore[code]'"
+            elif first and first[0] in WARNING_CODES:
+                problem = f"put the codes in brackets: '# crisis-sim: ignore[{first[0]}]'"
+        elif not _CODE.search(parsed.group("codes")):
+            problem = f"the brackets name no code; {_USAGE}"
+        if problem:
+            out.append(Diagnostic(path, line, col, "warning", "bad-ignore-comment", problem))
+            continue
+        assert parsed is not None
+        listed = parsed.group("codes")
+        codes: frozenset[str] | None = None
+        if listed is not None:
+            codes_at = match.start("rest") + parsed.start("codes") - line_start + 1
+            names = list(_CODE.finditer(listed))
+            for name in names:
+                code = name.group()
+                if code in WARNING_CODES:
+                    continue
+                if code in errors:
+                    message = f"'{code}' is an error, and errors cannot be silenced; fix the problem instead"
+                else:
+                    message = (
+                        f"unknown warning code '{code}' in this ignore comment"
+                        f"{did_you_mean(code, sorted(WARNING_CODES))}; only warnings can be silenced "
+                        "(errors must be fixed)"
+                    )
+                out.append(Diagnostic(path, line, codes_at + name.start(), "warning", "unknown-ignore-code", message))
+            codes = frozenset(name.group() for name in names)
+        found.append(_Ignore(line, alone, parsed.group("kind") == "ignore-file", codes))
+    return found
+
+
+def apply_silencing(
+    diagnostics: list[Diagnostic], raw_text: str, path: str | None = None, *, check_comments: bool = True
+) -> list[Diagnostic]:
+    """``diagnostics`` without the warnings that ``# crisis-sim: ignore`` comments in
+    ``raw_text`` silence (only those of ``path``, when given), plus warnings about comments
+    that cannot be read or name unknown codes (unless ``check_comments`` is false: a second
+    pass over the same file, such as the rubric checks, must not repeat them).
+
+    ``# crisis-sim: ignore[code, ...]`` at the end of a line silences those warnings on that
+    line; on a line of its own, on the next line (through further such comment lines).
+    ``# crisis-sim: ignore`` silences every warning there. ``# crisis-sim: ignore-file[code,
+    ...]`` on a line of its own silences those codes in the whole file. Errors never."""
+    if "crisis-sim" not in raw_text:
+        return diagnostics
+    name = path if path is not None else (diagnostics[0].path if diagnostics else "")
+    errors = {d.code for d in diagnostics if d.severity == "error"}
+    problems: list[Diagnostic] = []
+    comments = _ignore_comments(raw_text, name, errors, problems)
+    file_codes: set[str] = set()
+    by_line: dict[int, frozenset[str]] = {}
+    standalone = {c.line for c in comments if c.standalone}
+    for comment in reversed(comments):  # bottom up, so a stack of comment lines passes down
+        codes = comment.codes if comment.codes is not None else WARNING_CODES
+        if comment.file:
+            file_codes |= codes
+            continue
+        target = comment.line
+        if comment.standalone:
+            target += 1
+            while target in standalone:
+                target += 1
+        by_line[target] = by_line.get(target, frozenset()) | codes
+    kept = [
+        d
+        for d in diagnostics
+        if not (
+            d.severity == "warning"
+            and d.code in WARNING_CODES
+            and (path is None or d.path == path)
+            and (d.code in file_codes or d.code in by_line.get(d.line, ()))
+        )
+    ]
+    return kept + problems if check_comments else kept
+
+
 def check_scenario(scenario: Scenario, report: Reporter) -> dict[str, Condition]:
     """Cross-reference, condition and graph checks; returns the compiled conditions."""
     checker = _Checker(scenario, report)
@@ -583,15 +739,19 @@ def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Lo
         return LoadResult(name, None, exc.diagnostics)
     report = Reporter(doc.source)
     report.items.extend(doc.warnings)
+    text = doc.raw.decode("utf-8", "replace")
     scenario = validate_model(Scenario, doc.data, report)
     if scenario is None:
+        report.items = apply_silencing(report.items, text, name)
         report.items.sort(key=lambda d: (d.line, d.col))
         return LoadResult(name, None, report.items, doc)
     conditions = check_scenario(scenario, report)
-    source_lines = doc.raw.decode("utf-8", "replace").splitlines()
+    source_lines = text.splitlines()
     for loc, message, term, index in wording_findings(scenario):
         line, col = _locate_in_text(doc.source, source_lines, loc, term, index)
         report.items.append(Diagnostic(name, line, col, "warning", "stigmatizing-language", message))
+    authoring_lint(scenario, report.warn)
+    report.items = apply_silencing(report.items, text, name)
     report.items.sort(key=lambda d: (d.line, d.col))
     if has_errors(report.items):
         return LoadResult(name, None, report.items, doc)

@@ -8,10 +8,13 @@ are checked by ``simulator.loader``, which knows where each value was written.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints
 from pydantic_core import PydanticCustomError
+
+from simulator.diagnostics import did_you_mean
 
 if TYPE_CHECKING:
     from simulator.expressions import Condition
@@ -165,6 +168,91 @@ class PassOverride(Frozen):
     )
 
 
+def _step_shape(value: object) -> object:
+    """A playthrough step is a choice id or ``{timeout: SCENE}``; anything else gets one plain
+    message at the step (a union would report each alternative's error separately)."""
+    if isinstance(value, str):
+        if re.match(CHOICE_ID, value) and len(value) <= MAX_ID_LENGTH:
+            return value
+        raise PydanticCustomError(
+            "playthrough_step",
+            "{value} is not a choice id, which is {help}; to let a timer run out write {timeout: SCENE}",
+            {"value": repr(value), "help": PATTERN_HELP[CHOICE_ID]},
+        )
+    if isinstance(value, dict):
+        extra = [str(k) for k in value if k != "timeout"]
+        if extra:
+            raise PydanticCustomError(
+                "playthrough_step",
+                "unknown key {key} in a step{hint}; a step that lets a timer run out is {timeout: SCENE}",
+                {"key": repr(extra[0]), "hint": did_you_mean(extra[0], ["timeout"])},
+            )
+        scene = value.get("timeout")
+        if not isinstance(scene, str) or not re.match(NAME, scene) or len(scene) > MAX_ID_LENGTH:
+            raise PydanticCustomError(
+                "playthrough_step", "a timeout step names the scene whose timer runs out, like {timeout: arrival}"
+            )
+        return value
+    if isinstance(value, bool):
+        found = str(value).lower()
+    else:
+        found = "a list" if isinstance(value, list) else "nothing" if value is None else f"the number {value!r}"
+    raise PydanticCustomError(
+        "playthrough_step", "a step is a choice id or {timeout: SCENE}, not {found}", {"found": found}
+    )
+
+
+def _score_shape(value: object) -> object:
+    """An exact score ``72.5`` means ``{min: 72.5, max: 72.5}``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= 100:
+            raise PydanticCustomError("playthrough_score", "{value} is outside 0-100", {"value": value})
+        return {"min": value, "max": value}
+    if isinstance(value, dict):
+        return value
+    raise PydanticCustomError(
+        "playthrough_score",
+        "must be a number from 0 to 100, or a range like {min: 60, max: 80} (found {found})",
+        {"found": str(value).lower() if isinstance(value, bool) else repr(value)},
+    )
+
+
+class TimeoutStep(Frozen):
+    """A playthrough step that lets the timer of a scene run out."""
+
+    timeout: Ident = Field(description="The scene whose timer runs out; the run must be waiting in it.")
+
+
+class ScoreRange(Frozen):
+    """An expected overall score, from min to max (both included)."""
+
+    min: Annotated[float, Field(ge=0, le=100)] = Field(0, description="Lowest score expected (0-100).")
+    max: Annotated[float, Field(ge=0, le=100)] = Field(100, description="Highest score expected (0-100).")
+
+
+PlaythroughStep = Annotated[ChoiceId | TimeoutStep, BeforeValidator(_step_shape)]
+ExpectedScore = Annotated[
+    ScoreRange, BeforeValidator(_score_shape, json_schema_input_type=Annotated[float, Field(ge=0, le=100)] | ScoreRange)
+]
+
+
+class Playthrough(Frozen):
+    """A recorded playthrough test: steps to play and what they must lead to (crisis-sim test)."""
+
+    name: Text = Field(description="Name of the test, unique within the scenario, e.g. 'best path'.")
+    steps: list[PlaythroughStep] = Field(
+        description="Choice ids in the order they are made; {timeout: SCENE} lets that scene's timer run out."
+    )
+    ending: Ident = Field(description="The ending scene the run must reach.")
+    score: ExpectedScore | None = Field(
+        None, description="Expected overall score: a number (exactly that) or {min: 60, max: 80}."
+    )
+    passed: bool | None = Field(None, description="true: the run must pass; false: it must fail.")
+    critical: list[Ident] | None = Field(
+        None, description="The critical-error ids the run commits, in order; [] means none."
+    )
+
+
 class FromFile(Frozen):
     """A model loaded from a file, which remembers where it came from: the path, the sha256 of
     the exact bytes (records tie every grade to it), and where each key was written (for
@@ -226,6 +314,10 @@ class Scenario(FromFile):
     flags: dict[Ident, Flag] = Field(default_factory=dict, description="Tracked true/false facts.")
     start: Ident = Field(description="The first scene.")
     scenes: dict[Ident, Scene] = Field(description="All scenes, by id.")
+    tests: list[Playthrough] = Field(
+        default_factory=list,
+        description="Recorded playthrough tests, run by 'crisis-sim test'; more can live in NAME.tests.yaml.",
+    )
 
     # Set by the loader after validation; not part of the file format.
     _conditions: dict[str, Condition] = PrivateAttr(default_factory=dict)

@@ -46,6 +46,70 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 
+# YAML 1.1 (PyYAML, many older tools and editor plugins) types more plain values than the
+# YAML 1.2 core schema: yes/no/on/off/y/n are booleans, 012 is octal (10), 0b101 binary,
+# 1:20 base 60 (80), and '_' may group digits (1_000). The quick test below matches only
+# those spellings (never a plain word, id or ordinary number), and only text that starts with
+# one of ``_YAML11_FIRST`` reaches it, so most values cost one set lookup (this runs for every
+# plain value of a 50,000-scene file); ``yaml11_reading`` then works out what a YAML 1.1
+# reader would make of a match.
+_YAML11_FIRST = frozenset("yYnNoO0123456789+-.")
+_YAML11_SUSPECT = re.compile(
+    r"(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF"
+    r"|[-+]?0[0-7_]+|[-+]?0b[01_]+|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|[-+]?[0-9._]*_[0-9._]*(?:[eE][-+][0-9]+)?)\Z"
+)
+_YAML11_BOOL = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), False),
+}
+# PyYAML's YAML 1.1 int and float patterns.
+_YAML11_INT = re.compile(
+    r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+)
+_YAML11_FLOAT = re.compile(
+    r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|(?:[-+]?[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+][0-9]+)?"
+)
+
+
+def yaml11_reading(value: str) -> tuple[Any, str] | None:
+    """What a YAML 1.1 reader makes of a plain scalar that ``_YAML11_SUSPECT`` matched: the
+    value and how it got there (``"octal"``, ``"base 60"``...), or None if it stays text."""
+    if value in _YAML11_BOOL:
+        return _YAML11_BOOL[value], ""
+    digits = value.replace("_", "")
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    how = "'_' ignored" if "_" in value else ""
+    try:
+        if _YAML11_INT.fullmatch(value):
+            if ":" in digits:
+                number = 0
+                for part in digits.split(":"):
+                    number = number * 60 + int(part)
+                return sign * number, "base 60"
+            if digits.startswith("0b"):
+                return sign * int(digits[2:], 2), "binary"
+            if digits.startswith("0x"):
+                return sign * int(digits[2:], 16), "hexadecimal"
+            if digits.startswith("0") and digits != "0":
+                return sign * int(digits, 8), "octal"
+            return sign * int(digits), how
+        if _YAML11_FLOAT.fullmatch(value):
+            if ":" in digits:
+                whole, _, fraction = digits.partition(".")
+                number = 0
+                for part in whole.split(":"):
+                    number = number * 60 + int(part)
+                return sign * (number + float(f"0.{fraction or 0}")), "base 60"
+            return sign * float(digits), how
+    except ValueError:
+        return None
+    return None
+
+
 # C0 and C1 controls except tab and newline, plus bidi embeddings/overrides/isolates.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -147,6 +211,8 @@ class _Reader:
         plain = event.implicit[0] and not style
         if plain:
             typed = resolve_plain(value)
+            if value[:1] in _YAML11_FIRST and _YAML11_SUSPECT.match(value):
+                self.yaml11(value, typed, event.start_mark)
             if not isinstance(typed, str):
                 self.source.values[loc] = _mark(event.start_mark, 0)
                 return typed
@@ -163,6 +229,35 @@ class _Reader:
             inline = -1  # characters were removed or recomposed: columns no longer line up
         self.source.values[loc] = _mark(event.start_mark, inline)
         return text
+
+    def yaml11(self, value: str, typed: Any, mark: Any) -> None:
+        """Warn when a YAML 1.1 reader (PyYAML, older editor plugins and tools) would read this
+        plain scalar as a boolean or number other than what crisis-sim reads."""
+        reading = yaml11_reading(value)
+        if reading is None:
+            return
+        theirs, how = reading
+        if type(theirs) is type(typed) and theirs == typed:
+            return
+        if isinstance(theirs, bool):
+            shown = str(theirs).lower()
+        else:
+            shown = f"the number {theirs}" + (f" ({how})" if how else "")
+        if isinstance(typed, str):
+            ours, fix = "text", f'quote it: "{value}"'
+        else:
+            ours, fix = f"the number {typed}", f'write {typed} if you mean the number, or quote it: "{value}"'
+        self.warnings.append(
+            Diagnostic(
+                self.path,
+                mark.line + 1,
+                mark.column + 1,
+                "warning",
+                "yaml11-ambiguous",
+                f"unquoted {value} is {ours} to crisis-sim, but YAML 1.1 readers (PyYAML, older "
+                f"editors and tools) read it as {shown}; {fix}",
+            )
+        )
 
     def clean(self, value: str, mark: Any) -> str:
         """``value`` without control/bidi characters, with a warning when any were removed."""

@@ -71,7 +71,10 @@ scenes:
     end: {rating: good, outcome: Safe.}
   bad_end:
     end: {rating: poor, outcome: Not safe.}
+# crisis-sim: ignore-file[missing-feedback, missing-debrief, single-option]
 """
+# (BASE is deliberately minimal: it tests the loader, not authoring quality, so the authoring
+# lints are silenced the way an instructor would silence them.)
 
 # ---- helpers --------------------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
 The app owns the services (records store, config, the loaded library) and moves between
 screens; the screens show things and ask the app to act. Every attempt is recorded as it
 happens through ``simulator.recorder``; an unfinished one is offered for resume at sign-in.
+
+With ``watch`` (``crisis-sim play FILE --watch``) the app is a playtest: the play screen reloads
+FILE whenever it is saved, and nothing is recorded (no attempt is opened or offered for resume).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class CrisisSimApp(App[None]):
         trainee: str | None = None,
         trainee_name: str | None = None,
         start_with: Any = None,
+        watch: Path | None = None,
+        rubric_ref: str | None = None,
     ) -> None:
         super().__init__()
         self.entries = list(entries)
@@ -53,6 +58,9 @@ class CrisisSimApp(App[None]):
         self.trainee_name = trainee_name or trainee or ""
         self.start_with = start_with
         self.locked = self.config.academy.locked
+        self.watch = watch
+        """The scenario file a playtest watches; when set, no attempt is recorded."""
+        self.rubric_ref = rubric_ref
 
     # -- start-up and sign-in --
 
@@ -79,6 +87,8 @@ class CrisisSimApp(App[None]):
 
     def offer_resume(self) -> None:
         """Offer the newest unfinished attempt of this trainee, if its scenario is here."""
+        if self.watch is not None:
+            return  # a playtest records nothing, so it resumes nothing either
         by_id = {e.scenario.id: e for e in self.entries}
         attempts = self.store.attempts(trainee=self.trainee_id, status="in_progress")
         unfinished = [a for a in attempts if a.scenario_id in by_id]
@@ -111,6 +121,12 @@ class CrisisSimApp(App[None]):
 
     def start_play(self, entry: Any, mode: str, time_pressure: bool) -> None:
         session = Session(entry.scenario)
+        if self.watch is not None:  # a playtest: no recorder, and live reload of the watched file
+            watched = self.watch if Path(entry.scenario.path).resolve() == self.watch.resolve() else None
+            self.switch_screen(
+                PlayScreen(entry, session, None, mode, time_pressure, watch=watched, rubric_ref=self.rubric_ref)
+            )
+            return
         recorder = begin(
             self.store,
             self.trainee_id,
@@ -140,6 +156,10 @@ class CrisisSimApp(App[None]):
         )
         self.switch_screen(DebriefScreen(entry, result))
 
+    def entry_reloaded(self, old: Any, new: Any) -> None:
+        """A playtest reloaded a scenario: the library (and a replay) use the new version."""
+        self.entries = [e for e in self.entries if e is not old and e.scenario.id != new.scenario.id] + [new]
+
     def back_to_library(self) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, LibraryScreen):
             self.pop_screen()
@@ -160,10 +180,12 @@ class CrisisSimApp(App[None]):
             if quit_now:
                 self.exit()
 
-        self.push_screen(
-            Confirm("Quit crisis-sim? Anything you have played is saved; an unfinished scenario can be resumed."),
-            answer,
+        question = (
+            "Quit the playtest? Nothing is recorded in watch mode."
+            if self.watch is not None
+            else "Quit crisis-sim? Anything you have played is saved; an unfinished scenario can be resumed."
         )
+        self.push_screen(Confirm(question), answer)
 
 
 def build_app(
@@ -173,8 +195,12 @@ def build_app(
     scenario_ref: str | None = None,
     rubric_ref: str | None = None,
     library: Path | None = None,
+    watch: bool = False,
 ) -> CrisisSimApp:
-    """Load everything the app needs (errors surface here, before the terminal is taken)."""
+    """Load everything the app needs (errors surface here, before the terminal is taken).
+
+    ``watch`` (with ``scenario_ref``) makes the app a playtest of that file: live reload, and
+    nothing recorded."""
     from scoring.catalog import load_graded
     from simulator.config import resolve_db
     from simulator.diagnostics import DiagnosticError
@@ -188,13 +214,20 @@ def build_app(
         if graded.ok:
             entries.append(graded)
     start_with = None
+    watched: Path | None = None
+    if watch and scenario_ref is None:
+        raise ValueError("watch needs the scenario file to watch")
     if scenario_ref is not None:
         graded = load_graded(scenario_ref, rubric_ref)
         if not graded.ok:
             raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
-        start_with = next((e for e in entries if e.scenario.sha256 == graded.scenario.sha256), None) or graded
-        if start_with is graded:
-            entries.append(graded)
+        if watch:  # play this very file (not a library copy with the same content) and watch it
+            watched = Path(graded.scenario.path)
+            start_with = graded
+        else:
+            start_with = next((e for e in entries if e.scenario.sha256 == graded.scenario.sha256), None) or graded
+        if start_with is graded:  # it replaces a library scenario with its id (the library lists ids once)
+            entries = [e for e in entries if e.scenario.id != graded.scenario.id] + [graded]
     name: str | None = None
     if trainee is not None:
         last = last_trainee()
@@ -204,4 +237,13 @@ def build_app(
             name = last[1]
     elif config.trainee.id:
         trainee, name = config.trainee.id, config.trainee.name
-    return CrisisSimApp(entries, store, config=config, trainee=trainee, trainee_name=name, start_with=start_with)
+    return CrisisSimApp(
+        entries,
+        store,
+        config=config,
+        trainee=trainee,
+        trainee_name=name,
+        start_with=start_with,
+        watch=watched,
+        rubric_ref=rubric_ref,
+    )

@@ -46,6 +46,16 @@ class BriefingScreen(Screen[None]):
                     markup=False,
                     id="objectives",
                 )
+            watch = getattr(self.app, "watch", None)
+            if watch is not None:
+                yield Static(
+                    plain(
+                        f"Playtest: {watch} is reloaded whenever it is saved, keeping your place. "
+                        "Nothing is recorded. While playing, d shows the debug panel."
+                    ),
+                    markup=False,
+                    id="playtest-note",
+                )
             yield Static(
                 plain(
                     "Assessment mode: no feedback until the debrief. Coach mode: feedback after each choice. "

@@ -17,6 +17,7 @@ KEYS
   1-9            choose an option by its number (while playing)
   ↑ ↓ and Enter  move through the options and choose one (the mouse works too)
   p              pause (the timer stops)
+  d              debug panel (playtests started with play --watch)
   ?  or  F1      this help
   q  or  Ctrl+Q  quit (asks first; your progress is saved and can be resumed)
   /              filter the library by text, or tag:NAME

@@ -2,16 +2,24 @@
 
 The screen only drives a Session and shows its events; what a choice does, what is on offer and
 how it is scored are decided by the engine and by scoring.grading.
+
+In a playtest (``crisis-sim play FILE --watch``) the screen also watches FILE: when it is saved,
+the scenario is reloaded and the decisions so far are replayed on it (``rebuild``), so the
+instructor keeps their place; a file with errors is reported on screen and play goes on with the
+last good version. The debug panel (``d``) shows the run's state and the current conditions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static
@@ -20,6 +28,7 @@ from textual.widgets.option_list import Option
 from simulator.engine import (
     ChoiceMade,
     ChoicesOffered,
+    Decision,
     EndingReached,
     Event,
     SceneEntered,
@@ -28,15 +37,61 @@ from simulator.engine import (
     Stuck,
     TimedOut,
 )
+from simulator.model import Scenario
 from simulator.runner import stuck_text
 from simulator.tui.screens.dialogs import Confirm, Paused
 from simulator.tui.text import parts, plain
+from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
 from simulator.tui.widgets.transcript import Transcript
+
+WATCH_INTERVAL = 0.5
+"""Seconds between looks at a watched scenario file (a stat; the file is read only when it changed)."""
+MAX_SHOWN_ERRORS = 5
 
 
 def _points(points: dict[str, int]) -> str:
     return ", ".join(f"{name.replace('_', ' ')} {value:+d}" for name, value in points.items()) or "no points"
+
+
+def _restart_reason(session: Session, decision: Decision, step: int) -> str:
+    """Why ``decision`` (the ``step``-th) cannot be repeated on ``session``."""
+    if session.finished:
+        return f"the scenario now ends before step {step}: restarted"
+    if session.stuck:
+        return f"scene '{session.scene}' now offers no choice before step {step}: restarted"
+    if decision.scene != session.scene:
+        return (
+            f"step {step} was made in scene '{decision.scene}', but the steps before it now lead to "
+            f"'{session.scene}': restarted"
+        )
+    if decision.choice is None:
+        return f"scene '{decision.scene}' no longer has a timeout at step {step}: restarted"
+    return f"choice '{decision.choice}' is no longer on offer at step {step}: restarted"
+
+
+def rebuild(scenario: Scenario, old: Session) -> tuple[Session, str | None]:
+    """A started session of ``scenario`` at the place ``old`` had reached, made by replaying
+    ``old``'s decisions (what ``Session.replay`` does, one step at a time so a failure can be
+    named); or, when the place cannot be kept, a fresh start and the reason why."""
+    fresh = Session(scenario)
+    fresh.start()
+    if old.scene not in scenario.scenes:
+        return fresh, f"scene '{old.scene}' no longer exists: restarted"
+    session = Session(scenario)
+    session.start()
+    for step, decision in enumerate(old.decisions, 1):
+        try:
+            session.apply(decision)
+        except SessionError:
+            return fresh, _restart_reason(session, decision, step)
+    return session, None
+
+
+def _since_last_decision(events: list[Event]) -> list[Event]:
+    """The events that show where a session stands: those after its last decision."""
+    last = max((i for i, e in enumerate(events) if isinstance(e, (ChoiceMade, TimedOut))), default=-1)
+    return events[last + 1 :]
 
 
 class PlayScreen(Screen[None]):
@@ -47,34 +102,62 @@ class PlayScreen(Screen[None]):
         Binding("q", "app.request_quit", "Quit"),
         Binding("escape", "leave", "Leave"),
         Binding("t", "focus_transcript", "Transcript", show=False),
+        Binding("d", "toggle_debug", "Debug"),
     ]
 
-    def __init__(self, entry: Any, session: Session, recorder: Any, mode: str, time_pressure: bool) -> None:
+    def __init__(
+        self,
+        entry: Any,
+        session: Session,
+        recorder: Any,
+        mode: str,
+        time_pressure: bool,
+        *,
+        watch: Path | None = None,
+        rubric_ref: str | None = None,
+    ) -> None:
         super().__init__()
         self.entry = entry
         self.session = session
         self.recorder = recorder
         self.mode = mode
         self.time_pressure = time_pressure
+        self.watch = watch
+        """The scenario file this playtest reloads when it is saved (None: not a playtest)."""
+        self.rubric_ref = rubric_ref
         self._deadline: float | None = None
         self._remaining: float | None = None
         self._timer: Timer | None = None
         self._finished = False
+        self._watch_timer: Timer | None = None
+        self._seen_stamp: tuple[int, int, int] | None = None
+        self._seen_hash = entry.scenario.sha256
+        self._unreadable = 0
+        self.load_errors: list[str] = []
+        """The errors of the last reload that failed (empty once the file loads again)."""
 
     # -- layout --
 
     def compose(self) -> ComposeResult:
         s = self.session.scenario
-        mode = "Coach mode" if self.mode == "coach" else "Assessment mode"
         with Horizontal(id="play-top"):
-            yield Static(parts((s.title, "bold"), f"  ·  {mode}"), markup=False, id="play-title")
+            yield Static(self.title_content(), markup=False, id="play-title")
             yield Static("", id="countdown", markup=False)
         with Horizontal(id="play-body"):
             yield Transcript(id="transcript")
             yield StatusPanel(s.meters, self.session.meters, id="status")
+            if self.watch is not None:
+                yield DebugPanel(id="debug")
         with Vertical(id="choices-box"):
+            if self.watch is not None:
+                yield Static("", id="watch-errors", markup=False)
             yield OptionList(id="choices", markup=False)
         yield Footer()
+
+    def title_content(self) -> Content:
+        mode = "Coach mode" if self.mode == "coach" else "Assessment mode"
+        playtest = "  ·  Playtest" if self.watch is not None else ""
+        return parts((self.session.scenario.title, "bold"), f"  ·  {mode}{playtest}")
 
     def on_mount(self) -> None:
         if self.session.events:  # resumed: show the conversation so far
@@ -84,6 +167,13 @@ class PlayScreen(Screen[None]):
         if not self.session.events:
             self.session.start()
         self.query_one("#choices", OptionList).focus()
+        if self.watch is not None:
+            self._watch_timer = self.set_interval(WATCH_INTERVAL, self.check_file)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_debug":
+            return self.watch is not None  # a playtest tool: hidden (and off) in recorded play
+        return True
 
     # -- engine events --
 
@@ -114,6 +204,7 @@ class PlayScreen(Screen[None]):
             self.query_one("#choices", OptionList).clear_options()
         notes = [f.label for name, f in s.scenario.flags.items() if f.show and s.flags[name]]
         self.query_one(StatusPanel).refresh_values(s.meters, notes)
+        self.refresh_debug()
 
     def offer(self, event: ChoicesOffered, history: bool) -> None:
         options = self.query_one("#choices", OptionList)
@@ -122,8 +213,12 @@ class PlayScreen(Screen[None]):
         if event.choices:
             options.highlighted = 0
         self.stop_timer()
-        if event.timeout_seconds and self.time_pressure and not history:
-            self._deadline = time.monotonic() + event.timeout_seconds
+        if event.timeout_seconds and not history:
+            self.start_countdown(event.timeout_seconds)
+
+    def start_countdown(self, seconds: int) -> None:
+        if self.time_pressure:
+            self._deadline = time.monotonic() + seconds
             self._timer = self.set_interval(0.25, self.tick)
             self.tick()
 
@@ -216,6 +311,12 @@ class PlayScreen(Screen[None]):
             self._deadline = time.monotonic() + self._remaining
             self._timer = self.set_interval(0.25, self.tick)
             self._remaining = None
+        if self._watch_timer is not None:
+            self._watch_timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        if self._watch_timer is not None:  # watch only while this screen is the one shown
+            self._watch_timer.pause()
 
     def action_focus_transcript(self) -> None:
         self.query_one(Transcript).focus()
@@ -226,12 +327,135 @@ class PlayScreen(Screen[None]):
                 self.stop_timer()
                 self.app.pop_screen()
 
-        self.app.push_screen(
-            Confirm("Leave this scenario? Your progress is saved; you can resume it later.", "Leave", "Stay"), answer
+        question = (
+            "Leave this playtest? Nothing is recorded in watch mode."
+            if self.watch is not None
+            else "Leave this scenario? Your progress is saved; you can resume it later."
         )
+        self.app.push_screen(Confirm(question, "Leave", "Stay"), answer)
 
     def finish(self) -> None:
         self._finished = True
         self.stop_timer()
+        if self._watch_timer is not None:
+            self._watch_timer.stop()
         self.query_one("#choices", OptionList).clear_options()
         self.app.show_debrief(self.entry, self.session, self.recorder)  # type: ignore[attr-defined]
+
+    # -- the playtest: debug panel and live reload --
+
+    def action_toggle_debug(self) -> None:
+        if self.watch is None:
+            return
+        panel = self.query_one(DebugPanel)
+        panel.display = not panel.display
+        self.query_one(StatusPanel).display = not panel.display
+        self.refresh_debug()
+
+    def refresh_debug(self) -> None:
+        if self.watch is not None and self.is_mounted:
+            panel = self.query_one(DebugPanel)
+            if panel.display:
+                panel.show_session(self.session)
+
+    def check_file(self) -> None:
+        """Reload the watched file if it changed since the last look (stat first, then a hash)."""
+        if self.watch is None or self._finished or not self.is_current:
+            return
+        try:
+            st = self.watch.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            # A save within the file system's clock tick can keep mtime and size: while the
+            # file is that fresh, compare contents as well.
+            if stamp == self._seen_stamp and time.time_ns() - st.st_mtime_ns > 2_000_000_000:
+                return
+            raw = self.watch.read_bytes()
+        except OSError as exc:
+            self._seen_stamp = None
+            self._unreadable += 1
+            if self._unreadable == 2:  # not just an editor replacing the file
+                self.show_errors([f"{self.watch}: cannot read the file: {exc.strerror or exc}"])
+            return
+        self._unreadable = 0
+        self._seen_stamp = stamp
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != self._seen_hash:
+            self._seen_hash = digest
+            self.reload()
+
+    def show_errors(self, lines: list[str]) -> None:
+        """List a failed reload's first diagnostics above the choices (an empty list hides it)."""
+        self.load_errors = lines
+        panel = self.query_one("#watch-errors", Static)
+        if not lines:
+            panel.display = False
+            panel.update("")
+            return
+        assert self.watch is not None
+        shown = lines[:MAX_SHOWN_ERRORS]
+        more = len(lines) - len(shown)
+        text = "\n".join(
+            [
+                f"Not reloaded: {self.watch.name} has errors; play goes on with the last version that loaded.",
+                *shown,
+                *([f"... and {more} more (crisis-sim validate {self.watch})"] if more else []),
+            ]
+        )
+        panel.update(plain(text))
+        panel.display = True
+
+    def reload(self) -> None:
+        """Load the watched file again and carry the session over to it (see ``rebuild``).
+
+        Synchronous on purpose: no key press can act on the session halfway through."""
+        from scoring.catalog import load_graded
+
+        assert self.watch is not None
+        name = self.watch.name
+        try:
+            graded = load_graded(self.watch, self.rubric_ref)
+        except Exception as exc:
+            self.show_errors([f"{self.watch}: could not reload: {type(exc).__name__}: {exc}"])
+            self.notify(f"{name} could not be reloaded", severity="error")
+            return
+        if not graded.ok:
+            errors = [d for d in graded.diagnostics if d.severity == "error"] or list(graded.diagnostics)
+            self.show_errors([d.format() for d in errors] or [f"{self.watch}: the scenario could not be loaded"])
+            self.notify(
+                f"{name} has {len(errors)} error(s): not reloaded; still playing the last version that loaded",
+                severity="error",
+                timeout=6,
+            )
+            return
+        self.show_errors([])
+        old, old_entry = self.session, self.entry
+        session, reason = rebuild(graded.scenario, old)
+        self.stop_timer()
+        self._remaining = None
+        meters_changed = graded.scenario.meters != old.scenario.meters
+        old.listeners.clear()
+        self.session, self.entry = session, graded
+        session.subscribe(self.on_session_event)
+        self.app.entry_reloaded(old_entry, graded)  # type: ignore[attr-defined]
+        self.query_one("#play-title", Static).update(self.title_content())
+        if meters_changed:
+            self.query_one(StatusPanel).rebuild(graded.scenario.meters, session.meters)
+        transcript = self.query_one(Transcript)
+        with self.app.batch_update():
+            transcript.divider(f"reloaded {name}")
+            if reason:
+                transcript.notice(f"{reason[0].upper()}{reason[1:]}.")
+                self.notify(reason, severity="warning", timeout=8)
+            elif session.scene != old.scene:
+                self.notify(f"the decisions so far now lead to scene '{session.scene}'", timeout=6)
+            else:
+                self.notify(f"reloaded {name}: same place, scene '{session.scene}'", timeout=3)
+            shown = session.events if reason else _since_last_decision(session.events)
+            if not shown or not isinstance(shown[-1], ChoicesOffered):
+                self.query_one("#choices", OptionList).clear_options()
+            for event in shown:
+                self.show(event, history=True)
+            if session.waiting and session.timeout_seconds():
+                self.start_countdown(session.timeout_seconds() or 0)
+        if session.finished:
+            self.finish()

@@ -35,7 +35,8 @@ class MeterBar(Static):
     """One meter: label, bar, number and which end is good; the class says good/mid/bad."""
 
     def __init__(self, meter_id: str, meter: Meter, value: int) -> None:
-        super().__init__(meter_content(meter, value), markup=False, id=f"meter-{meter_id}", classes="meter")
+        super().__init__(meter_content(meter, value), markup=False, classes="meter")
+        self.meter_id = meter_id
         self.meter = meter
         self.show_value(value)
 
@@ -50,16 +51,26 @@ class StatusPanel(Vertical):
 
     def __init__(self, meters: dict[str, Meter], values: dict[str, int], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._meters = {k: m for k, m in meters.items() if m.show}
-        self._values = values
+        self._bars = self._make_bars(meters, values)
+
+    @staticmethod
+    def _make_bars(meters: dict[str, Meter], values: dict[str, int]) -> dict[str, MeterBar]:
+        return {k: MeterBar(k, m, values[k]) for k, m in meters.items() if m.show}
 
     def compose(self) -> ComposeResult:
-        for meter_id, meter in self._meters.items():
-            yield MeterBar(meter_id, meter, self._values[meter_id])
+        yield from self._bars.values()
         yield Static("", id="notes", markup=False)
 
+    def rebuild(self, meters: dict[str, Meter], values: dict[str, int]) -> None:
+        """Show another set of meters (a playtest reloaded a scenario whose meters changed)."""
+        for bar in self._bars.values():
+            bar.remove()
+        self._bars = self._make_bars(meters, values)
+        if self._bars:
+            self.mount_all(list(self._bars.values()), before=self.query_one("#notes"))
+
     def refresh_values(self, values: dict[str, int], notes: list[str]) -> None:
-        for meter_id in self._meters:
-            self.query_one(f"#meter-{meter_id}", MeterBar).show_value(values[meter_id])
+        for meter_id, bar in self._bars.items():
+            bar.show_value(values[meter_id])
         text = "\n".join(f"• {note}" for note in notes)
         self.query_one("#notes", Static).update(plain(text) if text else Content(""))

@@ -37,3 +37,10 @@ class Transcript(VerticalScroll):
 
     def ending(self, text: str) -> None:
         self._add(plain(text), "ending")
+
+    def divider(self, text: str) -> None:
+        """A line between parts of the conversation (a reloaded scenario in a playtest)."""
+        self._add(plain(f"— {text} —"), "divider")
+
+    def notice(self, text: str) -> None:
+        self._add(plain(text), "notice")
