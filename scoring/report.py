@@ -70,7 +70,9 @@ def format_grade(grade: Grade) -> str:
     return "\n".join(lines)
 
 
-def format_analysis(analysis: Analysis) -> str:
+def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
+    """``ref`` is how the user named the scenario (an id or a path), so the printed
+    ``crisis-sim run`` commands work as they are, also for files outside the library."""
     lines = [
         f"Analysis of '{analysis.scenario_id}': {analysis.states:,} reachable states and "
         f"{analysis.transitions:,} transitions explored"
@@ -89,7 +91,7 @@ def format_analysis(analysis: Analysis) -> str:
             continue
         g = path.grade
         lines.append(f"{label} path: score {g.overall:g}, {'passes' if g.passed else 'fails'}, ending '{path.ending}'")
-        command = f"crisis-sim run {analysis.scenario_id} --choose {','.join(path.choices)}"
+        command = f"crisis-sim run {ref or analysis.scenario_id} --choose {','.join(path.choices)}"
         if path.timeouts:
             command += f" --timeout-at {','.join(path.timeouts)}"
         lines.append(f"  {command}")

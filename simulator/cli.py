@@ -537,7 +537,7 @@ def analyze(scenario: str, as_json: bool, max_states: int, rubric_ref: str | Non
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
-        click.echo(format_analysis(result))
+        click.echo(format_analysis(result, scenario))
     return 1 if result.problems else 0
 
 

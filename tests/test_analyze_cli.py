@@ -100,3 +100,18 @@ def test_unknown_rubric_option_is_one_line():
     out = cli("analyze", "overpass-railing", "--rubric", "nope")
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and "nope" in out.stderr
+
+
+def test_analyze_prints_runnable_commands_for_files_outside_the_library(tmp_path):
+    import shutil
+
+    from scenario_factory import SAMPLE
+
+    copy = tmp_path / "my-copy.yaml"
+    shutil.copy(SAMPLE, copy)
+    out = cli("analyze", str(copy))
+    assert out.returncode == 0
+    command = next(line.strip() for line in out.stdout.splitlines() if line.strip().startswith("crisis-sim run"))
+    assert command.startswith(f"crisis-sim run {copy} --choose ")
+    replay = cli(*command.split()[1:], "--no-record")
+    assert replay.returncode == 0 and "=== Debrief ===" in replay.stdout
