@@ -247,33 +247,27 @@ class _Reader:
             ours, fix = "text", f'quote it: "{value}"'
         else:
             ours, fix = f"the number {typed}", f'write {typed} if you mean the number, or quote it: "{value}"'
-        self.warnings.append(
-            Diagnostic(
-                self.path,
-                mark.line + 1,
-                mark.column + 1,
-                "warning",
-                "yaml11-ambiguous",
-                f"unquoted {value} is {ours} to crisis-sim, but YAML 1.1 readers (PyYAML, older "
-                f"editors and tools) read it as {shown}; {fix}",
-            )
+        self.warn(
+            mark,
+            "yaml11-ambiguous",
+            f"unquoted {value} is {ours} to crisis-sim, but YAML 1.1 readers (PyYAML, older "
+            f"editors and tools) read it as {shown}; {fix}",
         )
+
+    def warn(self, mark: Any, code: str, message: str) -> None:
+        """A warning at a libyaml mark (0-based line and column)."""
+        self.warnings.append(Diagnostic(self.path, mark.line + 1, mark.column + 1, "warning", code, message))
 
     def clean(self, value: str, mark: Any) -> str:
         """``value`` without control/bidi characters, with a warning when any were removed."""
         cleaned = strip_unsafe(value)
         if cleaned != value:
             bad = sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(value)})
-            self.warnings.append(
-                Diagnostic(
-                    self.path,
-                    mark.line + 1,
-                    mark.column + 1,
-                    "warning",
-                    "control-character",
-                    "removed terminal control or bidi characters "
-                    f"({', '.join(bad[:4])}) from this text; delete them from the file",
-                )
+            self.warn(
+                mark,
+                "control-character",
+                "removed terminal control or bidi characters "
+                f"({', '.join(bad[:4])}) from this text; delete them from the file",
             )
         return cleaned
 
