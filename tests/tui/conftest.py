@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from scenario_factory import SAMPLE_BEST
+from textual.widgets import Static
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "scenarios" / "overpass-railing.yaml"
@@ -32,3 +33,50 @@ def make_app(tmp_path, library):
         return build_app(**kwargs)
 
     return factory
+
+
+# ---- Pilot helpers shared by the TUI tests ----------------------------------------------------
+
+
+def transcript_text(screen) -> str:
+    """Everything the play screen's transcript shows, as plain text."""
+    from simulator.tui.widgets.transcript import Transcript
+
+    return "\n".join(str(w.content) for w in screen.query_one(Transcript).query(Static))
+
+
+async def wait_until(pilot, predicate, pauses=60):
+    """Pause (0.1 s at a time, a bounded number of times) until ``predicate()`` is true: the
+    tests wait for timers and file polling this way, never with timing assertions."""
+    for _ in range(pauses):
+        if predicate():
+            return True
+        await pilot.pause(0.1)
+    return predicate()
+
+
+async def start_play(pilot, *briefing_keys):
+    """From the briefing: press ``briefing_keys`` (e.g. "m" for coach mode), then start."""
+    from simulator.tui.screens.briefing import BriefingScreen
+    from simulator.tui.screens.play import PlayScreen
+
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, BriefingScreen)
+    for key in briefing_keys:
+        await pilot.press(key)
+    await pilot.press("s")
+    await pilot.pause()
+    play = pilot.app.screen
+    assert isinstance(play, PlayScreen)
+    return play
+
+
+def position_of(play, choice_id) -> int:
+    """The 1-based number of a choice among those the play screen's session offers now."""
+    return [c.id for c in play.session.offered()].index(choice_id) + 1
+
+
+async def choose(pilot, play, choice_id):
+    """Choose by the digit key of the choice's number, as a trainee would."""
+    await pilot.press(str(position_of(play, choice_id)))
+    await pilot.pause()

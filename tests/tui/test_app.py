@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 
-from conftest import BEST, SAMPLE
+from conftest import BEST, SAMPLE, choose, position_of, start_play, transcript_text, wait_until
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from scoring.catalog import load_graded
 from scoring.grading import grade
 from simulator.engine import Session
 from simulator.records import Store
-from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
 from simulator.tui.screens.library import LibraryScreen
@@ -27,22 +26,6 @@ def headless_score(choices):
     for c in choices:
         s.choose(c)
     return grade(graded.scenario, graded.rubric, s.decisions).overall
-
-
-def positions_for(choices):
-    """The 1-based position of each choice among those on offer when it is made."""
-    graded = load_graded(SAMPLE)
-    s = Session(graded.scenario)
-    s.start()
-    out = []
-    for c in choices:
-        out.append([o.id for o in s.offered()].index(c) + 1)
-        s.choose(c)
-    return out
-
-
-def transcript_text(screen) -> str:
-    return "\n".join(str(w.content) for w in screen.query_one(Transcript).query(Static))
 
 
 async def sign_in(pilot, trainee="recruit-042", name="Alex"):
@@ -65,13 +48,9 @@ async def test_sign_in_library_briefing_play_with_digits_debrief_matches_the_run
         assert "signed in as Alex (recruit-042)" in str(app.screen.query_one("#library-heading", Static).content)
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, BriefingScreen)
-        await pilot.press("s")
-        await pilot.pause()
-        assert isinstance(app.screen, PlayScreen)
-        for position in positions_for(BEST):
-            await pilot.press(str(position))
-            await pilot.pause()
+        play = await start_play(pilot)
+        for choice in BEST:
+            await choose(pilot, play, choice)
         await pilot.pause(0.2)
         assert isinstance(app.screen, DebriefScreen)
         assert app.screen.grade.overall == headless_score(BEST) == 100.0
@@ -90,11 +69,10 @@ async def test_play_with_arrows_and_enter(make_app):
     path = ["slow-approach", "calm-down", "repair", "ask-directly", "promise-secret", "call-sister", "invite-choice",
             "wait-with-her", "just-chat"]
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
-        for position in positions_for(path):
-            options = app.screen.query_one(OptionList)
+        play = await start_play(pilot)
+        for choice in path:
+            position = position_of(play, choice)
+            options = play.query_one(OptionList)
             options.focus()
             await pilot.press("home")
             for _ in range(position - 1):
@@ -111,9 +89,7 @@ async def test_play_with_arrows_and_enter(make_app):
 async def test_mouse_click_chooses(make_app):
     app = make_app(trainee="t-mouse", scenario_ref=str(SAMPLE))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         await pilot.click(OptionList, offset=(4, 1))  # first option row
         await pilot.pause()
         assert app.screen.session.decisions[0].choice == "ask-dispatch"
@@ -124,15 +100,10 @@ async def test_a_timeout_fires_the_engines_expire(make_app, library):
     path.write_text(path.read_text().replace("seconds: 40", "seconds: 2"))
     app = make_app(trainee="t-timer", scenario_ref=str(path))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         play = app.screen
         assert "s to decide" in str(play.query_one("#countdown", Static).content)
-        for _ in range(40):  # wait for the countdown to run out (at most ~4 s)
-            if play.session.decisions:
-                break
-            await pilot.pause(0.1)
+        assert await wait_until(pilot, lambda: play.session.decisions, pauses=40)  # the countdown ran out
         assert play.session.decisions[0].choice is None  # the timer ran out: expire() was fired
         assert "Time ran out after 2 s" in transcript_text(play)
 
@@ -142,9 +113,7 @@ async def test_time_pressure_off_never_fires(make_app, library):
     path.write_text(path.read_text().replace("seconds: 40", "seconds: 1"))
     app = make_app(trainee="t-notimer", scenario_ref=str(path))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("t")  # time pressure off
-        await pilot.press("s")
+        await start_play(pilot, "t")  # time pressure off
         await pilot.pause(1.6)
         assert app.screen.session.decisions == []
         assert str(app.screen.query_one("#countdown", Static).content) == ""
@@ -155,28 +124,20 @@ async def test_pause_stops_the_timer(make_app, library):
     path.write_text(path.read_text().replace("seconds: 40", "seconds: 2"))
     app = make_app(trainee="t-pause", scenario_ref=str(path))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         play = app.screen
         await pilot.press("p")
         await pilot.pause(2.5)  # longer than the whole countdown
         assert play.session.decisions == []  # paused: nothing expired
         await pilot.press("p")
-        for _ in range(40):
-            if play.session.decisions:
-                break
-            await pilot.pause(0.1)
+        assert await wait_until(pilot, lambda: play.session.decisions, pauses=40)
         assert play.session.decisions[0].choice is None
 
 
 async def test_coach_mode_shows_feedback_and_the_better_option(make_app):
     app = make_app(trainee="t-coach", scenario_ref=str(SAMPLE))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("m")
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot, "m")
         await pilot.press("2")  # slow-approach: good, but asking dispatch first was better
         await pilot.pause()
         text = transcript_text(app.screen)
@@ -189,9 +150,7 @@ async def test_coach_mode_shows_feedback_and_the_better_option(make_app):
 async def test_assessment_mode_shows_no_feedback(make_app):
     app = make_app(trainee="t-assess", scenario_ref=str(SAMPLE))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         await pilot.press("2")
         await pilot.pause()
         assert "Coach:" not in transcript_text(app.screen)
@@ -225,8 +184,7 @@ async def test_markup_in_scenario_text_and_trainee_names_is_shown_literally_and_
         await sign_in(pilot, trainee="evil", name="[red]Mallory[/red] [@click=app.quit]q[/]")
         heading = str(app.screen_stack[1].query_one("#library-heading", Static).content)
         assert "[red]Mallory[/red] [@click=app.quit]q[/]" in heading
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         line = next(w for w in app.screen.query_one(Transcript).query(Static) if "Maya:" in str(w.content))
         assert str(line.content) == f"Maya: {hostile}"
         await pilot.click(line, offset=(7, 0))  # on the would-be link
@@ -237,9 +195,7 @@ async def test_markup_in_scenario_text_and_trainee_names_is_shown_literally_and_
 async def test_unfinished_attempt_is_offered_for_resume_on_next_start(make_app):
     first = make_app(trainee="t-resume", scenario_ref=str(SAMPLE))
     async with first.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         await pilot.press("1")
         await pilot.pause()
         await pilot.press("1")
@@ -254,9 +210,8 @@ async def test_unfinished_attempt_is_offered_for_resume_on_next_start(make_app):
         assert isinstance(play, PlayScreen)
         assert [d.choice for d in play.session.decisions] == ["ask-dispatch", "slow-approach"]
         assert "Hi, I'm Sam" in transcript_text(play)  # the conversation so far is shown
-        for position in positions_for(BEST)[2:]:
-            await pilot.press(str(position))
-            await pilot.pause()
+        for choice in BEST[2:]:
+            await choose(pilot, play, choice)
         await pilot.pause(0.2)
         assert isinstance(second.screen, DebriefScreen) and second.screen.grade.overall == 100.0
     with Store.open(second.store.path) as store:
@@ -286,9 +241,7 @@ async def test_library_filter_by_text_and_tag(make_app):
 async def test_resizing_keeps_working(make_app):
     app = make_app(trainee="t-resize", scenario_ref=str(SAMPLE))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         for size in [(80, 24), (60, 18), (200, 60), (80, 24)]:
             await pilot.resize_terminal(*size)
             await pilot.pause()
@@ -311,9 +264,7 @@ async def test_no_color_is_respected(make_app, monkeypatch):
 async def test_help_is_one_key_away(make_app):
     app = make_app(trainee="t-help", scenario_ref=str(SAMPLE))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
+        await start_play(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
         text = str(app.screen.query_one(Static).content)

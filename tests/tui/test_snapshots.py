@@ -4,19 +4,15 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BEST, SAMPLE
+from conftest import BEST, SAMPLE, choose, start_play
 
 SIZES = [(80, 24), (120, 40)]
 
 
-async def _to_play(pilot):
-    await pilot.pause()
-    await pilot.press("s")
-    await pilot.pause()
-    await pilot.press("2")  # slow-approach: the next scene has no countdown, so the picture is stable
-    await pilot.pause()
-    await pilot.press("1")
-    await pilot.pause()
+async def _to_play(pilot, *briefing_keys):
+    play = await start_play(pilot, *briefing_keys)
+    await choose(pilot, play, "slow-approach")  # the next scene has no countdown: a stable picture
+    await choose(pilot, play, "reflect-feeling")
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -37,9 +33,7 @@ def test_briefing(snap_compare, make_app, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_play_coach_mode(snap_compare, make_app, size):
     async def run_before(pilot):
-        await pilot.pause()
-        await pilot.press("m")
-        await _to_play(pilot)
+        await _to_play(pilot, "m")
 
     assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,
                         run_before=run_before)
@@ -47,18 +41,13 @@ def test_play_coach_mode(snap_compare, make_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_debrief(snap_compare, make_app, size):
-    from test_app import positions_for
-
     path = ["slow-approach", "calm-down", "repair", "ask-directly", "reasons", "call-sister", "invite-choice",
             "warm-handoff"]
 
     async def run_before(pilot):
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
-        for position in positions_for(path):
-            await pilot.press(str(position))
-            await pilot.pause()
+        play = await start_play(pilot)
+        for choice in path:
+            await choose(pilot, play, choice)
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,

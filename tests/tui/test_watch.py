@@ -9,16 +9,14 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLE
+from conftest import SAMPLE, choose, start_play, transcript_text, wait_until
 from textual.widgets import Static
 
 from scoring.catalog import load_graded
 from simulator.records import Store
-from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
-from simulator.tui.widgets.transcript import Transcript
 
 NEW_NARRATION = "Maya talks in short, tired bursts, never looking up."
 
@@ -45,34 +43,10 @@ def without_scene(text: str, scene: str, next_scene: str, redirect_to: str) -> s
     return (text[:start] + text[end:]).replace(f"to: {scene}", f"to: {redirect_to}")
 
 
-def transcript_text(screen) -> str:
-    return "\n".join(str(w.content) for w in screen.query_one(Transcript).query(Static))
-
-
-async def wait_until(pilot, predicate, pauses=60):
-    """Pause (0.1 s at a time, a bounded number of times) until ``predicate()`` is true."""
-    for _ in range(pauses):
-        if predicate():
-            return True
-        await pilot.pause(0.1)
-    return predicate()
-
-
 async def start_playtest(pilot):
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, BriefingScreen)
-    await pilot.press("t")  # time pressure off: the first scene's countdown never fires mid-test
-    await pilot.press("s")
-    await pilot.pause()
-    play = pilot.app.screen
-    assert isinstance(play, PlayScreen) and play.watch is not None
+    play = await start_play(pilot, "t")  # time pressure off: the first countdown never fires mid-test
+    assert play.watch is not None
     return play
-
-
-async def choose(pilot, play, choice_id):
-    position = [c.id for c in play.session.offered()].index(choice_id) + 1
-    await pilot.press(str(position))
-    await pilot.pause()
 
 
 async def test_a_saved_edit_reloads_and_keeps_the_place(make_app, watched):
