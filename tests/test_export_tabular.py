@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_factory import REPO, SAMPLE, SAMPLE_BEST
+from records_factory import NullSink, Played, copy_attempts, play
+from scenario_factory import REPO, SAMPLE_BEST
 
-from scoring.catalog import load_graded
-from scoring.grading import grade
-from simulator.engine import ChoiceMade, Session, TimedOut
 from simulator.export import ExportFilter, FilterError, open_for_export, open_output, time_bound
 from simulator.export.tabular import (
     ATTEMPT_COLUMNS,
@@ -42,55 +40,12 @@ ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 @dataclass
-class Played:
-    attempt_id: str
-    trainee: str
-    grade: dict[str, Any] | None
-    started_at: str
-
-
-@dataclass
 class Records:
     db: Path
     attempts: list[Played]
 
     def by_trainee(self, trainee: str) -> Played:
         return next(p for p in self.attempts if p.trainee == trainee)
-
-
-def play(store: Store, trainee: str, script: list[str | None], *, started_at: str, cohort: str | None = None,
-         finish: bool = True) -> Played:
-    """Play the bundled sample for real: `script` (choice ids, None = let the timer run out),
-    then the first choice on offer until the end (if `finish`); record every decision."""
-    graded = load_graded(SAMPLE)
-    assert graded.ok
-    scenario, rubric = graded.scenario, graded.rubric
-    attempt_id = store.start_attempt(
-        trainee, scenario_id=scenario.id, scenario_version=scenario.version, scenario_sha256=scenario.sha256,
-        scenario_path=str(SAMPLE), rubric_id=rubric.id, rubric_sha256=rubric.sha256, mode="headless", cohort=cohort,
-    )
-    session = Session(scenario)
-    session.start()
-    steps = list(script)
-    day, hour = started_at[:10], int(started_at[11:13])
-    while session.waiting and (steps or finish):
-        step = steps.pop(0) if steps else session.offered()[0].id
-        event = (session.expire() if step is None else session.choose(step))[0]
-        assert isinstance(event, (ChoiceMade, TimedOut))
-        store.record_decision(
-            attempt_id, event.sequence, event.scene, event.choice if isinstance(event, ChoiceMade) else None,
-            meters_after=event.meters_after, flags_after=event.flags_after, response_ms=1000 + event.sequence,
-            made_at=f"{day}T{hour:02d}:{event.sequence:02d}:00.000Z",
-        )
-    result = None
-    if finish:
-        result = grade(scenario, rubric, session.decisions)
-        store.finish_attempt(attempt_id, result)
-    # Fixed times, so the date filters and durations can be checked exactly (the store stamps "now").
-    ended = f"{day}T{hour:02d}:30:00.500Z" if finish else None
-    store.write("UPDATE attempts SET started_at = ?, ended_at = ? WHERE id = ?", (started_at, ended, attempt_id))
-    data = json.loads(json.dumps(result.as_dict(), sort_keys=True)) if result else None
-    return Played(attempt_id, trainee, data, started_at)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +67,7 @@ def records(tmp_path_factory) -> Records:
         store.abandon_attempt(other)
         store.write("UPDATE attempts SET started_at = ?, ended_at = ? WHERE id = ?",
                     ("2026-03-05T08:00:00.000Z", "2026-03-05T08:05:00.000Z", other))
-        played.append(Played(other, "bo", None, "2026-03-05T08:00:00.000Z"))
+        played.append(Played(other, "bo", [], None, "2026-03-05T08:00:00.000Z"))
     return Records(db, played)
 
 
@@ -189,7 +144,7 @@ def test_csv_values_match_the_grades(records, tmp_path):
             cell = row[f"dim_{dim['id']}"]
             assert cell == ("" if dim["score"] is None else str(dim["score"]))
         assert ISO_UTC.match(row["ended_at"])
-        assert float(row["duration_seconds"]) == 30 * 60 + 0.5
+        assert float(row["duration_seconds"]) == 25 * 60 + 12.3
     best = rows[records.by_trainee("ana").attempt_id]
     assert best["passed"] == "true" and best["overall"] == "100.0" and best["cohort"] == "2026-spring"
     bad = rows[records.by_trainee("eq").attempt_id]
@@ -474,45 +429,11 @@ def test_out_in_a_missing_folder_is_a_one_line_error(records, tmp_path):
 # ---- memory stays flat -------------------------------------------------------------------------
 
 
-class Sink(io.TextIOBase):
-    """A text stream that forgets what it is given."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-
-def fill(db: Path, records: Records, count: int) -> None:
-    """`count` copies of the graded attempts (with their decisions), in one transaction."""
-    with Store.open(records.db, create=False) as source:
-        templates = [(a, source.decisions(a.id)) for a in source.attempts(status="completed")]
-    with Store.open(db) as store:
-        store.ensure_trainee("many", "Many")
-        with store.transaction() as conn:
-            for n in range(count):
-                a, log = templates[n % len(templates)]
-                aid = f"{n:08d}-copy"
-                conn.execute(
-                    "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, "
-                    "scenario_path, rubric_id, rubric_sha256, mode, started_at, ended_at, status, grade_json, overall, "
-                    "passed, ending_scene, ending_rating, grade_method) "
-                    "VALUES (?, 'many', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?)",
-                    (aid, a.scenario_id, a.scenario_version, a.scenario_sha256, a.scenario_path, a.rubric_id,
-                     a.rubric_sha256, a.mode, "2026-04-01T00:00:00.000Z", a.ended_at, a.grade_json,
-                     a.overall, a.passed, a.ending_scene, a.ending_rating, a.grade_method),
-                )
-                conn.executemany(
-                    "INSERT INTO decisions (attempt_id, sequence, scene, choice, made_at, response_ms, meters_after, "
-                    "flags_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(aid, d.sequence, d.scene, d.choice, d.made_at, d.response_ms, json.dumps(d.meters_after),
-                      json.dumps(d.flags_after)) for d in log],
-                )
-
-
 def peak_bytes(db: Path, write: Any) -> int:
     with Store.open(db, create=False) as store:
         tracemalloc.start()
         try:
-            write(store, Sink(), ExportFilter())
+            write(store, NullSink(), ExportFilter())
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -524,8 +445,8 @@ def sized(records, tmp_path_factory) -> tuple[Path, Path]:
     # moves on), so that fixed buffer is in both peaks.
     folder = tmp_path_factory.mktemp("sized")
     small, large = folder / "small.sqlite3", folder / "large.sqlite3"
-    fill(small, records, 1000)
-    fill(large, records, 2000)
+    copy_attempts(records.db, small, 1000)
+    copy_attempts(records.db, large, 2000)
     return small, large
 
 

@@ -33,8 +33,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+from records_factory import play
 from scenario_factory import REPO
-from test_xapi import BEST, play
+from test_xapi import BEST
 
 from simulator.config import Config, load_config
 from simulator.export import ExportFilter

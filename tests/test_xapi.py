@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from records_factory import NullSink, Played, copy_attempts, play, response_ms
 from scenario_factory import SAMPLE, SAMPLE_BEST
 
 from scoring.catalog import load_graded
-from scoring.grading import grade
 from simulator.config import AcademySettings, Config, LrsSettings
-from simulator.engine import ChoiceMade, Session, TimedOut
 from simulator.export import ExportError, ExportFilter
 from simulator.export.lrs import LrsError, LrsReport, lrs_reason, send_to_lrs
 from simulator.export.xapi import (
@@ -52,70 +51,6 @@ def config(batch: int = 50, timeout: float = 5.0, retries: int = 2) -> Config:
 
 
 # ---- records: the sample, played for real --------------------------------------------------------
-
-
-@dataclass
-class Played:
-    attempt_id: str
-    trainee: str
-    script: list[str | None]  # what was really chosen, in order (None = timeout)
-    grade: dict[str, Any] | None
-
-
-def play(
-    store: Store,
-    trainee: str,
-    script: list[str | None],
-    *,
-    started_at: str,
-    finish: bool = True,
-    cohort: str | None = None,
-) -> Played:
-    """Play the sample: `script` (choice ids, None = let the timer run out), then the first choice
-    on offer until the end (if `finish`); every decision recorded as it is made."""
-    graded = load_graded(SAMPLE)
-    assert graded.ok, graded.diagnostics
-    scenario, rubric = graded.scenario, graded.rubric
-    store.ensure_trainee(trainee, trainee.title())
-    attempt_id = store.start_attempt(
-        trainee,
-        scenario_id=scenario.id,
-        scenario_version=scenario.version,
-        scenario_sha256=scenario.sha256,
-        scenario_path=str(SAMPLE),
-        rubric_id=rubric.id,
-        rubric_sha256=rubric.sha256,
-        mode="headless",
-        cohort=cohort,
-    )
-    session = Session(scenario)
-    session.start()
-    steps, done = list(script), []
-    day, hour = started_at[:10], started_at[11:13]
-    while session.waiting and (steps or finish):
-        step = steps.pop(0) if steps else session.offered()[0].id
-        event = (session.expire() if step is None else session.choose(step))[0]
-        assert isinstance(event, (ChoiceMade, TimedOut))
-        choice = event.choice if isinstance(event, ChoiceMade) else None
-        done.append(choice)
-        store.record_decision(
-            attempt_id,
-            event.sequence,
-            event.scene,
-            choice,
-            meters_after=event.meters_after,
-            flags_after=event.flags_after,
-            response_ms=4000 + 250 * event.sequence,
-            made_at=f"{day}T{hour}:{event.sequence:02d}:07.250Z",
-        )
-    result = None
-    if finish:
-        result = grade(scenario, rubric, session.decisions)
-        store.finish_attempt(attempt_id, result)
-    # Fixed times (the store stamps "now"), so durations are known exactly: 25 min 12.3 s.
-    ended = f"{day}T{hour}:25:12.300Z" if finish else None
-    store.write("UPDATE attempts SET started_at = ?, ended_at = ? WHERE id = ?", (started_at, ended, attempt_id))
-    return Played(attempt_id, trainee, done, json.loads(json.dumps(result.as_dict())) if result else None)
 
 
 @dataclass
@@ -204,7 +139,7 @@ def test_a_passed_attempt_gives_attempted_answered_completed_passed(records):
         assert s["object"]["id"] == f"{scenario_iri}/scenes/{scene}"
         assert s["object"]["definition"]["type"] == "http://adlnet.gov/expapi/activities/cmi.interaction"
         assert s["object"]["definition"]["interactionType"] == "choice"
-        assert s["result"] == {"response": choice, "duration": iso_duration((4000 + 250 * n) / 1000)}
+        assert s["result"] == {"response": choice, "duration": iso_duration(response_ms(n) / 1000)}
         assert s["context"]["contextActivities"] == {"parent": [{"objectType": "Activity", "id": scenario_iri}]}
         assert s["timestamp"] == f"2026-03-01T09:{n:02d}:07.250Z"
         assert s["id"] == statement_id(records.passed.attempt_id, n)
@@ -323,78 +258,21 @@ def test_iris_are_percent_encoded_and_durations_iso_8601():
     )
 
 
-class Sink:
-    def write(self, text: str) -> int:
-        return len(text)
-
-
-def fill(db: Path, source_db: Path, count: int) -> None:
-    """`count` copies of the completed attempts, in one transaction. Kept small so the test is
-    quick under tracemalloc: the first decision, and the grade's parts the statements use."""
-    with Store.open(source_db, create=False) as source:
-        templates = [(a, source.decisions(a.id)[:1]) for a in source.attempts(status="completed")]
-    used = ("overall", "passed", "dimensions", "critical_errors", "ending")
-    with Store.open(db) as store:
-        store.ensure_trainee("many", "Many")
-        with store.transaction() as conn:
-            for n in range(count):
-                a, log = templates[n % len(templates)]
-                aid = f"00000000-0000-4000-8000-{n:012d}"
-                conn.execute(
-                    "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, "
-                    "scenario_path, rubric_id, rubric_sha256, mode, started_at, ended_at, status, grade_json, overall, "
-                    "passed, ending_scene, ending_rating, grade_method) "
-                    "VALUES (?, 'many', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?)",
-                    (
-                        aid,
-                        a.scenario_id,
-                        a.scenario_version,
-                        a.scenario_sha256,
-                        a.scenario_path,
-                        a.rubric_id,
-                        a.rubric_sha256,
-                        a.mode,
-                        a.started_at,
-                        a.ended_at,
-                        json.dumps({k: v for k, v in (a.grade or {}).items() if k in used}),
-                        a.overall,
-                        a.passed,
-                        a.ending_scene,
-                        a.ending_rating,
-                        a.grade_method,
-                    ),
-                )
-                conn.executemany(
-                    "INSERT INTO decisions (attempt_id, sequence, scene, choice, made_at, response_ms, meters_after, "
-                    "flags_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            aid,
-                            d.sequence,
-                            d.scene,
-                            d.choice,
-                            d.made_at,
-                            d.response_ms,
-                            json.dumps(d.meters_after),
-                            json.dumps(d.flags_after),
-                        )
-                        for d in log
-                    ],
-                )
-
-
 def test_memory_stays_flat_however_many_attempts(records, tmp_path):
     # Both at least twice the store's fetch size (500 rows, two fetches alive at once while the
     # cursor moves on), so that fixed buffer is in both peaks.
     small, large = tmp_path / "small.sqlite3", tmp_path / "large.sqlite3"
-    fill(small, records.db, 1000)
-    fill(large, records.db, 1500)
+    # Kept small so the test is quick under tracemalloc: the first decision, and the grade's parts
+    # the statements use.
+    used = ("overall", "passed", "dimensions", "critical_errors", "ending")
+    copy_attempts(records.db, small, 1000, decisions=1, grade_keys=used)
+    copy_attempts(records.db, large, 1500, decisions=1, grade_keys=used)
     peaks = []
     for db in (small, large):
         with Store.open(db, create=False) as store:
             tracemalloc.start()
             try:
-                assert write_statements(store, Sink(), ExportFilter(), ACADEMY) > 0
+                assert write_statements(store, NullSink(), ExportFilter(), ACADEMY) > 0
                 peaks.append(tracemalloc.get_traced_memory()[1])
             finally:
                 tracemalloc.stop()
