@@ -23,6 +23,16 @@ class SessionError(Exception):
     """A request the session cannot carry out; the session is unchanged."""
 
 
+class ReplayError(SessionError):
+    """A recorded decision no longer fits the scenario (it changed since): ``step`` is its
+    1-based number and ``reason`` says why, e.g. "choice 'x' is no longer on offer at step 3"."""
+
+    def __init__(self, step: int, reason: str):
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+
+
 # ---- events ---------------------------------------------------------------------------------
 
 
@@ -278,11 +288,31 @@ class Session:
 
     @classmethod
     def replay(cls, scenario: Scenario, decisions: Iterable[Decision], listeners: Iterable[Listener] = ()) -> Session:
+        """A session of ``scenario`` that has made ``decisions`` (resume, playtest reloads);
+        ReplayError names the first decision that no longer fits."""
         session = cls(scenario, list(listeners))
         session.start()
-        for decision in decisions:
-            session.apply(decision)
+        for step, decision in enumerate(decisions, 1):
+            try:
+                session.apply(decision)
+            except SessionError:
+                raise ReplayError(step, session._why_not(decision, step)) from None
         return session
+
+    def _why_not(self, decision: Decision, step: int) -> str:
+        """Why ``decision``, the ``step``-th, cannot be made in this session's state."""
+        if self.finished:
+            return f"the scenario now ends before step {step}"
+        if self.stuck:
+            return f"scene '{self.scene}' now offers no choice before step {step}"
+        if decision.scene != self.scene:
+            return (
+                f"step {step} was made in scene '{decision.scene}', but the steps before it now lead to "
+                f"'{self.scene}'"
+            )
+        if decision.choice is None:
+            return f"scene '{decision.scene}' no longer has a timeout at step {step}"
+        return f"choice '{decision.choice}' is no longer on offer at step {step}"
 
     # -- internals --
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.engine import ChoiceMade, ChoicesOffered, Decision, Event, Session, TimedOut
+from simulator.engine import ChoiceMade, ChoicesOffered, Decision, Event, ReplayError, Session, TimedOut
 from simulator.model import Scenario
 from simulator.records import Attempt, Store, StoreError
 
@@ -115,7 +115,7 @@ def resume(store: Store, attempt: Attempt, scenario: Scenario, rubric: Any) -> t
     check_same_content(attempt, scenario, rubric)
     try:
         session = Session.replay(scenario, stored_decisions(store, attempt.id))
-    except Exception as exc:  # the log does not fit the scenario: never guess
+    except ReplayError as exc:  # the log does not fit the scenario: never guess
         raise ResumeRefused(f"attempt {attempt.id[:8]} cannot be replayed: {exc}") from None
     recorder = Recorder(store, attempt.id)
     recorder.waiting_from_now()

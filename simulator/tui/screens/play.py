@@ -28,9 +28,9 @@ from textual.widgets.option_list import Option
 from simulator.engine import (
     ChoiceMade,
     ChoicesOffered,
-    Decision,
     EndingReached,
     Event,
+    ReplayError,
     SceneEntered,
     Session,
     SessionError,
@@ -54,38 +54,19 @@ def _points(points: dict[str, int]) -> str:
     return ", ".join(f"{name.replace('_', ' ')} {value:+d}" for name, value in points.items()) or "no points"
 
 
-def _restart_reason(session: Session, decision: Decision, step: int) -> str:
-    """Why ``decision`` (the ``step``-th) cannot be repeated on ``session``."""
-    if session.finished:
-        return f"the scenario now ends before step {step}: restarted"
-    if session.stuck:
-        return f"scene '{session.scene}' now offers no choice before step {step}: restarted"
-    if decision.scene != session.scene:
-        return (
-            f"step {step} was made in scene '{decision.scene}', but the steps before it now lead to "
-            f"'{session.scene}': restarted"
-        )
-    if decision.choice is None:
-        return f"scene '{decision.scene}' no longer has a timeout at step {step}: restarted"
-    return f"choice '{decision.choice}' is no longer on offer at step {step}: restarted"
-
-
 def rebuild(scenario: Scenario, old: Session) -> tuple[Session, str | None]:
-    """A started session of ``scenario`` at the place ``old`` had reached, made by replaying
-    ``old``'s decisions (what ``Session.replay`` does, one step at a time so a failure can be
-    named); or, when the place cannot be kept, a fresh start and the reason why."""
+    """A started session of ``scenario`` at the place ``old`` had reached (its decisions
+    replayed); or, when the place cannot be kept, a fresh start and the reason why."""
+    if old.scene not in scenario.scenes:
+        reason = f"scene '{old.scene}' no longer exists"
+    else:
+        try:
+            return Session.replay(scenario, old.decisions), None
+        except ReplayError as exc:
+            reason = exc.reason
     fresh = Session(scenario)
     fresh.start()
-    if old.scene not in scenario.scenes:
-        return fresh, f"scene '{old.scene}' no longer exists: restarted"
-    session = Session(scenario)
-    session.start()
-    for step, decision in enumerate(old.decisions, 1):
-        try:
-            session.apply(decision)
-        except SessionError:
-            return fresh, _restart_reason(session, decision, step)
-    return session, None
+    return fresh, f"{reason}: restarted"
 
 
 def _since_last_decision(events: list[Event]) -> list[Event]:
