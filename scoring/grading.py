@@ -307,8 +307,3 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
         decisions=reviews,
         exact_overall=overall,
     )
-
-
-def grade_session(session: Session, rubric: Rubric) -> Grade:
-    """Grade what a live session has done so far."""
-    return grade(session.scenario, rubric, session.decisions)

@@ -136,10 +136,6 @@ class Decision:
     scene: str
     choice: str | None
 
-    @property
-    def is_timeout(self) -> bool:
-        return self.choice is None
-
 
 Listener = Callable[[Event], None]
 

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
-from simulator.loader import LoadResult, load_scenario, scenario_files
+from simulator.loader import load_scenario, scenario_files
 
 
 def bundled_dir() -> Path:
@@ -45,11 +45,3 @@ def resolve(ref: str, folder: Path | None = None) -> Path:
     raise DiagnosticError(
         [Diagnostic(ref, 0, 0, "error", "unknown-scenario", f"no scenario with id '{ref}' in the library{hint}")]
     )
-
-
-def load_ref(ref: str, folder: Path | None = None) -> LoadResult:
-    """Resolve and load; raises DiagnosticError when the scenario cannot be used."""
-    result = load_scenario(resolve(ref, folder))
-    if not result.ok:
-        raise DiagnosticError([d for d in result.diagnostics if d.severity == "error"])
-    return result

@@ -332,9 +332,6 @@ class Store:
             (trainee_id, display_name or trainee_id, utc_now(), display_name),
         )
 
-    def trainee_exists(self, trainee_id: str) -> bool:
-        return self._read_one("SELECT 1 FROM trainees WHERE id = ?", (trainee_id,)) is not None
-
     # ---- attempts ----
 
     def start_attempt(
@@ -390,15 +387,6 @@ class Store:
             "ending_scene = ?, ending_rating = ?, grade_method = ? WHERE id = ?",
             (utc_now(), json.dumps(data, sort_keys=True), data["overall"], int(data["passed"]),
              ending.get("scene"), ending.get("rating"), data.get("method"), attempt_id),
-        )
-
-    def store_grade(self, attempt_id: str, grade: Any) -> None:
-        """Replace the stored grade (used by ``regrade --fix``), keeping everything else."""
-        data = grade.as_dict()
-        self.write(
-            "UPDATE attempts SET grade_json = ?, overall = ?, passed = ?, grade_method = ? WHERE id = ?",
-            (json.dumps(data, sort_keys=True), data["overall"], int(data["passed"]), data.get("method"),
-             attempt_id),
         )
 
     def abandon_attempt(self, attempt_id: str) -> None:
