@@ -175,7 +175,6 @@ __all__ = [
     "ExportError",
     "ExportFilter",
     "FilterError",
-    "check_records_file",
     "format_time",
     "open_for_export",
     "open_output",
