@@ -608,6 +608,12 @@ def _time_option(end: bool) -> Any:
 )
 @click.option("--lrs-user", metavar="USER", help="xapi: the LRS basic-auth user (default: [lrs] user).")
 @click.option("--include-incomplete", is_flag=True, help="xapi: also describe in-progress and abandoned attempts.")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Also write FILE.sig, an HMAC-SHA256 signature with the academy key, for 'crisis-sim verify FILE' "
+    "(needs --out FILE; key: CRISIS_SIM_SIGNING_KEY or [signing] key_file).",
+)
 def export(
     fmt: str,
     out: str | None,
@@ -623,6 +629,7 @@ def export(
     lrs: str | None,
     lrs_user: str | None,
     include_incomplete: bool,
+    sign: bool,
 ) -> int:
     """Export attempt records as CSV, JSON Lines or xAPI (to a file or an LRS).
 
@@ -632,6 +639,7 @@ def export(
     """
     from simulator.config import LRS_PASSWORD_ENV, ConfigError, load_config, resolve_db
     from simulator.export import ExportError, ExportFilter, open_for_export, open_output
+    from simulator.export.signing import SigningError, drop_stale_signature, load_key, sign_file
     from simulator.records import StoreError
 
     if fmt != "csv" and (excel or decisions):
@@ -640,6 +648,8 @@ def export(
         raise click.UsageError("--lrs, --lrs-user and --include-incomplete apply to --format xapi only")
     if lrs is not None and out is not None:
         raise click.UsageError("--lrs sends the statements; leave out --out (or drop --lrs to write a file)")
+    if sign and (lrs is not None or out in (None, "-")):
+        raise click.UsageError("--sign needs --out FILE (the signature is written beside it, in FILE.sig)")
     try:
         filters = ExportFilter(trainee, scenario, cohort, since, until, status)
     except ExportError as exc:
@@ -647,6 +657,7 @@ def export(
     try:
         config = load_config()
         path = resolve_db(db, config)
+        key = load_key(config.signing.key_file) if sign else None
         password = None
         if lrs is not None:
             lrs = lrs or config.lrs.url
@@ -696,8 +707,70 @@ def export(
                 return fail(f"cannot write the export: {exc.strerror or exc}")
         if out not in (None, "-"):
             click.echo(f"wrote {count} {what} to {out}" if isinstance(count, int) else f"wrote {out}")
-    except (StoreError, ConfigError, ExportError) as exc:
+            if key is not None:
+                click.echo(f"signed it: {sign_file(out, key)} (check with 'crisis-sim verify {out}')")
+            elif (stale := drop_stale_signature(out)) is not None:
+                click.echo(f"removed {stale}: it signed the previous export, and this one is not signed")
+    except (StoreError, ConfigError, ExportError, SigningError) as exc:
         return fail(str(exc))
+    return 0
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--signature", metavar="SIG", help="The signature file (default: FILE.sig); only with one FILE.")
+def verify(files: tuple[str, ...], signature: str | None) -> int:
+    """Check that signed exports are exactly as 'export --sign' wrote them.
+
+    Prints one line per FILE; exits 1 if any was changed after signing, was signed with
+    another key, or has no signature. Needs the same academy key as the export
+    (CRISIS_SIM_SIGNING_KEY or [signing] key_file). A trainee's own records file is never
+    proof on its own: ask for a signed export made on a machine that holds the key.
+    """
+    from simulator.config import ConfigError, load_config
+    from simulator.export.signing import SigningError, load_key, verify_file
+
+    if signature and len(files) > 1:
+        raise click.UsageError("--signature names the signature of one FILE; give one FILE with it")
+    try:
+        key = load_key(load_config().signing.key_file)
+    except (ConfigError, SigningError) as exc:
+        return fail(str(exc))
+    failed = 0
+    for name in files:
+        try:
+            verdict = verify_file(name, key, signature)
+        except SigningError as exc:
+            failed += 1
+            click.echo(f"{PROG}: error: {exc}", err=True)
+            continue
+        if verdict.ok:
+            click.echo(verdict.message)
+        else:
+            failed += 1
+            click.echo(f"{PROG}: error: {verdict.message}", err=True)
+    return 1 if failed else 0
+
+
+@cli.command()
+@click.argument("key_file", metavar="FILE")
+def keygen(key_file: str) -> int:
+    """Create a new academy signing key in FILE (random, 256 bits, readable by its owner only).
+
+    Point '[signing] key_file' at it on the machines that export records (or put its content in
+    CRISIS_SIM_SIGNING_KEY). Keep it off trainees' machines and keep a backup: exports signed with
+    it can only be verified with it. FILE is never overwritten.
+    """
+    from simulator.export.signing import SigningError, fingerprint, load_key, new_key_file
+
+    try:
+        path = new_key_file(key_file)
+        print_key = fingerprint(load_key(str(path), environ={}))
+    except SigningError as exc:
+        return fail(str(exc))
+    click.echo(f"wrote a new signing key to {path} (fingerprint {print_key}); add to the config:")
+    click.echo("[signing]")
+    click.echo(f"key_file = {json.dumps(str(path.resolve()))}")
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Where: ``CRISIS_SIM_CONFIG`` if set, else ``config.toml`` in the user config folder
 (platformdirs). Every key is optional; ``crisis-sim config`` shows the file and what is set.
-Passwords never live here: the LRS password comes from ``CRISIS_SIM_LRS_PASSWORD`` only.
+Secrets never live here: the LRS password comes from ``CRISIS_SIM_LRS_PASSWORD`` only, and the
+export-signing key from ``CRISIS_SIM_SIGNING_KEY`` or a separate key file named by ``[signing]``.
 
 The last trainee who signed in on this machine is remembered separately, in a small state file
 (``last-trainee.json`` in the user state folder), so the app never rewrites the config file.
@@ -59,11 +60,20 @@ class LrsSettings(_Section):
     retries: int = Field(4, ge=0, le=10, description="Retries of a failed request, with backoff.")
 
 
+class SigningSettings(_Section):
+    key_file: str | None = Field(
+        None,
+        description="File holding the academy key for 'export --sign' and 'verify' (owner-only; "
+        "CRISIS_SIM_SIGNING_KEY overrides it). The key itself never goes in this file.",
+    )
+
+
 class Config(_Section):
     trainee: TraineeSettings = TraineeSettings()
     records: RecordsSettings = RecordsSettings()
     academy: AcademySettings = AcademySettings()
     lrs: LrsSettings = LrsSettings()
+    signing: SigningSettings = SigningSettings()
 
 
 def config_path() -> Path:

@@ -1,0 +1,205 @@
+"""Signed exports: `export --sign` writes FILE.sig, `verify` catches any edit to the file or the
+signature, a wrong key, a missing signature; keys come from the environment or an owner-only
+key file named in the config, never from the config itself."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from records_factory import play
+from scenario_factory import SAMPLE_BEST
+
+from simulator.cli import main
+from simulator.export.signing import SIGNING_KEY_ENV, fingerprint, sign_file, verify_file
+from simulator.records import Store
+
+KEY = "k" * 40
+OTHER_KEY = "z" * 40
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("signed") / "records.sqlite3"
+    with Store.open(path) as store:
+        play(store, "ana", SAMPLE_BEST, started_at="2026-03-01T09:00:00.000Z")
+        play(store, "bo", ["order-down"], started_at="2026-03-02T10:00:00.000Z")
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return exit_info.value.code, out, err
+
+
+def one_line_error(result: tuple[int, str, str], code: int = 1) -> str:
+    rc, _, err = result
+    assert rc == code, result
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("crisis-sim: error: "), err
+    return lines[0]
+
+
+def signed_export(capsys, db: Path, out: Path, fmt: str = "csv") -> None:
+    rc, stdout, err = run(capsys, "export", "--format", fmt, "--db", str(db), "--out", str(out), "--sign")
+    assert rc == 0, err
+    assert f"signed it: {out}.sig" in stdout
+
+
+@pytest.fixture
+def key_env(monkeypatch):
+    monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
+
+
+def test_a_signed_csv_verifies_and_a_trainee_who_raises_a_score_is_caught(capsys, db, tmp_path, key_env):
+    out = tmp_path / "scores.csv"
+    signed_export(capsys, db, out)
+    rc, stdout, _ = run(capsys, "verify", str(out))
+    assert rc == 0 and stdout.startswith(f"{out}: verified")
+
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["trainee_id"] for r in rows] == ["ana", "bo"]
+    assert rows[1]["passed"] == "false"
+    rows[1]["overall"], rows[1]["passed"] = "100.0", "true"  # what a trainee would do in a spreadsheet
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    line = one_line_error(run(capsys, "verify", str(out)))
+    assert "NOT verified" in line and "changed after signing" in line
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "xapi"])
+def test_other_formats_sign_and_verify_too(capsys, db, tmp_path, key_env, fmt):
+    out = tmp_path / f"export.{fmt}"
+    signed_export(capsys, db, out, fmt)
+    assert run(capsys, "verify", str(out))[0] == 0
+    out.write_bytes(out.read_bytes() + b"\n")
+    assert "changed after signing" in one_line_error(run(capsys, "verify", str(out)))
+
+
+@given(data=st.data())
+def test_any_edit_of_the_file_fails_verification(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("edit")
+    path = folder / "e.csv"
+    original = data.draw(st.binary(min_size=1, max_size=300), label="file")
+    path.write_bytes(original)
+    key = KEY.encode()
+    sign_file(path, key)
+    assert verify_file(path, key).ok
+    edit = data.draw(st.sampled_from(["flip", "insert", "delete", "append", "truncate"]), label="edit")
+    at = data.draw(st.integers(0, len(original) - 1), label="at")
+    changed = {
+        "flip": original[:at] + bytes([original[at] ^ data.draw(st.integers(1, 255))]) + original[at + 1 :],
+        "insert": original[:at] + data.draw(st.binary(min_size=1, max_size=5)) + original[at:],
+        "delete": original[:at] + original[at + 1 :],
+        "append": original + data.draw(st.binary(min_size=1, max_size=5)),
+        "truncate": original[:at],
+    }[edit]
+    path.write_bytes(changed)
+    verdict = verify_file(path, key)
+    assert not verdict.ok and "changed after signing" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("signed_at", "2020-01-01T00:00:00Z"), ("bytes", 1), ("sha256", "0" * 64), ("mac", "0" * 64)],
+)
+def test_editing_the_signature_fails_verification(tmp_path, field, value):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"score": 40}\n', encoding="utf-8")
+    sig = sign_file(path, KEY.encode())
+    fields = json.loads(sig.read_text())
+    fields[field] = value
+    sig.write_text(json.dumps(fields))
+    assert not verify_file(path, KEY.encode()).ok
+
+
+def test_another_key_is_named_as_such(capsys, db, tmp_path, monkeypatch):
+    out = tmp_path / "scores.csv"
+    monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
+    signed_export(capsys, db, out)
+    monkeypatch.setenv(SIGNING_KEY_ENV, OTHER_KEY)
+    line = one_line_error(run(capsys, "verify", str(out)))
+    assert f"signed with another key (fingerprint {fingerprint(KEY.encode())}" in line
+
+
+def test_keygen_then_key_file_from_the_config(capsys, db, tmp_path, monkeypatch):
+    key_file = tmp_path / "academy.key"
+    rc, stdout, _ = run(capsys, "keygen", str(key_file))
+    assert rc == 0 and "[signing]" in stdout
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(key_file.read_text().strip()) == 64
+    assert "never replaces a key" in one_line_error(run(capsys, "keygen", str(key_file)))
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[signing]\nkey_file = "{key_file}"\n', encoding="utf-8")
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    out = tmp_path / "scores.csv"
+    signed_export(capsys, db, out)
+    assert run(capsys, "verify", str(out))[0] == 0
+    rc, shown, _ = run(capsys, "config")
+    assert rc == 0 and str(key_file) in shown and key_file.read_text().strip() not in shown
+
+    key_file.chmod(0o644)
+    assert "chmod 600" in one_line_error(run(capsys, "verify", str(out)))
+    key_file.unlink()
+    assert "no signing key file" in one_line_error(run(capsys, "verify", str(out)))
+
+
+def test_without_a_usable_key_nothing_is_exported(capsys, db, tmp_path, monkeypatch):
+    out = tmp_path / "scores.csv"
+    args = ("export", "--format", "csv", "--db", str(db), "--out", str(out), "--sign")
+    assert "no signing key" in one_line_error(run(capsys, *args))
+    monkeypatch.setenv(SIGNING_KEY_ENV, "short")
+    assert "too short" in one_line_error(run(capsys, *args))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("extra", [(), ("--out", "-"), ("--lrs", "http://127.0.0.1:9")])
+def test_sign_needs_an_output_file(capsys, db, key_env, extra):
+    fmt = "xapi" if "--lrs" in extra else "csv"
+    line = one_line_error(run(capsys, "export", "--format", fmt, "--db", str(db), "--sign", *extra), code=2)
+    assert "--sign needs --out FILE" in line
+
+
+def test_an_unsigned_export_removes_the_stale_signature(capsys, db, tmp_path, key_env):
+    out = tmp_path / "scores.csv"
+    signed_export(capsys, db, out)
+    rc, stdout, _ = run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(out))
+    assert rc == 0 and "removed" in stdout
+    assert not Path(f"{out}.sig").exists()
+    assert "was not signed" in one_line_error(run(capsys, "verify", str(out)))
+
+
+def test_verify_reports_each_file_and_fails_if_any_fails(capsys, db, tmp_path, key_env):
+    good, damaged = tmp_path / "good.csv", tmp_path / "damaged.csv"
+    signed_export(capsys, db, good)
+    signed_export(capsys, db, damaged)
+    Path(f"{damaged}.sig").write_text("{not json", encoding="utf-8")
+    rc, stdout, err = run(capsys, "verify", str(good), str(damaged), str(tmp_path / "missing.csv"), f"{good}.sig")
+    assert rc == 1
+    assert stdout.count("verified") == 1
+    errors = err.strip().splitlines()
+    assert len(errors) == 3
+    assert "cannot be read" in errors[0]
+    assert "no file at" in errors[1]
+    assert f"crisis-sim verify {good}" in errors[2]
+
+
+def test_key_is_never_echoed(capsys, db, tmp_path, monkeypatch, key_env):
+    out = tmp_path / "scores.csv"
+    signed_export(capsys, db, out)
+    monkeypatch.setenv(SIGNING_KEY_ENV, OTHER_KEY)
+    rc, stdout, err = run(capsys, "verify", str(out))
+    assert rc == 1 and OTHER_KEY not in stdout + err and KEY not in stdout + err
+    assert KEY not in Path(f"{out}.sig").read_text()
