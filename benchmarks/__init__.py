@@ -11,4 +11,5 @@ BENCHMARKS: dict[str, str] = {
     "analyze": "benchmarks.analyze",
     "export": "benchmarks.export",
     "startup": "benchmarks.startup",
+    "classroom": "benchmarks.classroom",
 }

@@ -72,6 +72,7 @@ def begin(
     trainee_name: str | None = None,
 ) -> Recorder:
     """Create the trainee if needed, open an attempt and return its recorder."""
+    store.require_writable()
     store.ensure_trainee(trainee, trainee_name)
     attempt_id = store.start_attempt(
         trainee,
@@ -113,6 +114,7 @@ def resume(store: Store, attempt: Attempt, scenario: Scenario, rubric: Any) -> t
         raise ResumeRefused(f"attempt {attempt.id[:8]} is {attempt.status.replace('_', ' ')}; only attempts in "
                             "progress can be resumed")
     check_same_content(attempt, scenario, rubric)
+    store.require_writable()  # say so now, not after the trainee's next decision could not be recorded
     try:
         session = Session.replay(scenario, stored_decisions(store, attempt.id))
     except ReplayError as exc:  # the log does not fit the scenario: never guess

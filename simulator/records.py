@@ -9,12 +9,19 @@ Durability: WAL mode with ``synchronous=FULL``, and every decision is its own co
 transaction, so killing the process at any moment loses no decision already made. Several
 processes may share one file (a classroom server): writes take the lock with
 ``BEGIN IMMEDIATE`` and wait (busy timeout, then a few retries) instead of failing.
+
+Damage: every open first looks at the file through a read-only connection (is it ours, does
+``PRAGMA quick_check`` pass; exports ask for the full ``integrity_check``), so a damaged file,
+or a ``-wal`` companion that does not belong to it, is reported before anything is written:
+a read-only connection never checkpoints a WAL into the file when it closes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import sqlite3
 import time
 import uuid
@@ -167,14 +174,28 @@ def _describe(exc: sqlite3.Error, path: str) -> str:
     if "disk is full" in text or "database or disk is full" in text:
         return f"the disk holding {path} is full; free some space (nothing stored was lost)"
     if "readonly" in text or "read-only" in text:
-        return f"{path} is read-only; check its permissions or choose another file with --db"
+        return read_only_message(path)
     if "unable to open" in text:
         return f"cannot open {path}; check that its folder exists and is writable"
     if "locked" in text:
         return f"{path} stayed locked by another process for too long; try again"
     if "malformed" in text or "corrupt" in text:
-        return f"{path} is damaged ({text}); keep a copy and restore it from a backup"
+        return damaged_message(path, text)
+    if "disk I/O error" in text:
+        return f"cannot read or write {path} (disk I/O error); check the disk and free space, then try again"
     return f"records file {path}: {text}"
+
+
+def read_only_message(path: str) -> str:
+    return f"{path} is read-only; check its permissions or choose another file with --db"
+
+
+def damaged_message(path: str, problem: str) -> str:
+    return f"{path} is damaged ({problem}); it was left as it is: keep a copy and restore it from a backup"
+
+
+CHECKS = ("none", "quick", "full")
+"""How much of the file ``Store.open`` checks before using it (see ``Store.open``)."""
 
 
 class Store:
@@ -187,9 +208,25 @@ class Store:
     # ---- opening and migrating ----
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True, check_integrity: bool = False) -> Store:
+    def open(
+        cls, path: str | Path, *, create: bool = True, check_integrity: bool = False, check: str | None = None
+    ) -> Store:
+        """Open (``create``: and create if missing) the records file at ``path``.
+
+        ``create=True`` is for the callers that write (playing): a missing file is created and
+        a file this process may not write is refused at once, before a trainee plays a decision
+        that could not be recorded. ``check`` is how much of an existing file is checked first,
+        through a read-only connection (so nothing is written to a file that fails): ``"quick"``
+        (the default: ``PRAGMA quick_check``, about 0.5 s per GB), ``"full"``
+        (``integrity_check``, also what ``check_integrity=True`` asks for; exports use it) or
+        ``"none"`` (a second connection to a file just checked). Raises StoreError (one line).
+        """
+        level = check or ("full" if check_integrity else "quick")
+        if level not in CHECKS:
+            raise ValueError(f"check must be one of {CHECKS}")
         path = Path(path)
         name = str(path)
+        checked = True
         if not path.exists():
             if not create:
                 raise StoreError(f"no records file at {name}")
@@ -200,8 +237,14 @@ class Store:
                     raise StoreError(f"cannot create the folder for {name}: {exc.strerror}") from None
         elif path.is_dir():
             raise StoreError(f"{name} is a folder; --db needs a file path")
-        elif not create and path.stat().st_size == 0:
-            raise StoreError(f"{name} is empty, not a crisis-sim records file; check --db")
+        else:
+            empty = path.stat().st_size == 0
+            if empty and not create:
+                raise StoreError(f"{name} is empty, not a crisis-sim records file; check --db")
+            if create and not os.access(path, os.W_OK):
+                raise StoreError(read_only_message(name))
+            if not empty:
+                checked = cls._inspect(path, level)
         try:
             conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:
@@ -210,8 +253,8 @@ class Store:
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             store.version()  # read-only: refuse a file that is not ours before changing anything
-            if check_integrity:
-                store.check_integrity()
+            if not checked and level != "none":
+                store.check_integrity(quick=level == "quick")
             store._configure()
             store._migrate()
         except sqlite3.Error as exc:
@@ -222,6 +265,37 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def _inspect(cls, path: Path, level: str) -> bool:
+        """Check an existing file through a read-only connection: is it ours, and (``level``)
+        does its structure hold. A read-only connection never writes the file, not even the
+        checkpoint of a ``-wal`` companion that SQLite does when the last connection closes, so
+        a damaged file (or one with another file's ``-wal`` beside it) stays exactly as it was.
+        Returns False when the read-only look was not possible (a rollback journal only a
+        writer may replay, a folder where the ``-shm`` index cannot be made): the caller then
+        checks through its own connection, still before it writes anything."""
+        name = str(path)
+        try:
+            conn = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except sqlite3.Error:
+            return False
+        probe = cls(conn, name)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            probe.version()
+            if level != "none":
+                probe.check_integrity(quick=level == "quick")
+        except sqlite3.Error as exc:
+            text = str(exc)
+            if "readonly" in text or "read-only" in text or "unable to open" in text:
+                return False
+            raise StoreError(_describe(exc, name)) from None
+        finally:
+            conn.close()
+        return True
+
     def _configure(self) -> None:
         mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":
@@ -229,12 +303,22 @@ class Store:
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
 
-    def check_integrity(self) -> None:
-        """``PRAGMA integrity_check``; a damaged file is reported, never overwritten."""
-        rows = self.conn.execute("PRAGMA integrity_check").fetchall()
+    def check_integrity(self, *, quick: bool = False) -> None:
+        """``PRAGMA integrity_check`` (``quick``: ``quick_check``, which skips comparing indexes
+        with their tables, in about half the time); a damaged file is reported, never
+        overwritten. Stops at the first problem found."""
+        pragma = "quick_check" if quick else "integrity_check"
+        rows = self.conn.execute(f"PRAGMA {pragma}(1)").fetchall()
         if rows != [("ok",)]:
-            first = rows[0][0] if rows else "unknown problem"
-            raise StoreError(f"{self.path} is damaged ({first}); keep a copy and restore it from a backup")
+            first = " ".join(str(rows[0][0]).split()) if rows else "unknown problem"
+            first = re.sub(r"^\*\*\* in database \w+ \*\*\*\s*", "", first)
+            raise StoreError(damaged_message(self.path, first))
+
+    def require_writable(self) -> None:
+        """Refuse (one line) when this process may not write the file, before play starts
+        rather than at the first decision, which could then not be recorded."""
+        if not os.access(self.path, os.W_OK):
+            raise StoreError(read_only_message(self.path))
 
     def version(self) -> int:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

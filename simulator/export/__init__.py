@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,11 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.records import Attempt, Store, StoreError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 STATUSES = ("in_progress", "completed", "abandoned")
 
@@ -93,20 +99,23 @@ def time_bound(text: str, *, end: bool = False) -> str:
             day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
             return format_time(day + timedelta(days=1) if end else day)
         moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return format_time(moment)  # OverflowError: year 1 or 9999 moved past the range by its offset
     except (ValueError, IndexError, OverflowError):
         raise FilterError(
             f"'{text}' is not a date (YYYY-MM-DD) or an ISO 8601 time (e.g. 2026-03-01T14:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_time(moment)
 
 
 def open_for_export(path: str | Path) -> Store:
     """Open an existing records file for an export: never creates one, and (like every
-    Store.open) never changes a file that is not ours. Raises StoreError with a one-line message."""
+    Store.open) never changes a file that is not ours. The whole file is checked first
+    (``PRAGMA integrity_check``, about 1 s per GB): an export is what an academy keeps as
+    evidence, so it must not quietly leave out rows a damaged page hides. Raises StoreError
+    with a one-line message."""
     try:
-        return Store.open(path, create=False)
+        return Store.open(path, create=False, check="full")
     except StoreError as exc:
         if str(exc).startswith("no records file at"):
             raise StoreError(f"{exc}; check --db (or CRISIS_SIM_DB, or [records] db in the config)") from None
@@ -126,7 +135,8 @@ def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> I
 
     ``None`` or ``-``: standard output. A path: a temporary file in the same folder, synced
     and renamed over the path only when the export finished, so a crash or an error never
-    leaves a half-written file under the final name (the temporary file is removed). A new
+    leaves a half-written file under the final name (the temporary file is removed; one left by
+    a killed export is removed by the next export to the same path). A new
     file is readable by its owner only (records are personal data); an existing file keeps
     its permissions. ``protect`` lists files that must never be overwritten (the records file:
     its ``-wal``/``-shm``/``-journal`` companions are protected with it). Raises ExportError.
@@ -151,11 +161,8 @@ def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> I
     folder = path.parent
     if not folder.is_dir():
         raise ExportError(f"--out {path}: the folder {folder} does not exist")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise ExportError(f"cannot write in {folder}: {exc.strerror}") from None
-    tmp = Path(tmp_name)
+    remove_stale_parts(path)
+    fd, tmp, lock = _temporary(path)
     try:
         with open(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
@@ -164,10 +171,98 @@ def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> I
         with contextlib.suppress(OSError):
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
+        _sync_folder(folder)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _part_pattern(path: Path) -> re.Pattern[str]:
+    """The names ``open_output`` gives its temporary files for ``path`` (``tempfile.mkstemp``:
+    8 random characters), so nothing else is ever taken for one."""
+    return re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.part")
+
+
+def _temporary(path: Path) -> tuple[int, Path, int | None]:
+    """A new temporary file beside ``path``: its descriptor, its path, and a second descriptor
+    holding an exclusive ``flock`` on it until the export is renamed into place, which tells a
+    live export's file from one a killed export left behind (``remove_stale_parts``)."""
+    folder = path.parent
+    for _ in range(20):
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        except OSError as exc:
+            raise ExportError(f"cannot write in {folder}: {exc.strerror}") from None
+        if fcntl is None:
+            return fd, Path(name), None
+        try:
+            lock = os.open(name, os.O_RDONLY)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(lock).st_nlink:
+                return fd, Path(name), lock
+        except OSError:
+            pass
+        # another export's clean-up took it for a stale file before it was locked: make another
+        os.close(lock)
+        os.close(fd)
+    raise ExportError(f"cannot make a temporary file in {folder} for the export; try again")
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Delete the temporary files of exports to ``path`` that were killed before they finished
+    (a live export holds a lock on its own; those are left alone). Returns what was deleted.
+    Without ``fcntl`` (Windows) nothing is deleted: a left-over file is only clutter."""
+    if fcntl is None:
+        return []
+    pattern = _part_pattern(path)
+    removed = []
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        part = path.parent / name
+        try:
+            fd = os.open(part, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live export is writing it
+        try:
+            part.unlink()
+            removed.append(part)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync the folder, so the rename survives a power cut too (POSIX; a no-op elsewhere)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 __all__ = [
@@ -178,5 +273,6 @@ __all__ = [
     "format_time",
     "open_for_export",
     "open_output",
+    "remove_stale_parts",
     "time_bound",
 ]

@@ -31,6 +31,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -179,6 +180,70 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+class _Deadline:
+    """The whole exchange of one request (sending it, the status line, the headers, the body)
+    within ``seconds``. A socket timeout bounds each single read only, so an LRS (or a proxy)
+    that sends a byte now and then would otherwise hold a request for ever; when the time is up
+    the socket is shut down, which ends the read in progress."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def watch(self, sock: socket.socket) -> None:
+        def expire() -> None:
+            self.expired = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        self.cancel()
+        left = max(0.0, self.seconds - (time.monotonic() - self.started))
+        self._timer = threading.Timer(left, expire)
+        self._timer.name = "lrs-deadline"
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join()
+            self._timer = None
+
+
+class _Watched:
+    """For urllib's HTTP and HTTPS handlers: each new connection's socket is handed to the
+    client's current deadline as soon as it is connected (proxies and TLS included)."""
+
+    client: _Client
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        deadline = self.client.deadline
+
+        def connection(host: str, **options: Any) -> Any:
+            conn = http_class(host, **options)
+            connect = conn.connect
+
+            def connect_and_watch() -> None:
+                connect()
+                if deadline is not None:
+                    deadline.watch(conn.sock)
+
+            conn.connect = connect_and_watch
+            return conn
+
+        return super().do_open(connection, req, **kwargs)  # type: ignore[misc]
+
+
+class _HttpHandler(_Watched, urllib.request.HTTPHandler):
+    pass
+
+
+class _HttpsHandler(_Watched, urllib.request.HTTPSHandler):
+    pass
+
+
 class _Client:
     def __init__(self, url: str, user: str | None, password: str | None, timeout: float):
         self.url = url
@@ -193,10 +258,31 @@ class _Client:
         if user is not None:
             token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
             self.headers["Authorization"] = f"Basic {token}"
-        self.opener = urllib.request.build_opener(_NoRedirect)
+        self.deadline: _Deadline | None = None
+        handlers = (_HttpHandler(), _HttpsHandler())
+        for handler in handlers:
+            handler.client = self
+        self.opener = urllib.request.build_opener(_NoRedirect, *handlers)
 
     def post(self, body: bytes) -> _Answer:
-        """One POST; raises _Transient for failures worth retrying, LrsError for fatal ones."""
+        """One POST, all of it within the timeout; raises _Transient for failures worth
+        retrying, LrsError for fatal ones. An answer not complete in time is not an answer,
+        even if its status line said 200: nothing is marked sent on a cut-off reply."""
+        deadline = self.deadline = _Deadline(self.timeout)
+        try:
+            answer = self._exchange(body)
+        except _Transient:
+            if deadline.expired:
+                raise _Transient(f"no answer within {self.timeout:g} s") from None
+            raise
+        finally:
+            deadline.cancel()
+            self.deadline = None
+        if deadline.expired:
+            raise _Transient(f"no answer within {self.timeout:g} s")
+        return answer
+
+    def _exchange(self, body: bytes) -> _Answer:
         request = urllib.request.Request(self.endpoint, data=body, headers=self.headers, method="POST")
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
@@ -395,7 +481,7 @@ def send_to_lrs(
     batch_size = max(1, int(settings.batch))
     # Read through a second connection holding one snapshot, so the statements come from one
     # consistent state of the file while this connection records what the LRS confirmed.
-    reader = Store.open(store.path, create=False)
+    reader = Store.open(store.path, create=False, check="none")  # the file was just checked
     pending: list[tuple[str, dict[str, Any]]] = []
 
     def flush() -> None:

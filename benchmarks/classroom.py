@@ -1,0 +1,355 @@
+"""A classroom on one server: many processes playing real scenarios into ONE records file at once.
+
+Each worker is a separate Python process (as each trainee's ``crisis-sim`` is): it loads the
+bundled library, opens the shared records file with ``Store.open``, and plays several attempts
+of random scenarios with a seeded random policy through the real recorder
+(``simulator.recorder.begin`` + ``Session.subscribe``), so every decision is committed as it
+is made, exactly as in play. Workers start together (they wait for a "go" on stdin once loaded)
+and, by default, decide without thinking time: a worst case, far denser than real trainees.
+
+Each worker times each of its own commits (every ``Store.write``: the trainee, the attempt,
+every decision, the grade: lock wait + write + fsync) and reports, as one JSON line on stdout,
+what it committed (attempt ids and the decisions whose commit returned), the commit times and
+every error. The parent then reads the file and checks that every reported decision is stored
+exactly once, in order, and nothing else is, and prints: processes, attempts finished,
+decisions stored vs expected, lost / unexpected, errors (busy/locked and other), commit time
+p50 / p95 / slowest, wall time. Baseline (same run): one worker alone, its median commit.
+``python -m benchmarks`` runs the classroom twice: without pause (a stress test) and at about
+0.3 s per decision (closer to a real class, where trainees take several seconds).
+
+    python -m benchmarks --only classroom                  # 30 processes x 3 attempts
+    python -m benchmarks.classroom --processes 8 --attempts 2 [--db PATH] [--think-ms 0] [--json]
+
+The stand-alone form exits 1 when anything was lost, stored twice or unexpected, or a worker
+failed or met an error; ``python -m benchmarks`` stops with an AssertionError then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import select
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.timing import Result, table
+
+NAME = "classroom"
+REPO = Path(__file__).resolve().parent.parent
+WAIT = 600.0
+"""Seconds the parent waits for the workers before it calls it a hang."""
+
+
+# ---- the worker: one trainee's process --------------------------------------------------------
+
+
+def worker(number: int, db: str, attempts: int, seed: int, think_ms: float) -> dict[str, Any]:
+    """Play ``attempts`` attempts into ``db``; return what was committed, the commit times, errors."""
+    from scoring.catalog import load_graded
+    from simulator.engine import Session
+    from simulator.library import library_files
+    from simulator.recorder import begin
+    from simulator.records import Store, StoreError
+
+    library = [g for g in (load_graded(p) for p in library_files(None)) if g.ok]
+    rng = random.Random(seed)
+    commits: list[float] = []
+    errors: list[str] = []
+    played: list[dict[str, Any]] = []
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return {"worker": number, "attempts": [], "commits": [], "errors": ["no go from the parent"]}
+    try:
+        store = Store.open(db)
+    except StoreError as exc:
+        return {"worker": number, "attempts": [], "commits": [], "errors": [str(exc)]}
+    write = store.write
+
+    def timed_write(sql: str, params: Sequence[Any] = ()) -> None:
+        start = time.perf_counter()
+        try:
+            write(sql, params)
+        finally:
+            commits.append(time.perf_counter() - start)
+
+    store.write = timed_write  # type: ignore[method-assign]
+    trainee = f"trainee-{number:02d}"
+    for _ in range(attempts):
+        graded = rng.choice(library)
+        entry: dict[str, Any] = {"id": None, "scenario": graded.scenario.id, "decisions": [], "finished": False}
+        played.append(entry)
+        try:
+            recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="headless",
+                             trainee_name=f"Trainee {number}")
+            entry["id"] = recorder.attempt_id
+            session = Session(graded.scenario)
+            session.subscribe(recorder)
+            session.start()
+            while session.waiting:
+                if think_ms:
+                    time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
+                offered = session.offered()
+                if offered:
+                    session.choose(rng.choice(offered).id)
+                else:
+                    session.expire()
+                last = session.decisions[-1]  # the recorder returned: it is committed
+                entry["decisions"].append([last.sequence, last.scene, last.choice])
+            if session.finished:
+                recorder.finish(session, graded.rubric)
+                entry["finished"] = True
+        except StoreError as exc:
+            errors.append(str(exc))
+    store.close()
+    return {"worker": number, "attempts": played, "commits": commits, "errors": errors}
+
+
+# ---- the parent: start the classroom, check the file, print the figures -----------------------
+
+
+@dataclass
+class Classroom:
+    """What one run found; ``ok`` means nothing lost, duplicated, unexpected or failed."""
+
+    processes: int
+    attempts_each: int
+    think_ms: float
+    wall: float = 0.0
+    started: int = 0
+    finished: int = 0
+    expected: int = 0
+    stored: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    unexpected: int = 0
+    orphans: int = 0
+    busy_errors: int = 0
+    other_errors: int = 0
+    failed_workers: int = 0
+    integrity: str = ""
+    commits: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.unexpected or self.orphans or self.busy_errors
+                    or self.other_errors or self.failed_workers or self.integrity != "ok")
+
+    def percentile(self, q: float) -> float:
+        if not self.commits:
+            return 0.0
+        ordered = sorted(self.commits)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "processes": self.processes, "attempts_each": self.attempts_each, "think_ms": self.think_ms,
+            "attempts_started": self.started, "attempts_finished": self.finished,
+            "decisions_expected": self.expected, "decisions_stored": self.stored, "lost": self.lost,
+            "duplicated": self.duplicated, "unexpected": self.unexpected, "orphan_attempts": self.orphans,
+            "busy_errors": self.busy_errors, "other_errors": self.other_errors,
+            "failed_workers": self.failed_workers, "integrity": self.integrity, "commits": len(self.commits),
+            "commit_p50_ms": round(self.percentile(0.5) * 1000, 2),
+            "commit_p95_ms": round(self.percentile(0.95) * 1000, 2),
+            "commit_max_ms": round(max(self.commits, default=0.0) * 1000, 2),
+            "wall_s": round(self.wall, 2), "ok": self.ok, "problems": self.problems[:20],
+        }
+
+
+def _spawn(number: int, db: Path, attempts: int, seed: int, think_ms: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.classroom", "--worker", str(number), "--db", str(db),
+         "--attempts", str(attempts), "--seed", str(seed), "--think-ms", str(think_ms)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str], deadline: float) -> bool:
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if ready:
+            return proc.stdout.readline().strip() == "ready"
+        if proc.poll() is not None:
+            return False
+    return False
+
+
+def run_classroom(db: Path, processes: int, attempts: int, *, seed: int = 2026, think_ms: float = 0.0) -> Classroom:
+    """Start the classroom on ``db`` (created by the workers if missing), wait, check, report."""
+    result = Classroom(processes, attempts, think_ms)
+    procs = [_spawn(n, db, attempts, seed + n, think_ms) for n in range(processes)]
+    try:
+        deadline = time.monotonic() + WAIT
+        for n, proc in enumerate(procs):
+            if not _wait_ready(proc, deadline):
+                result.failed_workers += 1
+                result.problems.append(f"worker {n} did not get ready")
+        start = time.perf_counter()
+        for proc in procs:
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+        for n, proc in enumerate(procs):
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                result.failed_workers += 1
+                result.problems.append(f"worker {n} exited {proc.returncode}: {err.strip()[-300:]}")
+                continue
+            result.reports.append(json.loads(lines[-1]))
+        result.wall = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    _check(db, result)
+    return result
+
+
+def _check(db: Path, result: Classroom) -> None:
+    """Compare what the workers committed with what the file holds."""
+    reported: dict[str, list[tuple[int, str, str | None]]] = {}
+    finished: set[str] = set()
+    for report in result.reports:
+        result.commits += report["commits"]
+        for message in report["errors"]:
+            if "locked" in message or "busy" in message:
+                result.busy_errors += 1
+            else:
+                result.other_errors += 1
+            result.problems.append(f"worker {report['worker']}: {message}")
+        for attempt in report["attempts"]:
+            if attempt["id"] is None:
+                continue
+            reported[attempt["id"]] = [tuple(d) for d in attempt["decisions"]]  # type: ignore[misc]
+            if attempt["finished"]:
+                finished.add(attempt["id"])
+    result.started = len(reported)
+    result.finished = len(finished)
+    result.expected = sum(len(log) for log in reported.values())
+    if not db.exists():
+        result.integrity = "no records file"
+        return
+    with contextlib.closing(sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+        result.integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+        statuses = dict(conn.execute("SELECT id, status FROM attempts"))
+        rows = conn.execute(
+            "SELECT attempt_id, sequence, scene, choice, count(*) OVER (PARTITION BY attempt_id, sequence) "
+            "FROM decisions ORDER BY attempt_id, sequence"
+        ).fetchall()
+    stored: dict[str, list[tuple[int, str, str | None]]] = {}
+    for aid, seq, scene, choice, copies in rows:
+        stored.setdefault(aid, []).append((seq, scene, choice))
+        result.duplicated += copies > 1
+    result.stored = sum(len(stored.get(a, [])) for a in reported)
+    for aid, log in reported.items():
+        have = stored.get(aid, [])
+        missing = [d for d in log if d not in have]
+        extra = [d for d in have if d not in log]
+        result.lost += len(missing)
+        result.unexpected += len(extra)
+        if missing or extra:
+            result.problems.append(f"attempt {aid[:8]}: {len(missing)} lost, {len(extra)} unexpected")
+        elif have != sorted(have):
+            result.problems.append(f"attempt {aid[:8]}: decisions out of order")
+            result.unexpected += 1
+        want = "completed" if aid in finished else "in_progress"
+        if statuses.get(aid) != want:
+            result.problems.append(f"attempt {aid[:8]}: status {statuses.get(aid)}, expected {want}")
+            result.other_errors += 1
+    orphans = set(statuses) - set(reported)
+    result.orphans = len(orphans)
+    result.unexpected += sum(len(stored.get(a, [])) for a in orphans)
+
+
+def figures(result: Classroom, title: str) -> str:
+    s = result.summary()
+    rows = [
+        ["processes", s["processes"]],
+        ["attempts started / finished", f"{s['attempts_started']} / {s['attempts_finished']} "
+                                        f"(of {result.processes * result.attempts_each})"],
+        ["decisions stored / expected", f"{s['decisions_stored']} / {s['decisions_expected']}"],
+        ["lost / duplicated / unexpected", f"{s['lost']} / {s['duplicated']} / {s['unexpected']}"],
+        ["errors busy-locked / other", f"{s['busy_errors']} / {s['other_errors']}"],
+        ["failed workers", s["failed_workers"]],
+        ["integrity_check", s["integrity"]],
+        ["commits timed", s["commits"]],
+        ["commit p50 ms", s["commit_p50_ms"]],
+        ["commit p95 ms", s["commit_p95_ms"]],
+        ["slowest commit ms", s["commit_max_ms"]],
+        ["wall time s", s["wall_s"]],
+        ["decisions per second", round(s["decisions_expected"] / result.wall, 1) if result.wall else 0],
+    ]
+    return table(["figure", "value"], rows, title=title)
+
+
+def run(quick: bool = False) -> list[Result]:
+    """Three runs: one process alone (the baseline), the classroom deciding as fast as it can
+    (a stress test: the write lock is almost never free, and SQLite's busy wait, a sleep and
+    retry, is not a queue, so the slowest commit shows how long an unlucky process can wait),
+    and the classroom at a trainee-like pace (a few tenths of a second per decision; real
+    trainees take several seconds)."""
+    processes, attempts = (10, 2) if quick else (30, 3)
+    think = 300.0
+    with tempfile.TemporaryDirectory() as tmp:
+        solo = run_classroom(Path(tmp) / "solo.sqlite3", 1, attempts)
+        print(figures(solo, f"{NAME}: baseline, one process alone ({attempts} attempts)"))
+        print()
+        crowd = run_classroom(Path(tmp) / "records.sqlite3", processes, attempts)
+        print(figures(crowd, f"{NAME}: {processes} processes x {attempts} attempts into one records file, no pause"))
+        print()
+        paced = run_classroom(Path(tmp) / "paced.sqlite3", processes, attempts, think_ms=think)
+        print(figures(paced, f"{NAME}: the same, ~{think:g} ms to think before each decision"))
+    for problem in (crowd.problems + paced.problems)[:20]:
+        print(f"  problem: {problem}")
+    assert solo.ok and crowd.ok and paced.ok, f"{NAME}: the records file lost, duplicated or refused decisions"
+    base = solo.percentile(0.5) or 1e-9
+    return [
+        Result(NAME, f"commit p95, {processes} processes without pause / one process's median commit",
+               crowd.percentile(0.95) / base, float(processes)),
+        Result(NAME, "slowest commit without pause, seconds (busy timeout: 15)", max(crowd.commits, default=0.0),
+               10.0),
+        Result(NAME, f"slowest commit at ~{think:g} ms per decision, seconds", max(paced.commits, default=0.0), 2.0),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom", description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=30)
+    parser.add_argument("--attempts", type=int, default=3, help="attempts each process plays")
+    parser.add_argument("--db", type=Path, help="the records file (default: a new one in a temporary folder)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--think-ms", type=float, default=0.0, help="mean thinking time before each decision")
+    parser.add_argument("--json", action="store_true", help="print the figures and every worker's report as JSON")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, str(args.db), args.attempts, args.seed, args.think_ms)), flush=True)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or Path(tmp) / "records.sqlite3"
+        result = run_classroom(db, args.processes, args.attempts, seed=args.seed, think_ms=args.think_ms)
+    if args.json:
+        print(json.dumps({**result.summary(), "reports": result.reports}))
+    else:
+        print(figures(result, f"{NAME}: {args.processes} processes x {args.attempts} attempts into one records file"))
+        for problem in result.problems[:20]:
+            print(f"  problem: {problem}")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
