@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from simulator.safetext import one_line
+
 if TYPE_CHECKING:
     from scoring.rubric import Rubric
     from simulator.model import Scenario
@@ -49,10 +51,6 @@ CRITICAL = "#c62828"
 SCENE_FILL = "#eef3fb"
 SCENE_BORDER = "#44618b"
 WARNING_SIGN = "⚠"
-
-# C0/C1 control characters (tab and newline are handled separately) and bidi overrides.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 @dataclass(frozen=True)
 class Edge:
@@ -108,9 +106,6 @@ def edges(scenario: Scenario, rubric: Rubric | None = None) -> list[Edge]:
     return out
 
 
-def _clean(text: str) -> str:
-    """Text on one line: control characters dropped, runs of whitespace made one space."""
-    return " ".join(_CONTROL.sub("", text).split())
 
 
 def _nodes(scenario: Scenario, moves: list[Edge]) -> list[tuple[str, str | None]]:
@@ -149,7 +144,7 @@ _MERMAID_SPECIAL = re.compile("[" + re.escape("".join(_MERMAID_ENTITIES)) + "]")
 
 def mermaid_text(text: str) -> str:
     """Text safe inside a quoted Mermaid label ``"..."``: one line, markup as entities."""
-    return _MERMAID_SPECIAL.sub(lambda m: _MERMAID_ENTITIES[m.group()], _clean(text))
+    return _MERMAID_SPECIAL.sub(lambda m: _MERMAID_ENTITIES[m.group()], one_line(text))
 
 
 def _mermaid_label(lines: list[str]) -> str:
@@ -161,7 +156,7 @@ def to_mermaid(scenario: Scenario, rubric: Rubric | None = None) -> str:
     moves = edges(scenario, rubric)
     nodes = _nodes(scenario, moves)
     ids = {sid: f"s{i}" for i, (sid, _) in enumerate(nodes)}
-    title = _clean(f"{scenario.title} ({scenario.id})")
+    title = one_line(f"{scenario.title} ({scenario.id})")
     out = [
         "---",
         f"title: {_yaml_quoted(title)}",
@@ -212,7 +207,7 @@ def dot_text(text: str) -> str:
     """Text safe inside a quoted DOT string: backslashes doubled (Graphviz reads ``\\n``,
     ``\\N`` and friends in labels), quotes escaped, ``&`` written as ``&amp;`` (Graphviz
     reads entities such as ``&lt;`` in labels), one line."""
-    return _clean(text).replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+    return one_line(text).replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
 
 
 def _dot_label(lines: list[str]) -> str:

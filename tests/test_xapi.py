@@ -626,6 +626,8 @@ def test_redirects_and_wrong_addresses_are_not_followed(records):
         (f"https://{USER}:{PASSWORD}@lrs.example/xAPI", PASSWORD, "must not contain a user or password"),
         ("https://lrs.example/xAPI", "", "set CRISIS_SIM_LRS_PASSWORD"),
         ("https://lrs.example/xAPI/statements", PASSWORD, "without /statements"),
+        ("http://lrs.example/xAPI", PASSWORD, "use https:// (Basic auth would send the password unencrypted"),
+        ("http://10.0.0.8:8100/xAPI", PASSWORD, "plain http:// is only for an LRS on this machine"),
     ],
 )
 def test_bad_lrs_settings_are_one_line_and_never_echo_the_password(records, url, password, needle):
@@ -638,6 +640,8 @@ def test_lrs_reasons_are_one_short_line():
     fastapi = json.dumps({"detail": [{"loc": ["body", 0, "actor"], "msg": "Field required"}] * 3}).encode()
     assert lrs_reason(422, fastapi) == "0.actor: Field required (and 2 more)"
     assert lrs_reason(400, b'{"message": "bad\\nverb"}') == "bad verb"
+    # An LRS's words reach the terminal: no escape sequences or bidi overrides get through.
+    assert lrs_reason(500, b"\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2Jdown\xe2\x80\xae!") == "]52;c;ZWNobyBoaQ==[2Jdown!"
     assert lrs_reason(500, b"") == "Internal Server Error"
     partial = json.dumps({"inserted": 0, "rejected": 1, "ids": [], "errors": [{"index": 0, "reason": "missing verb"}]})
     assert lrs_reason(400, partial.encode()) == "missing verb"

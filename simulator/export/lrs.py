@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import ipaddress
 import json
 import socket
 import ssl
@@ -45,6 +46,7 @@ from simulator.export import ExportError
 from simulator.export.tabular import snapshot
 from simulator.export.xapi import XAPI_VERSION, iter_statements
 from simulator.records import Store
+from simulator.safetext import one_line
 
 BACKOFF = 0.5
 """Seconds before the first retry; doubled for each further one."""
@@ -129,7 +131,8 @@ class _Answer:
 
 
 def _one_line(text: str, limit: int = REASON_CHARS) -> str:
-    text = " ".join(text.split())
+    """An LRS's words, safe for the terminal (no escape sequences), on one short line."""
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -242,6 +245,20 @@ class _HttpHandler(_Watched, urllib.request.HTTPHandler):
 
 class _HttpsHandler(_Watched, urllib.request.HTTPSHandler):
     pass
+
+
+def _private_path(url: str) -> bool:
+    """Whether credentials sent to ``url`` stay off the network: https, or http to this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Client:
@@ -471,6 +488,11 @@ def send_to_lrs(
     also when statements were rejected (check ``report.ok``); raises ``LrsError`` (one line,
     ``.report`` set) when sending had to stop, and ``StoreError`` for a records problem."""
     lrs = _check_url(url)
+    if user is not None and not _private_path(lrs):
+        raise LrsError(
+            f"--lrs {lrs}: use https:// (Basic auth would send the password unencrypted over the network); "
+            "plain http:// is only for an LRS on this machine (127.0.0.1, localhost)"
+        )
     if user is not None and not password:
         raise LrsError(f"no password for LRS user '{user}': set CRISIS_SIM_LRS_PASSWORD")
     if user is None and password:

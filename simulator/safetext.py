@@ -1,0 +1,29 @@
+"""Text from outside sources, made safe to print in a terminal.
+
+One owner for "which characters never reach the screen": scenario files, typed names, an LRS's
+error answers and values read back from a records file all come from hands we do not control.
+An ESC starts a terminal control sequence (clear the screen, set the clipboard with OSC 52,
+plant a hyperlink with OSC 8); bidi embeddings, overrides and isolates make text read
+differently from what it is. Both are removed; newline and tab are kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls except tab and newline, plus bidi marks, embeddings, overrides and isolates.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_unsafe(text: str) -> bool:
+    return _UNSAFE_CHARS.search(text) is not None
+
+
+def strip_unsafe(text: str) -> str:
+    """Remove terminal control characters and bidi controls; keep ``\\n`` and ``\\t``."""
+    return _UNSAFE_CHARS.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """``text`` made safe and put on one line: runs of whitespace (newlines too) become one space."""
+    return " ".join(_UNSAFE_CHARS.sub("", text).split())
