@@ -20,6 +20,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONFIG_ENV = "CRISIS_SIM_CONFIG"
+
+TRAINEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+"""A trainee id, wherever it comes from (sign-in screen, --trainee, the config): 1-64 letters,
+digits, '.', '_' or '-'. Ids are stored in records and printed in tables and exports, so
+terminal escapes, bidi overrides and markup never get into one."""
+TRAINEE_ID_HELP = "1-64 letters, digits, '.', '_' or '-' (no spaces), e.g. recruit-042"
 LRS_PASSWORD_ENV = "CRISIS_SIM_LRS_PASSWORD"
 
 

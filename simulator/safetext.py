@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls except tab and newline, plus bidi marks, embeddings, overrides and isolates.
-_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls except tab and newline, plus the bidi marks, embeddings, overrides and
+# isolates ("Trojan Source", CVE-2021-42574: U+061C, U+200E/F, U+202A-E, U+2066-9).
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def has_unsafe(text: str) -> bool:
-    return _UNSAFE_CHARS.search(text) is not None
+def unsafe_chars(text: str) -> list[str]:
+    """The unsafe characters in ``text``, as ``U+XXXX`` names (sorted, each once), for messages."""
+    return sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(text)})
 
 
 def strip_unsafe(text: str) -> str:

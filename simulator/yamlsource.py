@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
+from simulator.safetext import strip_unsafe, unsafe_chars
 
 try:
     _BaseLoader: type = yaml.CSafeLoader
@@ -110,13 +111,7 @@ def yaml11_reading(value: str) -> tuple[Any, str] | None:
     return None
 
 
-# C0 and C1 controls except tab and newline, plus bidi embeddings/overrides/isolates.
-_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def strip_unsafe(text: str) -> str:
-    """Remove terminal control characters and bidi overrides; keep ``\\n`` and ``\\t``."""
-    return _UNSAFE_CHARS.sub("", text)
+_MAX_INT_BITS = 14_000  # about 4,200 decimal digits, within Python's int-to-text limit
 
 
 def resolve_plain(value: str) -> Any:
@@ -132,10 +127,10 @@ def resolve_plain(value: str) -> Any:
             return int(value)
         except ValueError:  # more digits than Python converts; no count or score is this big
             return value
-    if _OCT.match(value):
-        return int(value[2:], 8)
-    if _HEX.match(value):
-        return int(value[2:], 16)
+    if _OCT.match(value) or _HEX.match(value):
+        number = int(value[2:], 8 if value[1] == "o" else 16)
+        # Like the decimal case: a number Python cannot print (over 4,300 digits) stays text.
+        return number if number.bit_length() <= _MAX_INT_BITS else value
     if value in (".inf", "+.inf", ".Inf", "+.Inf", ".INF", "+.INF"):
         return float("inf")
     if value in ("-.inf", "-.Inf", "-.INF"):
@@ -241,6 +236,8 @@ class _Reader:
             return
         if isinstance(theirs, bool):
             shown = str(theirs).lower()
+        elif isinstance(theirs, int) and theirs.bit_length() > _MAX_INT_BITS:
+            shown = "a number too long to show" + (f" ({how})" if how else "")
         else:
             shown = f"the number {theirs}" + (f" ({how})" if how else "")
         if isinstance(typed, str):
@@ -262,7 +259,7 @@ class _Reader:
         """``value`` without control/bidi characters, with a warning when any were removed."""
         cleaned = strip_unsafe(value)
         if cleaned != value:
-            bad = sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(value)})
+            bad = unsafe_chars(value)
             self.warn(
                 mark,
                 "control-character",
@@ -400,10 +397,32 @@ _SEPARATORS = re.compile("[\x85\u2028\u2029]")
 _LINE_BREAKS = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
 
 
+_EDITOR_BREAKS = re.compile("\r\n|\r|\n")
+
+
 def _position_of(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    col = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, col
+    """1-based line and column of ``text[index]``, counting line breaks as editors and YAML do:
+    CR LF, LF and a lone CR (counting only LF put a NUL byte in a file with old
+    Mac line ends at line 1, column 753: found by tests/fuzz/test_fuzz_scenarios.py)."""
+    line, start = 1, 0
+    for match in _EDITOR_BREAKS.finditer(text, 0, index):
+        line += 1
+        start = match.end()
+    return line, index - start + 1
+
+
+def _looks_like_utf16(raw: bytes) -> bool:
+    """UTF-16 without a byte order mark: in its first bytes, every other byte is NUL (the
+    high byte of ASCII letters) and the others are not. Without this check such a file was
+    reported as "contains a NUL byte; is it a binary file?", which does not say what to do."""
+    sample = raw[:512]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, other in ((odd, even), (even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and other.count(0) == 0:
+            return True
+    return False
 
 
 def decode(raw: bytes, path: str) -> str:
@@ -412,8 +431,12 @@ def decode(raw: bytes, path: str) -> str:
     def err(line: int, col: int, code: str, msg: str) -> DiagnosticError:
         return DiagnosticError([Diagnostic(path, line, col, "error", code, msg)])
 
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise err(1, 1, "not-utf8", "the file is UTF-32; save it as UTF-8")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise err(1, 1, "not-utf8", "the file is UTF-16; save it as UTF-8")
+    if _looks_like_utf16(raw):
+        raise err(1, 1, "not-utf8", "the file looks like UTF-16 (without a byte order mark); save it as UTF-8")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
