@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
@@ -28,6 +29,7 @@ from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
+from simulator.tui.text import strip_typed
 
 
 class CrisisSimApp(App[None]):
@@ -143,7 +145,7 @@ class CrisisSimApp(App[None]):
         try:
             session, recorder = resume(self.store, attempt, entry.scenario, entry.rubric)
         except ResumeRefused as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
         mode = attempt.mode if attempt.mode in ("coach", "assessment") else "assessment"
         self.push_screen(PlayScreen(entry, session, recorder, mode, time_pressure=True))
@@ -154,6 +156,10 @@ class CrisisSimApp(App[None]):
         result = recorder.finish(session, entry.rubric) if recorder else grade(
             session.scenario, entry.rubric, session.decisions
         )
+        # A choice queued before a dialog opened can end the scene under it: the debrief takes the
+        # play screen's place, not the dialog's (the scene is over, so the question is moot).
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, PlayScreen):
+            self.pop_screen()
         self.switch_screen(DebriefScreen(entry, result))
 
     def entry_reloaded(self, old: Any, new: Any) -> None:
@@ -165,6 +171,15 @@ class CrisisSimApp(App[None]):
             self.pop_screen()
         if not isinstance(self.screen, LibraryScreen):
             self.switch_screen(LibraryScreen())
+
+    # -- input from the terminal --
+
+    async def on_event(self, event: events.Event) -> None:
+        # A paste is the one way escape sequences and bidi overrides reach a text field, and it
+        # reaches every field, Textual's own too (the command palette): clean it at the door.
+        if isinstance(event, events.Paste):
+            event.text = strip_typed(event.text)
+        await super().on_event(event)
 
     # -- always-available actions --
 

@@ -7,9 +7,11 @@ already stripped control characters from scenario text; typed text is stripped h
 
 from __future__ import annotations
 
+import re
+
 from textual.content import Content
 
-from simulator.yamlsource import strip_unsafe
+from simulator.safetext import strip_unsafe
 
 
 def plain(text: str, style: str = "") -> Content:
@@ -23,6 +25,23 @@ def parts(*pieces: str | tuple[str, str]) -> Content:
     return Content.assemble(*cleaned)
 
 
+# Whole terminal escape sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-character escapes, and the
+# 8-bit CSI), so a pasted "\x1b[31mAlex" leaves "Alex", not "[31mAlex".
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+)
+
+
+def strip_typed(text: str) -> str:
+    """Typed or pasted text without terminal escape sequences, controls or bidi overrides."""
+    return strip_unsafe(_ESCAPE_SEQUENCE.sub("", text))
+
+
 def clean_input(text: str) -> str:
-    """What a trainee typed, safe to store and show: controls and bidi overrides removed."""
-    return " ".join(strip_unsafe(text).split())
+    """What a trainee typed, safe to store and show: escape sequences, controls and bidi
+    overrides removed, whitespace runs (tabs, newlines) made one space."""
+    return " ".join(strip_typed(text).split())

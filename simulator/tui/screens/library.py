@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from simulator.tui.text import parts, plain
+from simulator.tui.widgets.inputs import SafeInput
 
 COLUMNS = ("Title", "Status", "Best", "Level", "Min", "Tags")
 NARROW = 110  # below this width the preview goes under the table
@@ -41,7 +42,7 @@ class LibraryScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="library-heading", markup=False)
-        yield Input(placeholder="Filter: type words, or tag:suicide-risk   ( / to focus )", id="filter")
+        yield SafeInput(placeholder="Filter: type words, or tag:suicide-risk   ( / to focus )", id="filter")
         with Horizontal(id="library-body"):
             yield DataTable(id="scenarios", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="preview"):

@@ -223,6 +223,9 @@ class PlayScreen(Screen[None]):
     def tick(self) -> None:
         if self._deadline is None:
             return
+        if not self.is_active:  # a dialog or help opened since the last tick: the clock waits for it
+            self.hold_clock()
+            return
         left = self._deadline - time.monotonic()
         if left <= 0:
             self.stop_timer()
@@ -253,7 +256,7 @@ class PlayScreen(Screen[None]):
             with self.app.batch_update():  # one screen update for all the events of this choice
                 self.session.choose(choice_id)
         except SessionError as exc:
-            self.notify(str(exc), severity="warning")
+            self.notify(str(exc), severity="warning", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
@@ -282,10 +285,14 @@ class PlayScreen(Screen[None]):
 
     def action_pause_for(self, then: Any) -> None:
         """Stop the clock while another screen is shown (help), and carry on after."""
+        self.hold_clock()
+        then()
+
+    def hold_clock(self) -> None:
+        """Stop the countdown, keeping the time left; ``on_screen_resume`` starts it again."""
         if self._deadline is not None:
             self._remaining = self._deadline - time.monotonic()
             self.stop_timer()
-        then()
 
     def on_screen_resume(self) -> None:
         if self._remaining is not None and self.session.waiting and self._deadline is None:
@@ -296,6 +303,9 @@ class PlayScreen(Screen[None]):
             self._watch_timer.resume()
 
     def on_screen_suspend(self) -> None:
+        # Any screen on top (the quit or leave question, help, pause) stops the clock: a countdown
+        # that ran out behind a dialog would end the scene under the trainee's answer.
+        self.hold_clock()
         if self._watch_timer is not None:  # watch only while this screen is the one shown
             self._watch_timer.pause()
 
@@ -397,7 +407,7 @@ class PlayScreen(Screen[None]):
             graded = load_graded(self.watch, self.rubric_ref)
         except Exception as exc:
             self.show_errors([f"{self.watch}: could not reload: {type(exc).__name__}: {exc}"])
-            self.notify(f"{name} could not be reloaded", severity="error")
+            self.notify(f"{name} could not be reloaded", severity="error", markup=False)
             return
         if not graded.ok:
             errors = [d for d in graded.diagnostics if d.severity == "error"] or list(graded.diagnostics)
@@ -406,6 +416,7 @@ class PlayScreen(Screen[None]):
                 f"{name} has {len(errors)} error(s): not reloaded; still playing the last version that loaded",
                 severity="error",
                 timeout=6,
+                markup=False,
             )
             return
         self.show_errors([])
@@ -426,11 +437,11 @@ class PlayScreen(Screen[None]):
             transcript.divider(f"reloaded {name}")
             if reason:
                 transcript.notice(f"{reason[0].upper()}{reason[1:]}.")
-                self.notify(reason, severity="warning", timeout=8)
+                self.notify(reason, severity="warning", timeout=8, markup=False)
             elif session.scene != old.scene:
-                self.notify(f"the decisions so far now lead to scene '{session.scene}'", timeout=6)
+                self.notify(f"the decisions so far now lead to scene '{session.scene}'", timeout=6, markup=False)
             else:
-                self.notify(f"reloaded {name}: same place, scene '{session.scene}'", timeout=3)
+                self.notify(f"reloaded {name}: same place, scene '{session.scene}'", timeout=3, markup=False)
             shown = session.events if reason else _since_last_decision(session.events)
             if not shown or not isinstance(shown[-1], ChoicesOffered):
                 self.query_one("#choices", OptionList).clear_options()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from simulator.config import TRAINEE_ID
 from simulator.tui.text import clean_input, plain
-
-TRAINEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from simulator.tui.widgets.inputs import SafeInput
 
 
 class SignInScreen(Screen[None]):
@@ -30,9 +28,9 @@ class SignInScreen(Screen[None]):
                 markup=False,
             )
             yield Label("Trainee id")
-            yield Input(self.initial[0], placeholder="e.g. recruit-042", id="trainee-id", max_length=64)
+            yield SafeInput(self.initial[0], placeholder="e.g. recruit-042", id="trainee-id", max_length=64)
             yield Label("Display name")
-            yield Input(self.initial[1], placeholder="e.g. Alex", id="display-name", max_length=60)
+            yield SafeInput(self.initial[1], placeholder="e.g. Alex", id="display-name", max_length=60)
             yield Static("", id="signin-error", markup=False)
             yield Button("Sign in", id="signin-button", variant="primary")
         yield Footer()
