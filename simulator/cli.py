@@ -22,14 +22,24 @@ from simulator.diagnostics import Diagnostic, DiagnosticError
 PROG = "crisis-sim"
 
 
+def one_line(text: str) -> str:
+    """``text`` safe to print as one line of a message: terminal control and bidi characters
+    (from argv, file names or file text) removed, line breaks shown as ``\\n``."""
+    from simulator.safetext import strip_unsafe
+
+    return strip_unsafe(text.replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "\\n")
+
+
 def fail(message: str, code: int = 1) -> int:
-    click.echo(f"{PROG}: error: {message}", err=True)
+    click.echo(f"{PROG}: error: {one_line(message)}", err=True)
     return code
 
 
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
     for d in diagnostics:
-        click.echo(d.format(), err=True)
+        line = one_line(d.format())
+        # about an argument that is empty (or only control characters): no path to start with
+        click.echo(f"{PROG}{line}" if line.startswith(":") else line, err=True)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,6 +80,17 @@ RUBRIC_OPTION = click.option(
     metavar="NAME_OR_PATH",
     help="Grade with this rubric instead of the one the scenario names (a name or a .yaml path).",
 )
+
+
+def checked_trainee(trainee_id: str, where: str = "--trainee") -> str:
+    """The trainee id, or a one-line usage error: an id is stored and printed as given, so one
+    with a terminal escape or markup would reach every later 'results' table."""
+    from simulator.config import TRAINEE_ID, TRAINEE_ID_HELP
+
+    if not TRAINEE_ID.match(trainee_id):
+        shown = trainee_id if len(trainee_id) <= 40 else trainee_id[:40] + "..."
+        raise click.BadParameter(f"{shown!a} is not a trainee id: use {TRAINEE_ID_HELP}", param_hint=where)
+    return trainee_id
 
 
 def load_for_play(ref: str, rubric_ref: str | None) -> Any:
@@ -155,7 +176,7 @@ def list_(folder: Path | None) -> int:
     for file in library_files(folder):
         result = load_scenario(file)
         if result.scenario is None:
-            click.echo(f"{PROG}: skipped {file}: it has errors (run 'crisis-sim validate {file}')", err=True)
+            click.echo(one_line(f"{PROG}: skipped {file}: it has errors (run 'crisis-sim validate {file}')"), err=True)
             continue
         s = result.scenario
         rows.append((s.id, s.title, s.difficulty, str(s.minutes)))
@@ -192,7 +213,7 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
     if script.choose or script.timeout_at or script.policy:
         try:
             for warning in run_script(session, script):
-                click.echo(f"{PROG}: warning: {warning}", err=True)
+                click.echo(f"{PROG}: warning: {one_line(warning)}", err=True)
         except RunStopped as exc:
             status = fail(str(exc))
     else:
@@ -269,8 +290,9 @@ def run(
     session = Session(graded.scenario)
     recorder = None
     if not no_record:
-        store = open_store(db)
         trainee_id = trainee or config.trainee.id or "guest"
+        checked_trainee(trainee_id, "--trainee" if trainee else "[trainee] id")
+        store = open_store(db)
         name = config.trainee.name if trainee_id == config.trainee.id else None
         recorder = begin(
             store,
@@ -408,6 +430,8 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
         click.echo("no attempts recorded yet" if not (trainee or scenario or since) else "no attempts match")
         return 0
     headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
+    # The records file may have been written by other hands: no escape sequence reaches the terminal.
+    rows = [tuple(one_line(str(cell)) for cell in row) for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -421,7 +445,7 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
 def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
     """Recompute every completed attempt's grade from its decisions and compare it with the
     stored grade. Exits 1 if any differ (or cannot be recomputed), naming them."""
-    from scoring.grading import grade
+    from scoring.grading import GradeError, grade
     from simulator.recorder import ResumeRefused, check_same_content, stored_decisions
 
     store = open_store(db, create=False)
@@ -431,10 +455,10 @@ def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
             graded = _scenario_for(a)
             check_same_content(a, graded.scenario, graded.rubric)
             fresh = grade(graded.scenario, graded.rubric, stored_decisions(store, a.id)).as_dict()
-        except (DiagnosticError, ResumeRefused) as exc:
+        except (DiagnosticError, ResumeRefused, GradeError) as exc:  # GradeError: decisions missing or edited
             skipped += 1
             reason = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else str(exc)
-            click.echo(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}")
+            click.echo(one_line(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}"))
             continue
         checked += 1
         stored = a.grade or {}
@@ -442,8 +466,10 @@ def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
             differ += 1
             keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
             click.echo(
-                f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored and recomputed grades differ in "
-                f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})"
+                one_line(
+                    f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored and recomputed grades differ in "
+                    f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})"
+                )
             )
     click.echo(
         f"{checked} grade(s) recomputed: {checked - differ} agree, {differ} differ, {skipped} could not be recomputed"
@@ -489,6 +515,8 @@ def play(scenario: str, trainee: str | None, watch: bool, db: str | None, rubric
     With --watch it is a playtest for authors: the file is reloaded when saved, the decisions
     so far are replayed on it (or play restarts, saying why), and no attempt is recorded.
     """
+    if trainee is not None:
+        checked_trainee(trainee)
     return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch)
 
 
@@ -548,6 +576,16 @@ def _known_error(exc: Exception) -> str | None:
 
     if isinstance(exc, (StoreError, ConfigError)):
         return str(exc)
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        # bytes that are not UTF-8 in an argument (or CRISIS_SIM_* variable) reach Python as
+        # surrogate escapes, which SQLite and other text-only places refuse
+        return f"{exc.object[:40]!a} is not UTF-8 text; retype it, or check the terminal's encoding"
+    if isinstance(exc, OSError) and exc.strerror:
+        # a path the system refuses (a name too long, a symlink loop...), found by a check
+        # like Path.exists() that only expects "no such file": the user's to fix
+        name = "" if exc.filename is None else str(exc.filename)
+        shown = name if len(name) <= 60 else f"{name[:60]}... ({len(name)} characters)"
+        return f"{shown}: {exc.strerror}" if shown else exc.strerror
     return None
 
 
@@ -680,7 +718,7 @@ def export(
                 )
                 click.echo(report.summary())
                 for line in report.rejections():
-                    click.echo(f"{PROG}: {line}", err=True)
+                    click.echo(one_line(f"{PROG}: {line}"), err=True)
                 return 0 if report.ok else 1
             try:
                 with open_output(out, protect=[path]) as stream:
@@ -742,13 +780,13 @@ def verify(files: tuple[str, ...], signature: str | None) -> int:
             verdict = verify_file(name, key, signature)
         except SigningError as exc:
             failed += 1
-            click.echo(f"{PROG}: error: {exc}", err=True)
+            click.echo(f"{PROG}: error: {one_line(str(exc))}", err=True)
             continue
         if verdict.ok:
             click.echo(verdict.message)
         else:
             failed += 1
-            click.echo(f"{PROG}: error: {verdict.message}", err=True)
+            click.echo(f"{PROG}: error: {one_line(verdict.message)}", err=True)
     return 1 if failed else 0
 
 
@@ -941,13 +979,13 @@ def playtest(
     except playtests.RecordError as exc:
         return fail(str(exc))
     for warning in recorded.warnings:
-        click.echo(f"{PROG}: warning: {warning}", err=True)
+        click.echo(f"{PROG}: warning: {one_line(warning)}", err=True)
     click.echo(playtests.describe_recorded(recorded))
     return 0
 
 
 def _one_line(exc: click.ClickException) -> str:
-    message = exc.format_message()
+    message = " ".join(exc.format_message().split())  # click lists choices on lines of their own
     ctx = getattr(exc, "ctx", None)
     if isinstance(exc, click.UsageError) and ctx is not None:
         message += f" (see '{ctx.command_path} --help')"
@@ -960,7 +998,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
     except click.ClickException as exc:
-        click.echo(f"{PROG}: error: {_one_line(exc)}", err=True)
+        click.echo(f"{PROG}: error: {one_line(_one_line(exc))}", err=True)
         code = exc.exit_code
     except DiagnosticError as exc:
         print_diagnostics(exc.diagnostics)
@@ -975,12 +1013,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a user-caused error we know, else a bug of ours: one line either way
         known = _known_error(exc)
         if known is not None:
-            click.echo(f"{PROG}: error: {known}", err=True)
+            click.echo(f"{PROG}: error: {one_line(known)}", err=True)
             sys.exit(1)
         if os.environ.get("CRISIS_SIM_DEBUG"):
             raise
         click.echo(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+            f"{PROG}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
             "(set CRISIS_SIM_DEBUG=1 for the traceback and please report it)",
             err=True,
         )

@@ -319,6 +319,9 @@ def test_integrity_check_reports_damage(tmp_path):
         Store.open(db, check_integrity=True)
 
 
+HOSTILE_ID = "ben\x1b]52;c;cm0gLXJm\x07\x1b[2J\u202e"
+
+
 def test_results_and_regrade(isolated_user_dirs):
     for trainee, choices in (("ana", BEST), ("ben", ["order-down"])):
         cli("run", "overpass-railing", "--trainee", trainee, "--choose", ",".join(choices))
@@ -348,6 +351,15 @@ def test_results_and_regrade(isolated_user_dirs):
     tampered = cli("regrade")
     assert tampered.returncode == 1
     assert "(ben): stored and recomputed grades differ in overall (stored 95.0, recomputed 0.0)" in tampered.stdout
+
+    # A records file edited by other hands: what it holds never drives the instructor's terminal.
+    with sqlite3.connect(os.environ["CRISIS_SIM_DB"]) as conn:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for table, column in (("trainees", "id"), ("attempts", "trainee_id")):
+            conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = 'ben'", (HOSTILE_ID,))
+    for shown in (cli("results"), cli("regrade")):
+        assert "ben]52;c;cm0gLXJm[2J" in shown.stdout
+        assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout and "\x07" not in shown.stdout
 
 
 def test_no_record_writes_nothing(isolated_user_dirs):

@@ -81,7 +81,10 @@ def load_key(key_file: str | None, environ: dict[str, str] | None = None) -> byt
         raise SigningError(
             f"no signing key: set {SIGNING_KEY_ENV} or '[signing] key_file' in the config; {NEW_KEY_HINT}"
         )
-    path = Path(key_file).expanduser()
+    try:
+        path = Path(key_file).expanduser()
+    except RuntimeError:  # '~name' for a user this system does not know: the name as written
+        path = Path(key_file)
     try:
         mode = path.stat().st_mode
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
