@@ -71,7 +71,9 @@ def open_app(scenario: str | None = None, **options: Any) -> int:
         app.run()
     finally:
         app.store.close()
-    return 0
+    if app.records_error is not None:
+        return fail(app.records_error)
+    return app.return_code or 0
 
 
 RUBRIC_OPTION = click.option(

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
 from simulator.recorder import Recorder, ResumeRefused, begin, resume
-from simulator.records import Store
+from simulator.records import Store, StoreError
 from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
@@ -63,6 +63,8 @@ class CrisisSimApp(App[None]):
         self.watch = watch
         """The scenario file a playtest watches; when set, no attempt is recorded."""
         self.rubric_ref = rubric_ref
+        self.records_error: str | None = None
+        """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
 
     # -- start-up and sign-in --
 
@@ -171,6 +173,21 @@ class CrisisSimApp(App[None]):
             self.pop_screen()
         if not isinstance(self.screen, LibraryScreen):
             self.switch_screen(LibraryScreen())
+
+    # -- a records file that fails while the app runs --
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A records error (disk full, file made read-only or locked too long) can surface in any
+        handler that writes: the app cannot go on recording, so it exits cleanly with the one-line
+        reason (``crisis-sim`` prints it) instead of Textual's traceback. Decisions committed
+        before stay in the file and the attempt can be resumed. Anything else is a bug: Textual's
+        own handling shows it."""
+        if isinstance(error, StoreError):
+            if self.records_error is None:
+                self.records_error = f"{error}; the choices before this one are saved, and the app offers to resume"
+                self.exit(return_code=1)
+            return
+        super()._handle_exception(error)
 
     # -- input from the terminal --
 
