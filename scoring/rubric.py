@@ -44,7 +44,9 @@ RUBRICS_ENV = "CRISIS_SIM_RUBRICS"
 RUBRIC_SUFFIXES = (".yaml", ".yml")
 
 Percent = Annotated[int, Field(ge=0, le=100)]
-Weight = Annotated[int, Field(gt=0)]
+MAX_WEIGHT = 10_000
+"""Weights are relative; the cap keeps points x weight small enough to show as a float."""
+Weight = Annotated[int, Field(gt=0, le=MAX_WEIGHT)]
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -55,7 +57,7 @@ class Dimension(Frozen):
 
     name: Text = Field(description="Name shown in the debrief and results, e.g. 'Safety assessment'.")
     weight: Weight = Field(
-        description="Relative weight of this dimension in the overall score (a whole number above 0). "
+        description="Relative weight of this dimension in the overall score (a whole number from 1 to 10000). "
         "Weights need not add up to 100; the default rubric's do, so they read as percentages."
     )
     description: Text = Field(description="What this dimension measures, in a sentence.")

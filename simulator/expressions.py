@@ -245,10 +245,10 @@ class _Parser:
     def atom(self) -> Node:
         tok = self.take()
         if tok.kind == "INT":
-            return Const(tok.pos, int(tok.text))
+            return Const(tok.pos, _number(tok))
         if tok.kind == "OP" and tok.text == "-" and self.tok.kind == "INT":
             num = self.take()
-            return Const(tok.pos, -int(num.text))
+            return Const(tok.pos, -_number(num))
         if tok.kind == "LP":
             node = self.expr()
             if self.tok.kind != "RP":
@@ -281,6 +281,15 @@ class _Parser:
             raise ConditionError(f"{func.text}(...) takes one scene id; missing ')'", self.tok.pos)
         self.take()
         return Call(func.pos, func.text, arg.text)
+
+
+def _number(tok: _Tok) -> int:
+    """The value of an INT token. Python refuses to convert more than 4,300 digits (ValueError);
+    the length cap keeps literals shorter, but the parser must not rely on it."""
+    try:
+        return int(tok.text)
+    except ValueError:
+        raise ConditionError(f"the number {tok.text[:12]}... is too large", tok.pos) from None
 
 
 # ---- checking and compiling -----------------------------------------------------------------
@@ -424,7 +433,7 @@ def compile_condition(text: str, names: Names) -> Condition:
     kind, fn = _compile(tree, names)
     if kind != "bool":
         raise ConditionError(
-            f"this condition is a number, not true/false; compare it, e.g. '{text.strip()} > 0'",
+            f"this condition is a number, not true/false; compare it, e.g. '{' '.join(text.split())} > 0'",
             tree.pos,
         )
     return Condition(text, tree, fn)
