@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_runner import run_cli
 from hang_guard import no_hang
 
-from simulator.cli import main
 from simulator.diagnostics import SMALL_SET, Suggester, did_you_mean
 from simulator.loader import load_scenario
 from simulator.records import Store
@@ -73,19 +72,7 @@ def committed_cases() -> list[Case]:
 COMMITTED = committed_cases()
 
 
-def run_cli(args: list[str]) -> tuple[int, str, str]:
-    """``crisis-sim ARGS`` in-process: (exit code, stdout, stderr), as ``main`` ends it."""
-    with CliRunner().isolation() as (out, err, _mixed):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        sys.stdout.flush()
-        sys.stderr.flush()
-        stdout, stderr = out.getvalue(), err.getvalue()
-    return code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+
 
 
 def check(case: Case, code: int, stdout: str, stderr: str) -> None:
@@ -109,8 +96,7 @@ def test_the_corpus_is_complete_and_small() -> None:
 
 @pytest.mark.parametrize("case", COMMITTED, ids=[c.name for c in COMMITTED])
 def test_committed_case(case: Case) -> None:
-    with no_hang(30, f"hostile case {case.name}"):
-        check(case, *run_cli([case.fill(a) for a in case.args]))
+    check(case, *run_cli([case.fill(a) for a in case.args], seconds=30, what=f"hostile case {case.name}"))
 
 
 @pytest.fixture(scope="session")
@@ -132,8 +118,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.parametrize("name", list(generate.CASES))
 def test_generated_case(generated, name: str) -> None:
     case = generated(name)
-    with no_hang(120, f"hostile case {name}"):
-        code, stdout, stderr = run_cli([case.fill(a) for a in case.args])
+    code, stdout, stderr = run_cli([case.fill(a) for a in case.args], seconds=120, what=f"hostile case {name}")
     check(case, code, stdout, stderr)
     if name == "graph-50000-analyze":
         lines = stdout.splitlines()
@@ -195,7 +180,7 @@ def test_escapes_and_bidi_never_reach_the_model_or_the_runner(name: str) -> None
         code, stdout, stderr = run_cli(["run", str(path), "--no-record", "--choose", choice])
         assert code == 0, stderr
         assert not UNSAFE.search(stdout.replace("\n", "").replace("\t", "")), stdout
-    assert "paces by the bus stop." in run_cli(["run", str(path), "--no-record", "--choose", "greet"])[1]
+    assert "paces by the bus stop." in run_cli(["run", str(path), "--no-record", "--choose", "greet"]).stdout
 
 
 MARKUP = {

@@ -10,12 +10,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 from records_factory import play
 from scenario_factory import SAMPLE_BEST
 
-from simulator.cli import main
 from simulator.export.signing import SIGNING_KEY_ENV, fingerprint, sign_file, verify_file
 from simulator.records import Store
 
@@ -33,11 +33,9 @@ def db(tmp_path_factory) -> Path:
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(list(argv))
     assert "Traceback" not in out + err
-    return exit_info.value.code, out, err
+    return code, out, err
 
 
 def one_line_error(result: tuple[int, str, str], code: int = 1) -> str:

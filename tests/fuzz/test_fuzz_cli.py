@@ -28,8 +28,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
-from hang_guard import no_hang
+from cli_runner import run_cli
 from hypothesis import event as _event
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -336,25 +335,7 @@ def workspace(home: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def invoke(argv: list[str]) -> tuple[int, str, str]:
-    """``main(argv)`` as the installed command runs it; returns (exit code, stdout, stderr)."""
-    runner = CliRunner()
-    with runner.isolation(input="") as (out, err, _):
-        # the streams of a real process under a UTF-8 locale: an argv byte that is not UTF-8
-        # arrives as a surrogate escape and is written back as that byte
-        sys_out = click.get_text_stream("stdout")
-        with contextlib.suppress(AttributeError, ValueError):
-            sys_out.reconfigure(errors="surrogateescape")  # type: ignore[attr-defined]
-        with no_hang(60, "command line"):
-            try:
-                main(argv)
-            except SystemExit as exc:
-                code = exc.code
-            else:
-                code = "main() returned instead of exiting"
-        stdout = out.getvalue().decode("utf-8", "surrogateescape")
-        stderr = err.getvalue().decode("utf-8", "surrogateescape")
-    return code, stdout, stderr  # type: ignore[return-value]
+
 
 
 def check(argv: list[str], code: object, stdout: str, stderr: str) -> None:
@@ -448,7 +429,7 @@ def fuzz(argv: list[str], ids: dict[str, str], home: Path, key: bool = False) ->
         if key:
             os.environ[SIGNING_KEY_ENV] = KEY
         try:
-            code, stdout, stderr = invoke(argv)
+            code, stdout, stderr = run_cli(argv)
         finally:
             os.environ.pop(SIGNING_KEY_ENV, None)
         event(f"exit {code}")
@@ -477,7 +458,7 @@ def test_regrade_reports_a_records_file_with_a_decision_missing(
         conn.execute("DELETE FROM decisions WHERE sequence = 3 AND attempt_id LIKE ?", (records["@DONE@"] + "%",))
     conn.close()
     with workspace(isolated_user_dirs):
-        code, stdout, stderr = invoke(["regrade"])
+        code, stdout, stderr = run_cli(["regrade"])
     check(["regrade"], code, stdout, stderr)
     assert code == 1 and "cannot recompute" in stdout and "was not on offer" in stdout
 

@@ -26,6 +26,7 @@ import pytest
 from hang_guard import no_hang
 from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
+from scenario_factory import HEADER
 
 from simulator import expressions
 from simulator.expressions import (
@@ -644,22 +645,7 @@ def test_mixed_deep_shapes_without_the_length_cap(
 
 # ---- 4. conditions inside a scenario file ---------------------------------------------------
 
-SCENARIO = """\
-format: 1
-id: cond-fuzz
-title: Condition fuzz
-version: "1"
-summary: A scenario whose one condition is fuzzed.
-difficulty: introductory
-minutes: 1
-briefing: Test briefing.
-cast:
-  sam: {name: Sam}
-meters:
-  agitation: {start: 5, min: 0, max: 10, label: Agitation, good: low}
-  rapport: {start: 1, min: 0, max: 10, label: Rapport, good: high}
-flags:
-  asked: {label: Asked, show: true}
+SCENARIO = HEADER + """\
 start: arrival
 scenes:
   arrival:

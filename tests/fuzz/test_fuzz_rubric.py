@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_runner import run_cli
 from hang_guard import no_hang
 from hypothesis import event as _event
 from hypothesis import example, given
@@ -29,7 +30,6 @@ from hypothesis.control import currently_in_test_context
 from scoring.catalog import load_graded
 from scoring.grading import grade
 from scoring.rubric import RubricResult, builtin_rubrics_dir, format_rubric, load_rubric
-from simulator.cli import main
 from simulator.diagnostics import has_errors
 from simulator.engine import Session
 
@@ -422,11 +422,7 @@ def test_files_that_are_not_rubric_files(tmp_path: Path, name: str) -> None:
 # ---- through the CLI ------------------------------------------------------------------------
 
 
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with no_hang(30, "command line"), pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
+
 
 
 def check_cli(code: int, out: str, err: str) -> None:
@@ -460,6 +456,6 @@ def test_mutated_rubrics_through_the_cli(
     path = tmp_path_factory.mktemp("rubric") / "default.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     argv = [str(path) if part == "@" else part for part in COMMANDS[command]]
-    code, out, err = run_cli(argv, capsys)
+    code, out, err = run_cli(argv, seconds=30)
     event(f"{command}: exit {code}")
     check_cli(code, out, err)

@@ -24,12 +24,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cli_runner import run_cli
 from hang_guard import no_hang
 from hypothesis import event, example, given
 from hypothesis import strategies as st
@@ -360,30 +360,15 @@ def test_deep_nesting_and_huge_strings_load_or_diagnose(
 # ---- the validate command ----------------------------------------------------------------------
 
 
-def run_validate(args: list[str]) -> tuple[int, str]:
-    from click.testing import CliRunner
 
-    from simulator.cli import main
-
-    with CliRunner().isolation() as (_out, _err, mixed):
-        try:
-            main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        sys.stdout.flush()
-        sys.stderr.flush()
-        output = mixed.getvalue().decode("utf-8", "replace")
-    return code, output
 
 
 @given(raw=st.one_of(text_mutation(), data_mutation()), as_json=st.booleans())
 def test_validate_command_answers_in_diagnostics_only(folder: Path, raw: bytes, as_json: bool) -> None:
     path = folder / "validated.yaml"
     path.write_bytes(raw)
-    with no_hang(30, "validate"):
-        code, output = run_validate(["validate", str(path), *(["--format", "json"] if as_json else [])])
+    result = run_cli(["validate", str(path), *(["--format", "json"] if as_json else [])], seconds=30, what="validate")
+    code, output = result.code, result.output
     assert "Traceback" not in output and "internal error" not in output, output[-3000:]
     assert code in (0, 1), output[-3000:]
     if as_json:
