@@ -690,6 +690,8 @@ def export(
         raise click.UsageError("--lrs sends the statements; leave out --out (or drop --lrs to write a file)")
     if sign and (lrs is not None or out in (None, "-")):
         raise click.UsageError("--sign needs --out FILE (the signature is written beside it, in FILE.sig)")
+    if sign and Path(out).exists() and not Path(out).is_file():
+        raise click.UsageError(f"--sign needs --out to be a file, and {out} is a device or a pipe")
     try:
         filters = ExportFilter(trainee, scenario, cohort, since, until, status)
     except ExportError as exc:

@@ -147,6 +147,15 @@ def last_trainee() -> tuple[str, str] | None:
         return None
 
 
+def expand_home(text: str) -> Path:
+    """``~`` and ``~user`` expanded; ``~name`` of a user this system does not know stays as
+    written (Path.expanduser raises for it), so a typo is a 'no such file' line, not a crash."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
 def resolve_db(cli_value: str | None, config: Config) -> Path:
     """``--db`` wins, then ``CRISIS_SIM_DB``, then ``[records] db``, then the user data folder."""
     if cli_value:
@@ -155,7 +164,7 @@ def resolve_db(cli_value: str | None, config: Config) -> Path:
     if env:
         return Path(env)
     if config.records.db:
-        return Path(config.records.db).expanduser()
+        return expand_home(config.records.db)
     from platformdirs import user_data_path
 
     return user_data_path("crisis-sim", appauthor=False) / "records.sqlite3"

@@ -385,3 +385,10 @@ def test_config_command_and_broken_config(tmp_path, monkeypatch):
     with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
         record = store.attempt(data["attempt_id"])
         assert (record.trainee_id, record.trainee_name, record.cohort) == ("recruit-7", "Robin", "2026-fall")
+
+    # '~name' of a user this system does not know: a 'no such file' line, not a RuntimeError
+    broken.write_text('[records]\ndb = "~no-such-user-7d1f/records.sqlite3"\n')
+    monkeypatch.delenv("CRISIS_SIM_DB")
+    out = cli("results")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "no records file at ~no-such-user-7d1f/records.sqlite3" in out.stderr

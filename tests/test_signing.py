@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -201,3 +202,25 @@ def test_key_is_never_echoed(capsys, db, tmp_path, monkeypatch, key_env):
     rc, stdout, err = run(capsys, "verify", str(out))
     assert rc == 1 and OTHER_KEY not in stdout + err and KEY not in stdout + err
     assert KEY not in Path(f"{out}.sig").read_text()
+
+
+def test_a_pipe_as_out_is_written_through_and_never_replaced_or_signed(capsys, db, tmp_path, key_env):
+    """`--out /dev/null` as root used to rename a temporary file over /dev/null; a FIFO takes
+    the same path through the code without putting the machine at risk."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    rc, _, err = run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(fifo))
+    reader.join(timeout=30)
+    assert rc == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and received[0].startswith(b"attempt_id,")
+    assert not list(tmp_path.glob(".pipe.*.part"))
+
+    args = ("export", "--format", "csv", "--db", str(db), "--out", str(fifo), "--sign")
+    assert "is a device or a pipe" in one_line_error(run(capsys, *args), code=2)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and not Path(f"{fifo}.sig").exists()

@@ -133,7 +133,8 @@ def _same_file(a: Path, b: Path) -> bool:
 def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> Iterator[TextIO]:
     """A UTF-8 text stream (``newline=""``) for an export.
 
-    ``None`` or ``-``: standard output. A path: a temporary file in the same folder, synced
+    ``None`` or ``-``: standard output. A device or pipe (``/dev/null``, a FIFO): written
+    straight through. Any other path: a temporary file in the same folder, synced
     and renamed over the path only when the export finished, so a crash or an error never
     leaves a half-written file under the final name (the temporary file is removed; one left by
     a killed export is removed by the next export to the same path). A new
@@ -158,6 +159,15 @@ def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> I
                 raise ExportError(f"--out {path} is the records file itself; choose another file")
     if path.is_dir():
         raise ExportError(f"--out {path} is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout, a FIFO): written straight through, as the
+        # shell's '>' does. Renaming a temporary file over it would replace /dev/null itself.
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                yield fh
+        except OSError as exc:
+            raise ExportError(f"cannot write to {path}: {exc.strerror}") from None
+        return
     folder = path.parent
     if not folder.is_dir():
         raise ExportError(f"--out {path}: the folder {folder} does not exist")

@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simulator.config import expand_home
+
 SIGNING_KEY_ENV = "CRISIS_SIM_SIGNING_KEY"
 SIGNATURE_SUFFIX = ".sig"
 FORMAT = "crisis-sim-signature/1"
@@ -81,10 +83,7 @@ def load_key(key_file: str | None, environ: dict[str, str] | None = None) -> byt
         raise SigningError(
             f"no signing key: set {SIGNING_KEY_ENV} or '[signing] key_file' in the config; {NEW_KEY_HINT}"
         )
-    try:
-        path = Path(key_file).expanduser()
-    except RuntimeError:  # '~name' for a user this system does not know: the name as written
-        path = Path(key_file)
+    path = expand_home(key_file)
     try:
         mode = path.stat().st_mode
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -136,6 +135,8 @@ def _mac(key: bytes, fields: dict[str, Any], path: Path) -> str:
 def sign_file(path: str | Path, key: bytes) -> Path:
     """Write ``FILE.sig`` for ``path`` (atomically: a temp file renamed into place)."""
     path = Path(path)
+    if not path.is_file():
+        raise SigningError(f"{path} is not a regular file (a device or a pipe); sign an export written to a file")
     sha = hashlib.sha256()
     try:
         size = _digest(path, sha.update)
