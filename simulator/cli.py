@@ -18,26 +18,19 @@ import click
 
 from simulator import __version__
 from simulator.diagnostics import Diagnostic, DiagnosticError
+from simulator.safetext import escaped_line
 
 PROG = "crisis-sim"
 
 
-def one_line(text: str) -> str:
-    """``text`` safe to print as one line of a message: terminal control and bidi characters
-    (from argv, file names or file text) removed, line breaks shown as ``\\n``."""
-    from simulator.safetext import strip_unsafe
-
-    return strip_unsafe(text.replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "\\n")
-
-
 def fail(message: str, code: int = 1) -> int:
-    click.echo(f"{PROG}: error: {one_line(message)}", err=True)
+    click.echo(f"{PROG}: error: {escaped_line(message)}", err=True)
     return code
 
 
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
     for d in diagnostics:
-        line = one_line(d.format())
+        line = d.format()
         # about an argument that is empty (or only control characters): no path to start with
         click.echo(f"{PROG}{line}" if line.startswith(":") else line, err=True)
 
@@ -178,7 +171,8 @@ def list_(folder: Path | None) -> int:
     for file in library_files(folder):
         result = load_scenario(file)
         if result.scenario is None:
-            click.echo(one_line(f"{PROG}: skipped {file}: it has errors (run 'crisis-sim validate {file}')"), err=True)
+            skipped = f"{PROG}: skipped {file}: it has errors (run 'crisis-sim validate {file}')"
+            click.echo(escaped_line(skipped), err=True)
             continue
         s = result.scenario
         rows.append((s.id, s.title, s.difficulty, str(s.minutes)))
@@ -215,7 +209,7 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
     if script.choose or script.timeout_at or script.policy:
         try:
             for warning in run_script(session, script):
-                click.echo(f"{PROG}: warning: {one_line(warning)}", err=True)
+                click.echo(f"{PROG}: warning: {escaped_line(warning)}", err=True)
         except RunStopped as exc:
             status = fail(str(exc))
     else:
@@ -433,7 +427,7 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
         return 0
     headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
     # The records file may have been written by other hands: no escape sequence reaches the terminal.
-    rows = [tuple(one_line(str(cell)) for cell in row) for row in rows]
+    rows = [tuple(escaped_line(str(cell)) for cell in row) for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -460,7 +454,7 @@ def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
         except (DiagnosticError, ResumeRefused, GradeError) as exc:  # GradeError: decisions missing or edited
             skipped += 1
             reason = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else str(exc)
-            click.echo(one_line(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}"))
+            click.echo(escaped_line(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}"))
             continue
         checked += 1
         stored = a.grade or {}
@@ -468,7 +462,7 @@ def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
             differ += 1
             keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
             click.echo(
-                one_line(
+                escaped_line(
                     f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored and recomputed grades differ in "
                     f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})"
                 )
@@ -722,7 +716,7 @@ def export(
                 )
                 click.echo(report.summary())
                 for line in report.rejections():
-                    click.echo(one_line(f"{PROG}: {line}"), err=True)
+                    click.echo(escaped_line(f"{PROG}: {line}"), err=True)
                 return 0 if report.ok else 1
             try:
                 with open_output(out, protect=[path]) as stream:
@@ -784,13 +778,13 @@ def verify(files: tuple[str, ...], signature: str | None) -> int:
             verdict = verify_file(name, key, signature)
         except SigningError as exc:
             failed += 1
-            click.echo(f"{PROG}: error: {one_line(str(exc))}", err=True)
+            click.echo(f"{PROG}: error: {escaped_line(str(exc))}", err=True)
             continue
         if verdict.ok:
             click.echo(verdict.message)
         else:
             failed += 1
-            click.echo(f"{PROG}: error: {one_line(verdict.message)}", err=True)
+            click.echo(f"{PROG}: error: {escaped_line(verdict.message)}", err=True)
     return 1 if failed else 0
 
 
@@ -983,12 +977,12 @@ def playtest(
     except playtests.RecordError as exc:
         return fail(str(exc))
     for warning in recorded.warnings:
-        click.echo(f"{PROG}: warning: {one_line(warning)}", err=True)
+        click.echo(f"{PROG}: warning: {escaped_line(warning)}", err=True)
     click.echo(playtests.describe_recorded(recorded))
     return 0
 
 
-def _one_line(exc: click.ClickException) -> str:
+def _usage_message(exc: click.ClickException) -> str:
     message = " ".join(exc.format_message().split())  # click lists choices on lines of their own
     ctx = getattr(exc, "ctx", None)
     if isinstance(exc, click.UsageError) and ctx is not None:
@@ -1002,7 +996,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
     except click.ClickException as exc:
-        click.echo(f"{PROG}: error: {one_line(_one_line(exc))}", err=True)
+        click.echo(f"{PROG}: error: {escaped_line(_usage_message(exc))}", err=True)
         code = exc.exit_code
     except DiagnosticError as exc:
         print_diagnostics(exc.diagnostics)
@@ -1017,12 +1011,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a user-caused error we know, else a bug of ours: one line either way
         known = _known_error(exc)
         if known is not None:
-            click.echo(f"{PROG}: error: {one_line(known)}", err=True)
+            click.echo(f"{PROG}: error: {escaped_line(known)}", err=True)
             sys.exit(1)
         if os.environ.get("CRISIS_SIM_DEBUG"):
             raise
         click.echo(
-            f"{PROG}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            f"{PROG}: internal error: {type(exc).__name__}: {escaped_line(str(exc))} "
             "(set CRISIS_SIM_DEBUG=1 for the traceback and please report it)",
             err=True,
         )

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from simulator.safetext import escaped_line
+
 Severity = Literal["error", "warning"]
 
 
@@ -26,11 +28,10 @@ class Diagnostic:
     message: str
 
     def format(self) -> str:
-        """One line, always: a line break in a message (a key or id quoted from the file) or
-        in a path is shown as ``\\n``."""
+        """One line, always, safe for a terminal: a line break in a message (a key or id quoted
+        from the file) or in a path is shown as ``\\n``, control characters are dropped."""
         where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
-        text = f"{where}: {self.severity}: {self.message} [{self.code}]"
-        return text.replace("\r\n", "\\n").replace("\r", "\\r").replace("\n", "\\n")
+        return escaped_line(f"{where}: {self.severity}: {self.message} [{self.code}]")
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -29,3 +29,13 @@ def strip_unsafe(text: str) -> str:
 def one_line(text: str) -> str:
     """``text`` made safe and put on one line: runs of whitespace (newlines too) become one space."""
     return " ".join(_UNSAFE_CHARS.sub("", text).split())
+
+
+def escaped_line(text: str) -> str:
+    """``text`` made safe and kept on one line with nothing lost: each line break (CR LF, CR or
+    LF) is shown as the two characters ``\\n``. For messages that quote a key, an id or an
+    argument, where the break itself may be the mistake to see."""
+    return strip_unsafe(_LINE_BREAK.sub("\\\\n", text))
+
+
+_LINE_BREAK = re.compile("\r\n|\r|\n")

@@ -130,7 +130,7 @@ class _Answer:
     headers: Any = None
 
 
-def _one_line(text: str, limit: int = REASON_CHARS) -> str:
+def _reason_line(text: str, limit: int = REASON_CHARS) -> str:
     """An LRS's words, safe for the terminal (no escape sequences), on one short line."""
     text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -157,12 +157,12 @@ def lrs_reason(status: int, body: bytes) -> str:
         reason = f"{where}: {what}" if where else str(what)
         if len(data) > 1:
             reason += f" (and {len(data) - 1} more)"
-        return _one_line(reason)
+        return _reason_line(reason)
     if isinstance(data, str):
-        return _one_line(data)
+        return _reason_line(data)
     if data is not None:
-        return _one_line(json.dumps(data))
-    return _one_line(text) if text else http.client.responses.get(status, "no reason given")
+        return _reason_line(json.dumps(data))
+    return _reason_line(text) if text else http.client.responses.get(status, "no reason given")
 
 
 def _check_url(url: str) -> str:
@@ -312,9 +312,8 @@ class _Client:
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, ssl.SSLCertVerificationError):
-                raise LrsError(
-                    f"cannot verify the certificate of the LRS at {self.url} ({_one_line(str(reason.verify_message))})"
-                ) from None
+                why = _reason_line(str(reason.verify_message))
+                raise LrsError(f"cannot verify the certificate of the LRS at {self.url} ({why})") from None
             if isinstance(reason, TimeoutError):
                 raise _Transient(f"no answer within {self.timeout:g} s") from None
             if isinstance(reason, ConnectionRefusedError):
@@ -323,7 +322,7 @@ class _Client:
                 raise _Transient("host not found") from None
             if isinstance(reason, OSError) and reason.strerror:
                 raise _Transient(reason.strerror.lower()) from None
-            raise _Transient(_one_line(str(reason))) from None
+            raise _Transient(_reason_line(str(reason))) from None
         except TimeoutError:
             raise _Transient(f"no answer within {self.timeout:g} s") from None
         except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionError) as exc:
@@ -333,7 +332,7 @@ class _Client:
         except http.client.HTTPException as exc:
             raise _Transient(f"broken answer ({type(exc).__name__})") from None
         except OSError as exc:
-            raise _Transient(_one_line(exc.strerror or str(exc))) from None
+            raise _Transient(_reason_line(exc.strerror or str(exc))) from None
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -405,7 +404,7 @@ class _Sender:
         if isinstance(data, dict) and isinstance(data.get("ids"), list):
             for error in data.get("errors") or []:
                 if isinstance(error, dict) and isinstance(error.get("index"), int) and 0 <= error["index"] < len(items):
-                    errors[error["index"]] = _one_line(str(error.get("reason") or error))
+                    errors[error["index"]] = _reason_line(str(error.get("reason") or error))
             data = data["ids"]
         if not (isinstance(data, list) and all(isinstance(x, str) for x in data)):
             self._mark(items, "sent")

@@ -43,18 +43,23 @@ def without_scene(text: str, scene: str, next_scene: str, redirect_to: str) -> s
     return (text[:start] + text[end:]).replace(f"to: {scene}", f"to: {redirect_to}")
 
 
-async def start_playtest(pilot):
-    play = await start_play(pilot, "t")  # time pressure off: the first countdown never fires mid-test
+TO_FIRST_WORDS = ("ask-dispatch", "slow-approach")
+"""The two choices that lead from the start to ``first_words``, where most edits are made."""
+
+
+async def start_playtest(pilot, *choices: str):
+    """Start the playtest (time pressure off: no countdown fires mid-test) and make ``choices``."""
+    play = await start_play(pilot, "t")
     assert play.watch is not None
+    for choice in choices:
+        await choose(pilot, play, choice)
     return play
 
 
 async def test_a_saved_edit_reloads_and_keeps_the_place(make_app, watched):
     app = make_app(trainee="t-watch", scenario_ref=str(watched), watch=True)
     async with app.run_test(size=(100, 32)) as pilot:
-        play = await start_playtest(pilot)
-        await choose(pilot, play, "ask-dispatch")
-        await choose(pilot, play, "slow-approach")
+        play = await start_playtest(pilot, *TO_FIRST_WORDS)
         before = play.session
         assert before.scene == "first_words"
 
@@ -82,9 +87,7 @@ async def test_a_broken_file_is_reported_in_the_app_and_the_session_goes_on(make
     good = watched.read_text(encoding="utf-8")
     app = make_app(trainee="t-watch", scenario_ref=str(watched), watch=True)
     async with app.run_test(size=(100, 32)) as pilot:
-        play = await start_playtest(pilot)
-        await choose(pilot, play, "ask-dispatch")
-        await choose(pilot, play, "slow-approach")
+        play = await start_playtest(pilot, *TO_FIRST_WORDS)
         before = play.session
         events_before = list(before.events)
 
@@ -109,9 +112,7 @@ async def test_a_broken_file_is_reported_in_the_app_and_the_session_goes_on(make
 async def test_deleting_the_current_scene_restarts_and_says_why(make_app, watched):
     app = make_app(trainee="t-watch", scenario_ref=str(watched), watch=True)
     async with app.run_test(size=(100, 32)) as pilot:
-        play = await start_playtest(pilot)
-        await choose(pilot, play, "ask-dispatch")
-        await choose(pilot, play, "slow-approach")
+        play = await start_playtest(pilot, *TO_FIRST_WORDS)
         before = play.session
         assert before.scene == "first_words"
 
@@ -132,9 +133,7 @@ async def test_deleting_the_current_scene_restarts_and_says_why(make_app, watche
 async def test_a_choice_taken_that_is_gone_restarts_and_names_the_step(make_app, watched):
     app = make_app(trainee="t-watch", scenario_ref=str(watched), watch=True)
     async with app.run_test(size=(100, 32)) as pilot:
-        play = await start_playtest(pilot)
-        await choose(pilot, play, "ask-dispatch")
-        await choose(pilot, play, "slow-approach")
+        play = await start_playtest(pilot, *TO_FIRST_WORDS)
         before = play.session
 
         edit(watched, "id: slow-approach", "id: approach-slowly")
@@ -221,8 +220,7 @@ async def test_a_new_meter_appears_in_the_side_panel_after_a_reload(make_app, wa
 
     app = make_app(trainee="t-watch", scenario_ref=str(watched), watch=True)
     async with app.run_test(size=(100, 32)) as pilot:
-        play = await start_playtest(pilot)
-        await choose(pilot, play, "slow-approach")
+        play = await start_playtest(pilot, "slow-approach")
         before = play.session
         assert [b.meter_id for b in play.query(MeterBar)] == ["agitation", "rapport"]
         edit(watched, "  rapport: {start: 1,", "  calm: {start: 4, label: Calm, show: true}\n  rapport: {start: 1,")
