@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scenario_factory import SAMPLE
+from scenario_factory import SAMPLE, SAMPLE_BEST
 
 from scoring.catalog import load_graded
 from scoring.grading import grade
@@ -69,6 +69,19 @@ def play(store: Store, trainee: str, script: list[str | None], *, started_at: st
     store.write("UPDATE attempts SET started_at = ?, ended_at = ? WHERE id = ?", (started_at, ended, attempt_id))
     data = json.loads(json.dumps(result.as_dict(), sort_keys=True)) if result else None
     return Played(attempt_id, trainee, done, data, started_at)
+
+
+FAILED_SCRIPT: list[str | None] = [None, "reflect-feeling", "ask-directly", "promise-secret"]
+"""A run that fails the sample: a timeout first, then a promise of secrecy (a critical error)."""
+
+
+def passed_failed_running(store: Store) -> tuple[Played, Played, Played]:
+    """The set the xAPI tests describe: ana passed (cohort 2026-spring), ben failed, cy still
+    playing, on three days in March 2026."""
+    passed = play(store, "ana", SAMPLE_BEST, started_at="2026-03-01T09:00:00.000Z", cohort="2026-spring")
+    failed = play(store, "ben", FAILED_SCRIPT, started_at="2026-03-02T10:00:00.000Z")
+    running = play(store, "cy", SAMPLE_BEST[:2], started_at="2026-03-03T11:00:00.000Z", finish=False)
+    return passed, failed, running
 
 
 def copy_attempts(source_db: Path, db: Path, count: int, *, decisions: int | None = None,

@@ -33,9 +33,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from records_factory import play
+from records_factory import passed_failed_running
 from scenario_factory import REPO
-from test_xapi import BEST
 
 from simulator.config import Config, load_config
 from simulator.export import ExportFilter
@@ -183,14 +182,7 @@ def setup(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     folder = tmp_path_factory.mktemp("academy")
     db = folder / "records.sqlite3"
     with Store.open(db) as store:
-        a = play(store, "ana", BEST, started_at="2026-03-01T09:00:00.000Z", cohort="2026-spring")
-        b = play(
-            store,
-            "ben",
-            [None, "reflect-feeling", "ask-directly", "promise-secret"],
-            started_at="2026-03-02T10:00:00.000Z",
-        )
-        c = play(store, "cy", BEST[:2], started_at="2026-03-03T11:00:00.000Z", finish=False)
+        a, b, c = passed_failed_running(store)
     config = folder / "config.toml"
     config.write_text(
         f'[academy]\nhomepage = "{HOMEPAGE}"\nbase_iri = "{BASE_IRI}"\n\n'

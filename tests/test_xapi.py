@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from records_factory import NullSink, Played, copy_attempts, play, response_ms
+from records_factory import NullSink, Played, copy_attempts, passed_failed_running, response_ms
 from scenario_factory import SAMPLE, SAMPLE_BEST
 
 from scoring.catalog import load_graded
@@ -69,15 +69,7 @@ class Records:
 def records(tmp_path) -> Records:
     db = tmp_path / "records.sqlite3"
     with Store.open(db) as store:
-        passed = play(store, "ana", BEST, started_at="2026-03-01T09:00:00.000Z", cohort="2026-spring")
-        failed = play(
-            store,
-            "ben",
-            [None, "reflect-feeling", "ask-directly", "promise-secret"],
-            started_at="2026-03-02T10:00:00.000Z",
-        )
-        running = play(store, "cy", BEST[:2], started_at="2026-03-03T11:00:00.000Z", finish=False)
-    return Records(db, passed, failed, running)
+        return Records(db, *passed_failed_running(store))
 
 
 def export_all(db: Path, **kwargs: Any) -> list[dict[str, Any]]:

@@ -95,9 +95,15 @@ async def test_mouse_click_chooses(make_app):
         assert app.screen.session.decisions[0].choice == "ask-dispatch"
 
 
-async def test_a_timeout_fires_the_engines_expire(make_app, library):
+def with_timer(library, seconds: int):
+    """The sample in ``library`` with its first countdown cut from 40 s to ``seconds``."""
     path = library / SAMPLE.name
-    path.write_text(path.read_text().replace("seconds: 40", "seconds: 2"))
+    path.write_text(path.read_text().replace("seconds: 40", f"seconds: {seconds}"))
+    return path
+
+
+async def test_a_timeout_fires_the_engines_expire(make_app, library):
+    path = with_timer(library, 2)
     app = make_app(trainee="t-timer", scenario_ref=str(path))
     async with app.run_test(size=(100, 32)) as pilot:
         await start_play(pilot)
@@ -109,8 +115,7 @@ async def test_a_timeout_fires_the_engines_expire(make_app, library):
 
 
 async def test_time_pressure_off_never_fires(make_app, library):
-    path = library / SAMPLE.name
-    path.write_text(path.read_text().replace("seconds: 40", "seconds: 1"))
+    path = with_timer(library, 1)
     app = make_app(trainee="t-notimer", scenario_ref=str(path))
     async with app.run_test(size=(100, 32)) as pilot:
         await start_play(pilot, "t")  # time pressure off
@@ -120,8 +125,7 @@ async def test_time_pressure_off_never_fires(make_app, library):
 
 
 async def test_pause_stops_the_timer(make_app, library):
-    path = library / SAMPLE.name
-    path.write_text(path.read_text().replace("seconds: 40", "seconds: 2"))
+    path = with_timer(library, 2)
     app = make_app(trainee="t-pause", scenario_ref=str(path))
     async with app.run_test(size=(100, 32)) as pilot:
         await start_play(pilot)
