@@ -16,19 +16,31 @@ import re
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# Whole terminal escape sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-character escapes, and the
+# 8-bit CSI), so "\x1b[31mAlex" leaves "Alex", not "[31mAlex".
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+)
+
+
 def unsafe_chars(text: str) -> list[str]:
     """The unsafe characters in ``text``, as ``U+XXXX`` names (sorted, each once), for messages."""
     return sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(text)})
 
 
 def strip_unsafe(text: str) -> str:
-    """Remove terminal control characters and bidi controls; keep ``\\n`` and ``\\t``."""
-    return _UNSAFE_CHARS.sub("", text)
+    """Remove terminal escape sequences (whole), other control characters and bidi controls;
+    keep ``\\n`` and ``\\t``."""
+    return _UNSAFE_CHARS.sub("", _ESCAPE_SEQUENCE.sub("", text))
 
 
 def one_line(text: str) -> str:
     """``text`` made safe and put on one line: runs of whitespace (newlines too) become one space."""
-    return " ".join(_UNSAFE_CHARS.sub("", text).split())
+    return " ".join(strip_unsafe(text).split())
 
 
 def escaped_line(text: str) -> str:

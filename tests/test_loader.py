@@ -875,7 +875,7 @@ def test_control_and_bidi_characters_are_stripped_with_warning(load: Loader) -> 
     result = load(text)
     check(result, "control-character", *pos(text, '"You'), words=("U+001B", "U+202E"), severity="warning")
     assert result.ok and result.scenario is not None
-    assert result.scenario.scenes["arrival"].text == "You [31marrive."
+    assert result.scenario.scenes["arrival"].text == "You arrive."  # the whole sequence, not just ESC
 
 
 def test_raw_bidi_override_is_stripped_with_warning(load: Loader) -> None:

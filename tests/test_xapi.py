@@ -633,7 +633,7 @@ def test_lrs_reasons_are_one_short_line():
     assert lrs_reason(422, fastapi) == "0.actor: Field required (and 2 more)"
     assert lrs_reason(400, b'{"message": "bad\\nverb"}') == "bad verb"
     # An LRS's words reach the terminal: no escape sequences or bidi overrides get through.
-    assert lrs_reason(500, b"\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2Jdown\xe2\x80\xae!") == "]52;c;ZWNobyBoaQ==[2Jdown!"
+    assert lrs_reason(500, b"\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2Jdown\xe2\x80\xae!") == "down!"
     assert lrs_reason(500, b"") == "Internal Server Error"
     partial = json.dumps({"inserted": 0, "rejected": 1, "ids": [], "errors": [{"index": 0, "reason": "missing verb"}]})
     assert lrs_reason(400, partial.encode()) == "missing verb"

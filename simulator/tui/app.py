@@ -22,6 +22,7 @@ from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
 from simulator.recorder import Recorder, ResumeRefused, begin, resume
 from simulator.records import Store, StoreError
+from simulator.safetext import strip_unsafe
 from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
@@ -29,7 +30,6 @@ from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
-from simulator.tui.text import strip_typed
 
 
 class CrisisSimApp(App[None]):
@@ -195,7 +195,7 @@ class CrisisSimApp(App[None]):
         # A paste is the one way escape sequences and bidi overrides reach a text field, and it
         # reaches every field, Textual's own too (the command palette): clean it at the door.
         if isinstance(event, events.Paste):
-            event.text = strip_typed(event.text)
+            event.text = strip_unsafe(event.text)
         await super().on_event(event)
 
     # -- always-available actions --

@@ -9,7 +9,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from simulator.config import TRAINEE_ID
-from simulator.tui.text import clean_input, plain
+from simulator.safetext import one_line
+from simulator.tui.text import plain
 from simulator.tui.widgets.inputs import SafeInput
 
 
@@ -48,8 +49,8 @@ class SignInScreen(Screen[None]):
         self._submit()
 
     def _submit(self) -> None:
-        trainee_id = clean_input(self.query_one("#trainee-id", Input).value)
-        name = clean_input(self.query_one("#display-name", Input).value) or trainee_id
+        trainee_id = one_line(self.query_one("#trainee-id", Input).value)
+        name = one_line(self.query_one("#display-name", Input).value) or trainee_id
         if not TRAINEE_ID.match(trainee_id):
             self.query_one("#signin-error", Static).update(
                 plain("A trainee id is 1-64 letters, digits, '.', '_' or '-' (no spaces), e.g. recruit-042.")

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from simulator.tui.text import strip_typed
+from simulator.safetext import strip_unsafe
 
 
 class SafeInput(Input):
     def replace(self, text: str, start: int, end: int) -> None:
         # Clean before Input checks max_length, so invisible characters do not make a paste too long.
-        super().replace(strip_typed(text).replace("\n", " ").replace("\t", " "), start, end)
+        super().replace(strip_unsafe(text).replace("\n", " ").replace("\t", " "), start, end)
 
     def validate_value(self, value: str) -> str:
         """Any value set in code (or by ``replace``) is cleaned the same way."""
-        return strip_typed(value).replace("\n", " ").replace("\t", " ")
+        return strip_unsafe(value).replace("\n", " ").replace("\t", " ")
