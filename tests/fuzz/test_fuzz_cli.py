@@ -6,7 +6,7 @@ without touching this file. Each example runs ``main(argv)`` in-process inside
 stderr captured with the error handlers a real process has), in its own temporary working
 folder, against a records file holding a finished and an unfinished attempt.
 
-Property (the contract in ``simulator/cli.py``): exit code 0, 1 or 2 (never 70, "internal
+Property (the contract in ``simulator/cli/__init__.py``): exit code 0, 1 or 2 (never 70, "internal
 error"); no traceback; every line on stderr is a ``crisis-sim: ...`` line or a one-line
 ``file:line:col`` diagnostic, with at most one ``crisis-sim: error:`` line, and exactly one line
 for a command-line error (exit 2: ``main()`` shortens click's Usage/Try/Error block to one

@@ -1,0 +1,327 @@
+"""Authoring: ``validate``, ``list``, ``rubric``, ``analyze``, ``schema``, ``graph``, ``new``, ``test``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from simulator.cli.base import (
+    PROG,
+    RUBRIC_OPTION,
+    cli,
+    fail,
+    load_for_play,
+    print_diagnostics,
+)
+from simulator.diagnostics import DiagnosticError
+from simulator.safetext import escaped_line
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="'json' prints one object with every diagnostic, for editors and CI.",
+)
+@RUBRIC_OPTION
+def validate(paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | None) -> int:
+    """Check scenario files or folders (default: the bundled library).
+
+    Checks the YAML, the structure, every reference and condition, the scene graph, the
+    scores and critical errors against the rubric, and possible dead ends and point-farming
+    loops. Prints compiler-style diagnostics (file:line:col: error: ...). Exits 1 if any file
+    has errors (or warnings, with --strict).
+    """
+    from scoring.catalog import attach_rubric
+    from simulator.diagnostics import has_errors
+    from simulator.library import bundled_dir
+    from simulator.loader import load_many
+
+    results = load_many(paths or [bundled_dir()])
+    for r in results:
+        if r.scenario is not None:
+            r.diagnostics += attach_rubric(r.scenario, rubric_ref).diagnostics
+    diagnostics = [d for r in results for d in r.diagnostics]
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    failed = errors > 0 or (strict and warnings > 0)
+    if fmt == "json":
+        files = [
+            {
+                "path": r.path,
+                "ok": r.scenario is not None and not has_errors(r.diagnostics),
+                "id": r.scenario.id if r.scenario else None,
+                "diagnostics": [d.as_dict() for d in r.diagnostics],
+            }
+            for r in results
+        ]
+        report = {"files": files, "errors": errors, "warnings": warnings, "ok": not failed and bool(results)}
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for d in diagnostics:
+            click.echo(d.format())
+        if not results:
+            click.echo("no scenario files found")
+        else:
+            click.echo(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+    if not results:
+        return 1
+    return 1 if failed else 0
+
+
+@cli.command(name="list")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="A scenario folder instead of the bundled library.",
+)
+def list_(folder: Path | None) -> int:
+    """List the scenarios in the library: id, title, difficulty, minutes."""
+    from simulator.library import library_files
+    from simulator.loader import load_scenario
+
+    rows = []
+    for file in library_files(folder):
+        result = load_scenario(file)
+        if result.scenario is None:
+            skipped = f"{PROG}: skipped {file}: it has errors (run 'crisis-sim validate {file}')"
+            click.echo(escaped_line(skipped), err=True)
+            continue
+        s = result.scenario
+        rows.append((s.id, s.title, s.difficulty, str(s.minutes)))
+    if not rows:
+        return fail("no valid scenarios found")
+    headers = ("ID", "TITLE", "DIFFICULTY", "MIN")
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(4)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+@cli.command()
+@click.argument("name", default="default", required=False, metavar="[NAME_OR_PATH]")
+def rubric(name: str) -> int:
+    """Print a rubric (default: 'default').
+
+    Shows the pass rule, the weighted dimensions with their principles, and the critical
+    errors. NAME_OR_PATH is a rubric name (looked up in the CRISIS_SIM_RUBRICS folders, then
+    the built-in rubrics) or a path to a .yaml file.
+    """
+    from scoring.rubric import find_rubric, format_rubric, load_rubric
+
+    result = load_rubric(find_rubric(name))
+    if result.rubric is None:
+        raise DiagnosticError(result.diagnostics)
+    print_diagnostics(result.diagnostics)
+    click.echo(format_rubric(result.rubric), nl=False)
+    return 0
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--json", "as_json", is_flag=True, help="Print the full analysis as JSON.")
+@click.option(
+    "--max-states",
+    type=click.IntRange(min=1),
+    default=200_000,
+    show_default=True,
+    help="Stop exploring after this many states (reported, never a hang).",
+)
+@RUBRIC_OPTION
+def analyze(scenario: str, as_json: bool, max_states: int, rubric_ref: str | None) -> int:
+    """Explore every reachable state of SCENARIO and report what can happen.
+
+    Endings reached, best and worst paths with their scores (runnable with 'crisis-sim run
+    --choose'), decisions where all options score the same, dead ends, point-farming loops and
+    the principles exercised. Exits 1 when it finds a problem.
+    """
+    from scoring.analysis import analyze as run_analysis
+    from scoring.report import format_analysis
+
+    graded = load_for_play(scenario, rubric_ref)
+    result = run_analysis(graded.scenario, graded.rubric, max_states)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(format_analysis(result, scenario))
+    return 1 if result.problems else 0
+
+
+@cli.command()
+@click.option(
+    "--out",
+    metavar="FILE|-",
+    help="Write the schema to FILE (replacing it) instead of printing it; '-': stdout.",
+)
+@click.option("--rubric", "for_rubric", is_flag=True, help="The schema of rubric files instead of scenario files.")
+def schema(out: str | None, for_rubric: bool) -> int:
+    """Print the JSON Schema of scenario files (or, with --rubric, of rubric files).
+
+    Give it to an editor's YAML language server for completion, hover help on every key and
+    inline errors while typing (docs/authoring.md). It is generated from the models of this
+    installed crisis-sim, so it always matches it. It covers the structure only: 'crisis-sim
+    validate' still checks references, conditions, the scene graph and the rubric.
+    """
+    from simulator.schema import dumps, schema_for, write
+
+    kind = "rubric" if for_rubric else "scenario"
+    if out is None or out == "-":
+        click.echo(dumps(schema_for(kind)), nl=False)
+        return 0
+    try:
+        write(out, kind)
+    except OSError as exc:
+        return fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"wrote the {kind} schema to {out}")
+    return 0
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot"]),
+    default="mermaid",
+    show_default=True,
+    help="mermaid: a flowchart for a ```mermaid block (GitHub renders it); dot: Graphviz (dot -Tsvg).",
+)
+@click.option("--out", metavar="FILE|-", help="Write to FILE (replacing it) instead of printing it; '-': stdout.")
+@RUBRIC_OPTION
+def graph(scenario: str, fmt: str, out: str | None, rubric_ref: str | None) -> int:
+    """Draw SCENARIO's scene graph (a library id or a path) as Mermaid or Graphviz DOT.
+
+    Scenes are nodes, endings coloured by rating; choices are edges labelled with their ids
+    (and [if: ...] when conditional), coloured by their weighted points (green positive, red
+    negative, grey zero); auto moves are dashed, timeouts dotted, critical errors thick red
+    with a warning sign. Drawn whenever the scenario file loads; rubric findings are printed
+    as well (without a usable rubric the points are summed unweighted).
+    """
+    from scoring.catalog import load_graded
+    from simulator.graph import render
+
+    graded = load_graded(scenario, rubric_ref)
+    if graded.scenario is None:
+        raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+    print_diagnostics([d for d in graded.diagnostics if d.severity == "error"])
+    text = render(graded.scenario, fmt, graded.rubric)
+    if out is None or out == "-":
+        click.echo(text, nl=False)
+        return 0
+    try:
+        Path(out).write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        return fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"wrote the {fmt} graph of '{graded.scenario.id}' to {out}")
+    return 0
+
+
+@cli.command()
+@click.argument("scenario_id", metavar="ID")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default="the current directory",
+    help="Folder to write ID.yaml in (created if missing).",
+)
+def new(scenario_id: str, folder: Path) -> int:
+    """Start a new scenario: write DIR/ID.yaml, a small valid scenario whose comments explain
+    the format (docs/scenario-format.md has the rest). Never overwrites a file.
+
+    The file passes 'crisis-sim validate --strict' and 'crisis-sim analyze' as written: play
+    it, then rewrite the story for your own call.
+    """
+    from simulator.scaffold import ScaffoldError, check_id, create
+
+    problem = check_id(scenario_id)
+    if problem is not None:
+        return fail(problem, 2)
+    try:
+        path = create(scenario_id, folder)
+    except ScaffoldError as exc:
+        return fail(str(exc))
+    click.echo(f"wrote {path}; check it with: crisis-sim validate --strict {path}")
+    return 0
+
+
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option(
+    "-k",
+    "keyword",
+    metavar="SUBSTRING",
+    help="Only the playthroughs whose 'SCENARIO-ID::NAME' contains SUBSTRING (case-insensitive).",
+)
+@click.option(
+    "--record",
+    "record_name",
+    metavar="NAME",
+    help="Play --choose/--timeout-at on the one PATH and append the result as a new playthrough called NAME "
+    "to the scenario's sidecar FILE.tests.yaml (created if missing).",
+)
+@click.option(
+    "--choose", multiple=True, metavar="IDS", help="With --record: choices to make, comma-separated (ids or positions)."
+)
+@click.option(
+    "--timeout-at", multiple=True, metavar="SCENES", help="With --record: let the timer run out in these scenes."
+)
+def playtest(
+    paths: tuple[str, ...],
+    keyword: str | None,
+    record_name: str | None,
+    choose: tuple[str, ...],
+    timeout_at: tuple[str, ...],
+) -> int:
+    """Run the recorded playthrough tests of scenarios (default: the bundled library).
+
+    PATH is a scenario file, a folder of them, or a library id; each scenario's inline 'tests:'
+    and its sidecar FILE.tests.yaml (next to FILE.yaml) are run. Prints one line per scenario ('.' passed, 'F'
+    failed, 'E' could not load), the expected-vs-actual diff of each failure, and
+    'N passed, M failed'. Exits 1 if any failed. With --record NAME, plays the steps and
+    appends them, with the ending, score, pass/fail and critical errors reached, as a new test.
+    """
+    from scoring import playtests
+    from simulator.runner import parse_list
+
+    steps, timeouts = parse_list(choose), parse_list(timeout_at)
+    if record_name is None:
+        if steps or timeouts:
+            raise click.UsageError("--choose and --timeout-at are for --record NAME")
+        from simulator.library import bundled_dir
+
+        results, problems = playtests.run_tests(list(paths) or [bundled_dir()], keyword)
+        lines, _passed, failed = playtests.format_results(results, problems)
+        for line in lines:
+            click.echo(line)
+        if not failed and not any(r.results for r in results):
+            return fail("no playthrough tests found" + (f" matching -k '{keyword}'" if keyword else ""))
+        return 1 if failed else 0
+    if len(paths) != 1:
+        raise click.UsageError("--record needs exactly one scenario PATH")
+    if keyword is not None:
+        raise click.UsageError("-k selects tests to run; it cannot be combined with --record")
+    if not (steps or timeouts):
+        raise click.UsageError("--record needs the steps to play: --choose IDS and/or --timeout-at SCENES")
+    files, problems = playtests.expand(paths)
+    if problems:
+        raise DiagnosticError(problems)
+    if len(files) != 1:
+        raise click.UsageError("--record needs exactly one scenario file, not a folder")
+    try:
+        recorded = playtests.record(files[0], record_name, steps, timeouts, label=paths[0])
+    except playtests.RecordError as exc:
+        return fail(str(exc))
+    for warning in recorded.warnings:
+        click.echo(f"{PROG}: warning: {escaped_line(warning)}", err=True)
+    click.echo(playtests.describe_recorded(recorded))
+    return 0

@@ -1,0 +1,116 @@
+"""Shared pieces of the ``crisis-sim`` command: the click group, the one-line failure, the
+options and loaders several command groups use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from simulator import __version__
+from simulator.diagnostics import Diagnostic, DiagnosticError
+from simulator.safetext import escaped_line
+
+PROG = "crisis-sim"
+
+
+def fail(message: str, code: int = 1) -> int:
+    click.echo(f"{PROG}: error: {escaped_line(message)}", err=True)
+    return code
+
+
+def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+    for d in diagnostics:
+        line = d.format()
+        # about an argument that is empty (or only control characters): no path to start with
+        click.echo(f"{PROG}{line}" if line.startswith(":") else line, err=True)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name=PROG)
+@click.pass_context
+def cli(ctx: click.Context) -> int | None:
+    """crisis-sim: practise crisis intervention in the terminal.
+
+    Scenarios are YAML state machines; every decision is graded against MHFA (ALGEE) and
+    CIT/ICAT principles. Run 'crisis-sim COMMAND --help' for each command.
+    """
+    if ctx.invoked_subcommand is None:
+        from simulator.cli.play import open_app
+
+        return open_app()
+    return 0
+
+
+RUBRIC_OPTION = click.option(
+    "--rubric",
+    "rubric_ref",
+    metavar="NAME_OR_PATH",
+    help="Grade with this rubric instead of the one the scenario names (a name or a .yaml path).",
+)
+
+
+def checked_trainee(trainee_id: str, where: str = "--trainee") -> str:
+    """The trainee id, or a one-line usage error: an id is stored and printed as given, so one
+    with a terminal escape or markup would reach every later 'results' table."""
+    from simulator.config import TRAINEE_ID, TRAINEE_ID_HELP
+
+    if not TRAINEE_ID.match(trainee_id):
+        shown = trainee_id if len(trainee_id) <= 40 else trainee_id[:40] + "..."
+        raise click.BadParameter(f"{shown!a} is not a trainee id: use {TRAINEE_ID_HELP}", param_hint=where)
+    return trainee_id
+
+
+def load_for_play(ref: str, rubric_ref: str | None) -> Any:
+    """A scenario and its effective rubric, or a DiagnosticError listing what is wrong."""
+    from scoring.catalog import load_graded
+
+    graded = load_graded(ref, rubric_ref)
+    if not graded.ok:
+        raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+    return graded
+
+
+def open_store(db: str | None, *, create: bool = True) -> Any:
+    """The records store named by --db, CRISIS_SIM_DB, the config, or the default location."""
+    from simulator.config import load_config, resolve_db
+    from simulator.records import Store
+
+    return Store.open(resolve_db(db, load_config()), create=create)
+
+
+DB_OPTION = click.option(
+    "--db", metavar="PATH", help="Records file (default: CRISIS_SIM_DB, then the config, then the user data folder)."
+)
+
+
+def scenario_for(attempt: Any, rubric_ref: str | None = None) -> Any:
+    """The scenario and rubric an attempt was played with: its stored path, else its library id."""
+    from scoring.catalog import load_graded
+
+    path = Path(attempt.scenario_path) if attempt.scenario_path else None
+    graded = load_graded(path if path and path.exists() else attempt.scenario_id, rubric_ref or attempt.rubric_id)
+    if not graded.ok:
+        raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+    return graded
+
+
+def known_error(exc: Exception) -> str | None:
+    """The one-line message of the errors users can cause beyond the command line."""
+    from simulator.config import ConfigError
+    from simulator.records import StoreError
+
+    if isinstance(exc, (StoreError, ConfigError)):
+        return str(exc)
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        # bytes that are not UTF-8 in an argument (or CRISIS_SIM_* variable) reach Python as
+        # surrogate escapes, which SQLite and other text-only places refuse
+        return f"{exc.object[:40]!a} is not UTF-8 text; retype it, or check the terminal's encoding"
+    if isinstance(exc, OSError) and exc.strerror:
+        # a path the system refuses (a name too long, a symlink loop...), found by a check
+        # like Path.exists() that only expects "no such file": the user's to fix
+        name = "" if exc.filename is None else str(exc.filename)
+        shown = name if len(name) <= 60 else f"{name[:60]}... ({len(name)} characters)"
+        return f"{shown}: {exc.strerror}" if shown else exc.strerror
+    return None

@@ -1,0 +1,370 @@
+"""Records and exports: ``results``, ``regrade``, ``config``, ``export``, ``verify``, ``keygen``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from simulator.cli.base import (
+    DB_OPTION,
+    PROG,
+    cli,
+    fail,
+    open_store,
+    scenario_for,
+)
+from simulator.diagnostics import DiagnosticError
+from simulator.safetext import escaped_line
+
+
+@cli.command()
+@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
+@click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
+@click.option("--since", metavar="DATE", help="Only attempts started on or after DATE (YYYY-MM-DD or ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
+@DB_OPTION
+def results(trainee: str | None, scenario: str | None, since: str | None, as_json: bool, db: str | None) -> int:
+    """A table of recorded attempts: when, who, which scenario, status, score, passed."""
+    from simulator.export import FilterError, time_bound
+
+    try:
+        since_text = time_bound(since) if since else None
+    except FilterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    store = open_store(db, create=False)
+    for column, value, what in (("trainee_id", trainee, "trainee"), ("scenario_id", scenario, "scenario")):
+        if value is not None and not store.known(column, value):
+            return fail(f"no attempts by {what} '{value}' in {store.path}")
+    rows = []
+    for a in store.attempts(trainee=trainee, scenario=scenario, since=since_text):
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "attempt_id": a.id,
+                        "trainee_id": a.trainee_id,
+                        "scenario_id": a.scenario_id,
+                        "started_at": a.started_at,
+                        "status": a.status,
+                        "overall": a.overall,
+                        "passed": a.passed,
+                        "ending_rating": a.ending_rating,
+                    }
+                )
+            )
+            continue
+        score = "" if a.overall is None else f"{a.overall:g}"
+        passed = "" if a.passed is None else ("yes" if a.passed else "no")
+        rows.append(
+            (
+                a.started_at[:16].replace("T", " "),
+                a.id[:8],
+                a.trainee_id,
+                a.scenario_id,
+                a.status.replace("_", " "),
+                score,
+                passed,
+                a.ending_rating or "",
+            )
+        )
+    if as_json:
+        return 0
+    if not rows:
+        click.echo("no attempts recorded yet" if not (trainee or scenario or since) else "no attempts match")
+        return 0
+    headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
+    # The records file may have been written by other hands: no escape sequence reaches the terminal.
+    rows = [tuple(escaped_line(str(cell)) for cell in row) for row in rows]
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+@cli.command()
+@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
+@click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
+@DB_OPTION
+def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
+    """Recompute every completed attempt's grade from its decisions and compare it with the
+    stored grade. Exits 1 if any differ (or cannot be recomputed), naming them."""
+    from scoring.grading import GradeError, grade
+    from simulator.recorder import ResumeRefused, check_same_content, stored_decisions
+
+    store = open_store(db, create=False)
+    checked = differ = skipped = 0
+    for a in store.attempts(trainee=trainee, scenario=scenario, status="completed"):
+        try:
+            graded = scenario_for(a)
+            check_same_content(a, graded.scenario, graded.rubric)
+            fresh = grade(graded.scenario, graded.rubric, stored_decisions(store, a.id)).as_dict()
+        except (DiagnosticError, ResumeRefused, GradeError) as exc:  # GradeError: decisions missing or edited
+            skipped += 1
+            reason = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else str(exc)
+            click.echo(escaped_line(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}"))
+            continue
+        checked += 1
+        stored = a.grade or {}
+        if json.dumps(fresh, sort_keys=True) != json.dumps(stored, sort_keys=True):
+            differ += 1
+            keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
+            click.echo(
+                escaped_line(
+                    f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored and recomputed grades differ in "
+                    f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})"
+                )
+            )
+    click.echo(
+        f"{checked} grade(s) recomputed: {checked - differ} agree, {differ} differ, {skipped} could not be recomputed"
+    )
+    return 1 if differ or skipped else 0
+
+
+@cli.command()
+def config() -> int:
+    """Show where the config file is and every setting in effect."""
+    from simulator.config import CONFIG_ENV, LRS_PASSWORD_ENV, config_path, last_trainee, load_config, resolve_db
+
+    path = config_path()
+    settings = load_config(path)
+    exists = "exists" if path.exists() else "not created yet; all settings below are defaults"
+    click.echo(f"config file: {path} ({exists}; set {CONFIG_ENV} to use another)")
+    click.echo(f"records file: {resolve_db(None, settings)}")
+    for section, values in settings.model_dump().items():
+        click.echo(f"[{section}]")
+        for key, value in values.items():
+            click.echo(f"  {key} = {json.dumps(value)}")
+    password = "set" if os.environ.get(LRS_PASSWORD_ENV) else "not set"
+    click.echo(f"LRS password ({LRS_PASSWORD_ENV}): {password}")
+    last = last_trainee()
+    click.echo(f"last trainee on this machine: {last[0] + ' (' + last[1] + ')' if last else 'none'}")
+    return 0
+
+
+def _time_option(end: bool) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from simulator.export import FilterError, time_bound
+
+        if value is None:
+            return None
+        try:
+            return time_bound(value, end=end)
+        except FilterError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return convert
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "xapi"]),
+    required=True,
+    help="csv: a spreadsheet, one row per attempt; jsonl: one JSON object per attempt with the full grade and "
+    "decisions; xapi: xAPI statements (to a file, or to an LRS with --lrs).",
+)
+@click.option("--out", metavar="FILE|-", help="Write to FILE (replaced only when complete); '-' or none: stdout.")
+@click.option(
+    "--since",
+    callback=_time_option(False),
+    metavar="DATE",
+    help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).",
+)
+@click.option(
+    "--until",
+    callback=_time_option(True),
+    metavar="DATE",
+    help="Attempts started before DATE (a date alone: up to the end of that day).",
+)
+@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
+@click.option("--scenario", metavar="ID", help="Only attempts at this scenario id.")
+@click.option("--cohort", metavar="C", help="Only attempts of this cohort.")
+@click.option(
+    "--status",
+    type=click.Choice(["in_progress", "completed", "abandoned"]),
+    help="Only attempts with this status (default: all, in-progress ones with empty scores).",
+)
+@click.option("--excel", is_flag=True, help="csv: start with a UTF-8 byte order mark so Excel reads accents right.")
+@click.option("--decisions", is_flag=True, help="csv: one row per decision (the long format) instead of per attempt.")
+@DB_OPTION
+@click.option(
+    "--lrs",
+    metavar="URL",
+    is_flag=False,
+    flag_value="",
+    help="xapi: send the statements to this LRS ('--lrs' alone: [lrs] url from the config); the password is read "
+    "from CRISIS_SIM_LRS_PASSWORD.",
+)
+@click.option("--lrs-user", metavar="USER", help="xapi: the LRS basic-auth user (default: [lrs] user).")
+@click.option("--include-incomplete", is_flag=True, help="xapi: also describe in-progress and abandoned attempts.")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Also write FILE.sig, an HMAC-SHA256 signature with the academy key, for 'crisis-sim verify FILE' "
+    "(needs --out FILE; key: CRISIS_SIM_SIGNING_KEY or [signing] key_file).",
+)
+def export(
+    fmt: str,
+    out: str | None,
+    since: str | None,
+    until: str | None,
+    trainee: str | None,
+    scenario: str | None,
+    cohort: str | None,
+    status: str | None,
+    excel: bool,
+    decisions: bool,
+    db: str | None,
+    lrs: str | None,
+    lrs_user: str | None,
+    include_incomplete: bool,
+    sign: bool,
+) -> int:
+    """Export attempt records as CSV, JSON Lines or xAPI (to a file or an LRS).
+
+    Filters combine (all must match). An unknown --trainee/--scenario/--cohort (no attempt has
+    it) is an error, so a typo is not mistaken for 'no results'. Exports stream, so any number
+    of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
+    """
+    from simulator.config import LRS_PASSWORD_ENV, ConfigError, load_config, resolve_db
+    from simulator.export import ExportError, ExportFilter, open_for_export, open_output
+    from simulator.export.signing import SigningError, drop_stale_signature, load_key, sign_file
+    from simulator.records import StoreError
+
+    if fmt != "csv" and (excel or decisions):
+        raise click.UsageError("--excel and --decisions apply to --format csv only")
+    if fmt != "xapi" and (lrs is not None or lrs_user or include_incomplete):
+        raise click.UsageError("--lrs, --lrs-user and --include-incomplete apply to --format xapi only")
+    if lrs is not None and out is not None:
+        raise click.UsageError("--lrs sends the statements; leave out --out (or drop --lrs to write a file)")
+    if sign and (lrs is not None or out in (None, "-")):
+        raise click.UsageError("--sign needs --out FILE (the signature is written beside it, in FILE.sig)")
+    if sign and Path(out).exists() and not Path(out).is_file():
+        raise click.UsageError(f"--sign needs --out to be a file, and {out} is a device or a pipe")
+    try:
+        filters = ExportFilter(trainee, scenario, cohort, since, until, status)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        config = load_config()
+        path = resolve_db(db, config)
+        key = load_key(config.signing.key_file) if sign else None
+        password = None
+        if lrs is not None:
+            lrs = lrs or config.lrs.url
+            lrs_user = lrs_user or config.lrs.user
+            password = os.environ.get(LRS_PASSWORD_ENV) or None
+            if not lrs:
+                return fail("--lrs needs a URL (or [lrs] url in the config)")
+            if lrs_user and not password:
+                return fail(
+                    f"set {LRS_PASSWORD_ENV} to the password of LRS user '{lrs_user}' "
+                    "(it is never read from a flag or a file)"
+                )
+        with open_for_export(path) as store:
+            filters.check_known(store)
+            if lrs is not None:
+                from simulator.export.lrs import send_to_lrs
+
+                report = send_to_lrs(
+                    store, lrs, lrs_user or None, password, filters, config, include_incomplete=include_incomplete
+                )
+                click.echo(report.summary())
+                for line in report.rejections():
+                    click.echo(escaped_line(f"{PROG}: {line}"), err=True)
+                return 0 if report.ok else 1
+            try:
+                with open_output(out, protect=[path]) as stream:
+                    if fmt == "csv":
+                        from simulator.export.tabular import write_csv
+
+                        count = write_csv(store, stream, filters, excel=excel, decisions=decisions)
+                        what = "row(s)"
+                    elif fmt == "jsonl":
+                        from simulator.export.tabular import write_jsonl
+
+                        count = write_jsonl(store, stream, filters)
+                        what = "attempt(s)"
+                    else:
+                        from simulator.export.xapi import write_statements
+
+                        count = write_statements(
+                            store, stream, filters, config.academy, include_incomplete=include_incomplete
+                        )
+                        what = "statement(s)"
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                return fail(f"cannot write the export: {exc.strerror or exc}")
+        if out not in (None, "-"):
+            click.echo(f"wrote {count} {what} to {out}" if isinstance(count, int) else f"wrote {out}")
+            if key is not None:
+                click.echo(f"signed it: {sign_file(out, key)} (check with 'crisis-sim verify {out}')")
+            elif (stale := drop_stale_signature(out)) is not None:
+                click.echo(f"removed {stale}: it signed the previous export, and this one is not signed")
+    except (StoreError, ConfigError, ExportError, SigningError) as exc:
+        return fail(str(exc))
+    return 0
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--signature", metavar="SIG", help="The signature file (default: FILE.sig); only with one FILE.")
+def verify(files: tuple[str, ...], signature: str | None) -> int:
+    """Check that signed exports are exactly as 'export --sign' wrote them.
+
+    Prints one line per FILE; exits 1 if any was changed after signing, was signed with
+    another key, or has no signature. Needs the same academy key as the export
+    (CRISIS_SIM_SIGNING_KEY or [signing] key_file). A trainee's own records file is never
+    proof on its own: ask for a signed export made on a machine that holds the key.
+    """
+    from simulator.config import ConfigError, load_config
+    from simulator.export.signing import SigningError, load_key, verify_file
+
+    if signature and len(files) > 1:
+        raise click.UsageError("--signature names the signature of one FILE; give one FILE with it")
+    try:
+        key = load_key(load_config().signing.key_file)
+    except (ConfigError, SigningError) as exc:
+        return fail(str(exc))
+    failed = 0
+    for name in files:
+        try:
+            verdict = verify_file(name, key, signature)
+        except SigningError as exc:
+            failed += 1
+            click.echo(f"{PROG}: error: {escaped_line(str(exc))}", err=True)
+            continue
+        if verdict.ok:
+            click.echo(verdict.message)
+        else:
+            failed += 1
+            click.echo(f"{PROG}: error: {escaped_line(verdict.message)}", err=True)
+    return 1 if failed else 0
+
+
+@cli.command()
+@click.argument("key_file", metavar="FILE")
+def keygen(key_file: str) -> int:
+    """Create a new academy signing key in FILE (random, 256 bits, readable by its owner only).
+
+    Point '[signing] key_file' at it on the machines that export records (or put its content in
+    CRISIS_SIM_SIGNING_KEY). Keep it off trainees' machines and keep a backup: exports signed with
+    it can only be verified with it. FILE is never overwritten.
+    """
+    from simulator.export.signing import SigningError, fingerprint, load_key, new_key_file
+
+    try:
+        path = new_key_file(key_file)
+        print_key = fingerprint(load_key(str(path), environ={}))
+    except SigningError as exc:
+        return fail(str(exc))
+    click.echo(f"wrote a new signing key to {path} (fingerprint {print_key}); add to the config:")
+    click.echo("[signing]")
+    click.echo(f"key_file = {json.dumps(str(path.resolve()))}")
+    return 0
