@@ -28,6 +28,7 @@ from scoring.grading import Grade, grade, option_value
 from scoring.rubric import Rubric, effective_rubric
 from simulator import rules
 from simulator.engine import Decision
+from simulator.expressions import Values
 from simulator.loader import Reporter
 from simulator.model import Choice, Scenario, Timeout
 
@@ -95,6 +96,7 @@ class Analysis:
     farming: list[dict[str, Any]]
     principles: list[str]
     dimensions: list[str]
+    empty_outcomes: list[str] = field(default_factory=list)  # endings reached with no outcome part holding
 
     @property
     def problems(self) -> list[str]:
@@ -109,6 +111,7 @@ class Analysis:
             for d in self.auto_loops
         ]
         out += [f"choice '{f['choice']}' in scene '{f['scene']}' can be repeated to farm points" for f in self.farming]
+        out += [f"ending '{e}' is reached with an empty outcome (none of its parts holds)" for e in self.empty_outcomes]
         if self.best and self.best.grade and not self.best.grade.passed:
             out.append("the best path does not pass")
         if self.worst and self.worst.grade and self.worst.grade.passed:
@@ -445,7 +448,29 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
         farming=ex.farming(),
         principles=sorted(principles),
         dimensions=dims,
+        empty_outcomes=empty_outcomes(ex),
     )
+
+
+def empty_outcomes(ex: Explorer) -> list[str]:
+    """Endings reached in a state where no part of a conditional outcome holds."""
+    s = ex.scenario
+    found: set[str] = set()
+    for key, info in ex.states.items():
+        end = s.scenes[info.scene].end
+        if info.kind != "ending" or end is None or info.scene in found:
+            continue
+        if all(part.if_ is None for part in end.outcome):
+            continue
+        _scene, meters, flags, visits = key
+        ctx = Values(
+            dict(zip(ex.meter_names, meters, strict=True)),
+            dict(zip(ex.flag_names, flags, strict=True)),
+            dict(zip(ex.tracked, visits, strict=True)),
+        )
+        if not rules.ending_text(s, end.outcome, ctx, paragraphs=False):
+            found.add(info.scene)
+    return sorted(found)
 
 
 def scene_choice(scenario: Scenario, scene: str, choice: str | None) -> Choice:

@@ -338,7 +338,13 @@ class Session:
                 )
                 produced.append(SceneEntered(sid, scene.text, lines, self.visits[sid]))
                 if scene.end is not None:
-                    self.ending = EndingReached(sid, scene.end.rating, scene.end.outcome, scene.end.debrief)
+                    end = scene.end
+                    self.ending = EndingReached(
+                        sid,
+                        end.rating,
+                        rules.ending_text(self.scenario, end.outcome, self, paragraphs=False),
+                        rules.ending_text(self.scenario, end.debrief, self),
+                    )
                     produced.append(self.ending)
                 elif auto is not None:
                     self._pos.trigger(f"auto:{sid}")  # type: ignore[attr-defined]

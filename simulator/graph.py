@@ -108,6 +108,23 @@ def edges(scenario: Scenario, rubric: Rubric | None = None) -> list[Edge]:
 
 
 
+def _ending_lines(scenario: Scenario, sid: str, rating: str) -> list[str]:
+    """An ending's label: its id, its rating and, when its outcome or debrief has parts that
+    depend on the path, what they depend on (``varies with: asked_about_suicide``)."""
+    lines = [sid, rating]
+    end = scenario.scenes[sid].end if sid in scenario.scenes else None
+    if end is None:
+        return lines
+    read: set[str] = set()
+    for part in [*end.outcome, *end.debrief]:
+        if part.if_ is not None and part.if_ in scenario._conditions:
+            condition = scenario.condition(part.if_)
+            read |= condition.variables | {f"visits({s})" for s in condition.scenes}
+    if read:
+        lines.append("varies with: " + ", ".join(sorted(read)))
+    return lines
+
+
 def _nodes(scenario: Scenario, moves: list[Edge]) -> list[tuple[str, str | None]]:
     """(scene id, ending rating or None) for every scene, then for every target that is not a
     scene (only a scenario with errors has one; it is drawn, marked as missing)."""
@@ -171,7 +188,7 @@ def to_mermaid(scenario: Scenario, rubric: Rubric | None = None) -> str:
         elif rating == "missing":
             out.append(f"  {ids[sid]}[{_mermaid_label([sid, 'missing scene'])}]:::missing")
         else:
-            out.append(f"  {ids[sid]}([{_mermaid_label([sid, rating])}]):::{rating}")
+            out.append(f"  {ids[sid]}([{_mermaid_label(_ending_lines(scenario, sid, rating))}]):::{rating}")
     styles = [f"  linkStyle 0 stroke:{SCENE_BORDER},stroke-width:2px"]
     out.append(f"  start --> {ids[scenario.start]}")
     for index, e in enumerate(moves, start=1):
@@ -240,7 +257,7 @@ def to_dot(scenario: Scenario, rubric: Rubric | None = None) -> str:
         else:
             fill, border = RATING_COLOURS[rating]
             out.append(
-                f"  {_dot_label([sid])} [label={_dot_label([sid, rating])}, shape=doubleoctagon,"
+                f"  {_dot_label([sid])} [label={_dot_label(_ending_lines(scenario, sid, rating))}, shape=doubleoctagon,"
                 f' fillcolor="{fill}", color="{border}", penwidth=2];'
             )
     endings = [sid for sid, rating in nodes if rating in RATING_COLOURS]

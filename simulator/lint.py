@@ -64,8 +64,10 @@ def _texts(s: Scenario) -> Iterator[tuple[Loc, str, str]]:
         if scene.timeout is not None:
             yield ("scenes", sid, "timeout", "feedback"), f"the timeout feedback of '{sid}'", scene.timeout.feedback
         if scene.end is not None:
-            yield ("scenes", sid, "end", "outcome"), f"the outcome of ending '{sid}'", scene.end.outcome
-            yield ("scenes", sid, "end", "debrief"), f"the debrief of ending '{sid}'", scene.end.debrief
+            for field, parts in (("outcome", scene.end.outcome), ("debrief", scene.end.debrief)):
+                for i, part in enumerate(parts):
+                    where = f"the {field} of ending '{sid}'" + (f" (part {i + 1})" if len(parts) > 1 else "")
+                    yield ("scenes", sid, "end", field, i, "text"), where, part.text
 
 
 def wording_findings(scenario: Scenario) -> Iterator[tuple[Loc, str, str, int]]:
@@ -116,7 +118,7 @@ def check_feedback(scenario: Scenario, warn: Warn) -> None:
                 "run out matters here (the debrief shows it)",
                 at_key=True,
             )
-        if scene.end is not None and not scene.end.debrief.strip():
+        if scene.end is not None and not any(p.text.strip() for p in scene.end.debrief):
             warn(
                 base + ("end",),
                 "missing-debrief",

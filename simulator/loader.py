@@ -451,6 +451,7 @@ class _Checker:
             self.condition(choice.if_, loc + ("if",))
             self.effects(choice.effects, choice.set, loc)
         if scene.end is not None:
+            self.ending_parts(sid, scene)
             for key, present in (("choices", scene.choices), ("auto", scene.auto), ("timeout", scene.timeout)):
                 if present:
                     self.report.add(
@@ -473,6 +474,24 @@ class _Checker:
                 f"scene '{sid}' always moves on automatically, so its choices are never offered",
                 at_key=True,
             )
+
+    def ending_parts(self, sid: str, scene: Scene) -> None:
+        """Conditions of an ending's text parts; an outcome made only of conditional parts could
+        be empty (results and exports show it), so say so."""
+        end = scene.end
+        assert end is not None
+        for key, parts in (("outcome", end.outcome), ("debrief", end.debrief)):
+            loc: Loc = ("scenes", sid, "end", key)
+            for i, part in enumerate(parts):
+                self.condition(part.if_, loc + (i, "if"))
+            if key == "outcome" and all(part.if_ is not None for part in parts):
+                self.report.warn(
+                    loc,
+                    "conditional-outcome",
+                    f"every part of the outcome of ending '{sid}' has an 'if'; when none holds the outcome is "
+                    "empty, so add a part without 'if' (crisis-sim analyze checks it exactly)",
+                    at_key=True,
+                )
 
     def auto_to_itself(self, sid: str, scene: Scene) -> None:
         """An auto move back to its own scene repeats forever once taken: on the way only the
@@ -589,6 +608,7 @@ WARNING_CODES = frozenset(
         "unused-auto",
         "choices-never-offered",
         "unreachable-scene",
+        "conditional-outcome",
         # the wording and authoring lint (simulator/lint.py)
         "stigmatizing-language",
         "missing-feedback",

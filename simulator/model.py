@@ -39,6 +39,17 @@ Text = Annotated[str, StringConstraints(min_length=1)]
 Points = Annotated[int, Field(ge=-3, le=3)]
 
 
+def paragraphs(text: str) -> list[str]:
+    """Text as the format reads it: a blank line starts a paragraph, single line breaks inside
+    a paragraph are spaces (so front ends re-flow each paragraph to their width)."""
+    out = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        joined = " ".join(block.split())
+        if joined:
+            out.append(joined)
+    return out
+
+
 def _whole_number_only(value: object) -> object:
     """``Literal[1]`` alone accepts ``true`` and ``1.0`` (both equal 1 in Python)."""
     if isinstance(value, (bool, float)):
@@ -133,12 +144,63 @@ class Choice(Frozen):
     feedback: str = Field("", description="Why this choice helps or hurts, shown in the debrief.")
 
 
+class TextPart(Frozen):
+    """One paragraph of an ending's outcome or debrief, shown only when its condition holds, so
+    the ending can say what this trainee did on the way (asked about suicide or not, took the
+    weapon or asked for it to be stored)."""
+
+    if_: str | None = Field(
+        None,
+        alias="if",
+        description="Condition on the meters, flags and visits when the ending is reached; "
+        "without it the part is always shown.",
+    )
+    text: Text = Field(description="The paragraph.")
+
+
+def _as_parts(value: object, *, required: bool) -> object:
+    """Ending text is written as plain text or as a list of parts; both become a list of parts
+    (plain text is one part without a condition), with one plain message for anything else."""
+    if isinstance(value, str):
+        if value.strip():
+            return [{"text": value}]
+        if required:
+            raise PydanticCustomError("text_parts", "must not be empty: say in one line what happened")
+        return []
+    if isinstance(value, list):
+        if required and not value:
+            raise PydanticCustomError("text_parts", "needs at least one part: say in one line what happened")
+        return value
+    found = "a mapping" if isinstance(value, dict) else str(value).lower() if isinstance(value, bool) else repr(value)
+    raise PydanticCustomError(
+        "text_parts",
+        "must be text, or a list of parts, each with 'text:' and an optional 'if:' condition (found {found})",
+        {"found": found},
+    )
+
+
+_PARTS_INPUT = str | list[TextPart]
+OutcomeParts = Annotated[
+    list[TextPart], BeforeValidator(lambda v: _as_parts(v, required=True), json_schema_input_type=_PARTS_INPUT)
+]
+DebriefParts = Annotated[
+    list[TextPart], BeforeValidator(lambda v: _as_parts(v, required=False), json_schema_input_type=_PARTS_INPUT)
+]
+
+
 class Ending(Frozen):
     """Marks a scene as an ending."""
 
     rating: Rating = Field(description="good | acceptable | poor.")
-    outcome: Text = Field(description="One line: what happened.")
-    debrief: str = Field("", description="What led here and what to learn from it.")
+    outcome: OutcomeParts = Field(
+        description="One line: what happened. Or a list of parts ({if: CONDITION, text: ...}) whose "
+        "conditions are checked when the ending is reached; the parts that hold are joined into the line."
+    )
+    debrief: DebriefParts = Field(
+        default_factory=list,
+        description="What led here and what to learn from it. Or a list of parts ({if: CONDITION, text: ...}), "
+        "each a paragraph shown only when its condition holds, so the debrief matches the path taken.",
+    )
 
 
 class Scene(Frozen):

@@ -7,11 +7,11 @@ so there is exactly one definition of how a scenario plays.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Protocol
 
 from simulator.expressions import Context
-from simulator.model import Auto, Choice, Meter, Scenario, Scene
+from simulator.model import Auto, Choice, Meter, Scenario, Scene, TextPart
 
 MAX_AUTO_MOVES = 1000
 """Auto moves allowed in a row without a decision, guarding against loops at run time."""
@@ -68,6 +68,14 @@ def auto_move(scenario: Scenario, scene: Scene, ctx: Context) -> Auto | None:
         if holds(scenario, auto.if_, ctx):
             return auto
     return None
+
+
+def ending_text(scenario: Scenario, parts: Iterable[TextPart], ctx: Context, *, paragraphs: bool = True) -> str:
+    """An ending's debrief (``paragraphs``: one paragraph per part, a blank line between) or
+    outcome (one line: the parts joined by a space) for this run: the parts whose condition
+    holds, in the order written."""
+    texts = [p.text.strip() for p in parts if holds(scenario, p.if_, ctx)]
+    return "\n\n".join(texts) if paragraphs else " ".join(" ".join(t.split()) for t in texts)
 
 
 def clamp(meter: Meter, value: int) -> int:

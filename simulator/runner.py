@@ -26,7 +26,7 @@ from simulator.engine import (
     Stuck,
     TimedOut,
 )
-from simulator.model import Scenario
+from simulator.model import Scenario, paragraphs
 from simulator.rules import MAX_AUTO_MOVES
 
 WIDTH = 88
@@ -39,10 +39,8 @@ class RunStopped(Exception):
 def wrap(text: str, indent: str = "") -> list[str]:
     """Re-flow paragraphs to a readable width, keeping blank lines between them."""
     out: list[str] = []
-    for para in text.strip().split("\n\n"):
-        joined = " ".join(para.split())
-        if joined:
-            out.extend(textwrap.wrap(joined, WIDTH, initial_indent=indent, subsequent_indent=indent))
+    for para in paragraphs(text):
+        out.extend(textwrap.wrap(para, WIDTH, initial_indent=indent, subsequent_indent=indent))
         out.append("")
     return out[:-1] if out else out
 

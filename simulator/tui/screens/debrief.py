@@ -11,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
+from simulator.model import paragraphs
 from simulator.tui.text import parts, plain
 
 BAR = 20
@@ -51,7 +52,8 @@ class DebriefScreen(Screen[None]):
                     classes=f"-{g.ending.rating}",
                 )
                 if g.ending.debrief.strip():
-                    yield Static(plain(" ".join(g.ending.debrief.split())), markup=False, classes="ending-debrief")
+                    text = "\n\n".join(paragraphs(g.ending.debrief))
+                    yield Static(plain(text), markup=False, classes="ending-debrief")
             verdict = "PASSED" + (" (proficient)" if g.proficient else "") if g.passed else "NOT PASSED"
             yield Static(
                 parts(("Score: ", "bold"), f"{g.overall:g} / 100 (pass mark {g.pass_score}): ", (verdict, "bold")),
