@@ -64,6 +64,11 @@ class LrsSettings(_Section):
     batch: int = Field(50, ge=1, le=1000, description="Statements per request.")
     timeout: float = Field(15.0, gt=0, le=300, description="Seconds to wait for each request.")
     retries: int = Field(4, ge=0, le=10, description="Retries of a failed request, with backoff.")
+    proxy: str | None = Field(
+        None,
+        description="HTTP proxy for the LRS, http://HOST:PORT (the environment's http_proxy/HTTPS_PROXY are "
+        "never used for the LRS); with an http:// LRS it must be https:// or on this machine.",
+    )
 
 
 class SigningSettings(_Section):

@@ -280,6 +280,7 @@ class Seen:
     path: str
     headers: Any  # an email.message.Message: case-insensitive, as HTTP header names are
     statements: list[dict[str, Any]]
+    method: str = "POST"
 
 
 Respond = Callable[[BaseHTTPRequestHandler, list[dict[str, Any]], int], None]
@@ -300,12 +301,19 @@ def accept(handler: BaseHTTPRequestHandler, batch: list[dict[str, Any]], _n: int
     reply(handler, 200, [s["id"] for s in batch])
 
 
-class FakeLrs:
-    """An LRS on 127.0.0.1 whose every answer is decided by ``respond(handler, statements, n)``
-    (n = 0 for the first request)."""
+def stored(handler: BaseHTTPRequestHandler, batch: list[dict[str, Any]], _n: int) -> None:
+    """xAPI's answer to ``PUT /statements?statementId=ID``: 204, stored (now or before)."""
+    reply(handler, 204)
 
-    def __init__(self, respond: Respond = accept, port: int = 0):
+
+class FakeLrs:
+    """An LRS on 127.0.0.1 whose every answer to a POST is decided by ``respond(handler,
+    statements, n)`` (n = 0 for the first request), and to a PUT by ``put(handler, [statement],
+    n)`` (by default 204, as xAPI says)."""
+
+    def __init__(self, respond: Respond = accept, port: int = 0, put: Respond = stored):
         self.respond = respond
+        self.put = put
         self.seen: list[Seen] = []
         self.release = threading.Event()  # lets hanging handlers go at teardown
         fake = self
@@ -317,6 +325,13 @@ class FakeLrs:
                 n = len(fake.seen)
                 fake.seen.append(Seen(self.path, self.headers, batch))
                 fake.respond(self, batch, n)
+
+            def do_PUT(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                batch = [json.loads(self.rfile.read(length))]
+                n = len(fake.seen)
+                fake.seen.append(Seen(self.path, self.headers, batch, "PUT"))
+                fake.put(self, batch, n)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -344,7 +359,10 @@ class FakeLrs:
         self.thread.join(timeout=5)
 
     def posted_ids(self) -> list[str]:
-        return [s["id"] for seen in self.seen for s in seen.statements]
+        return [s["id"] for seen in self.seen if seen.method == "POST" for s in seen.statements]
+
+    def put_ids(self) -> list[str]:
+        return [seen.statements[0]["id"] for seen in self.seen if seen.method == "PUT"]
 
 
 @pytest.fixture(autouse=True)
@@ -558,9 +576,15 @@ def test_already_there_from_the_lrs_answer(records):
 
     with FakeLrs(ralph_like) as lrs:
         report = send(records, lrs, cfg=config(batch=4))
+        put = lrs.put_ids()
+        put_paths = [seen.path for seen in lrs.seen if seen.method == "PUT"]
     assert (report.sent, report.already) == (len(ids) - 4, 4)
     outcomes = dict((r[0], r[3]) for r in sent_rows(records.db))
     assert {i for i, o in outcomes.items() if o == "already"} == known
+    # Neither the 204 nor a list of only some of the ids confirms a statement by itself: each
+    # statement of those batches is confirmed by PUT by its id (xAPI: 204), the others are not.
+    assert set(known) <= set(put) and len(put) == len(set(put))
+    assert put_paths == [f"/xAPI/statements?statementId={i}" for i in put]
 
 
 def test_partial_success_answers_name_the_rejected_ones(records):
