@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from records_factory import NullSink, Played, copy_attempts, play
 from scenario_factory import REPO, SAMPLE_BEST
 
@@ -24,6 +26,7 @@ from simulator.export import ExportFilter, FilterError, open_for_export, open_ou
 from simulator.export.tabular import (
     ATTEMPT_COLUMNS,
     DECISION_COLUMNS,
+    FORMULA_STARTS,
     JSONL_FORMAT,
     neutralise,
     write_csv,
@@ -178,6 +181,24 @@ def test_neutralise_touches_text_only():
         assert neutralise(text) == "'" + text
     for value in ("plain", "a=b", " =x", "", 72.5, -3, 0):
         assert neutralise(value) == value
+
+
+@example("A;=cmd|' /C calc'!A0")
+@given(st.text(alphabet=st.sampled_from(list("=+-@\t\r,;\"' aZ1é\u202e")), max_size=40) | st.text(max_size=40))
+def test_no_piece_of_a_neutralised_cell_starts_a_formula_whatever_the_separator(text):
+    """Whether a spreadsheet splits at ',' or at ';' (locales whose list separator it is), and
+    whether or not it honours quotes, no piece of a cell starts a formula; and the rule only ever
+    adds a ' (the text is otherwise unchanged)."""
+    cell = neutralise(text)
+    for piece in re.split("[,;]", cell):
+        assert not piece.lstrip('"').startswith(FORMULA_STARTS), (text, cell)
+    assert cell.replace("'", "") == text.replace("'", "")
+
+
+def test_a_formula_after_a_semicolon_or_comma_is_neutralised():
+    assert neutralise("A;=cmd|' /C calc'!A0") == "A;'=cmd|' /C calc'!A0"
+    assert neutralise('x,"=1+1"') == 'x,\'"=1+1"'
+    assert neutralise("a;b,c") == "a;b,c" and neutralise("Jean-Luc; O'Neil") == "Jean-Luc; O'Neil"
 
 
 def test_excel_option_adds_a_bom_and_still_reads_back(records, tmp_path):

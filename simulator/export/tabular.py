@@ -20,6 +20,7 @@ import codecs
 import contextlib
 import csv
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
@@ -79,16 +80,30 @@ DECISION_COLUMNS = (
 """The columns of the long CSV (``--decisions``): one row per decision."""
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
+SEPARATORS = (",", ";")
+"""Where a spreadsheet may start a new cell inside our text: the comma we write, and the
+semicolon that Excel splits on in locales whose list separator is ``;`` (most of Europe)."""
+_FORMULA_START = re.compile(
+    "(^|[" + re.escape("".join(SEPARATORS)) + r'])(?="*[' + re.escape("".join(FORMULA_STARTS)) + "])"
+)
 
 
 def neutralise(cell: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading ``'``.
+    """Text a spreadsheet would run as a formula gets a ``'`` where a cell could start.
+
+    A ``'`` goes in front of the text when it starts (after double quotes, if any: a reader
+    takes ``"=x"`` for a quoted ``=x``) with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return, and after every ``,`` or ``;`` followed by one: ``=HYPERLINK("x")`` becomes ``'=HYPERLINK("x")`` and
+    ``A;=cmd|' /C calc'!A0`` becomes ``A;'=cmd|' /C calc'!A0``. The second rule keeps a cell safe
+    whatever separator the reader splits on and whether or not it honours our quoting: a
+    spreadsheet that starts a new cell at the ``;`` sees ``'=cmd...``, which is text.
 
     Only text is touched: numbers we write (``-3`` points, an overall of ``72.5``) stay
-    numbers. ``=HYPERLINK("x")`` becomes ``'=HYPERLINK("x")``.
+    numbers. docs/records-and-exports.md#formula-neutralisation says why this rule.
     """
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
+    if isinstance(cell, str):
+        return _FORMULA_START.sub(r"\1'", cell)
     return cell
 
 
