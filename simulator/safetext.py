@@ -51,3 +51,10 @@ def escaped_line(text: str) -> str:
 
 
 _LINE_BREAK = re.compile("\r\n|\r|\n")
+
+
+def shown_escaped(text: str) -> str:
+    """``text`` with every unsafe character replaced by its escape as Python writes it
+    (``\\x1b``, ``\\u202e``), newlines and tabs kept: for data printed on a terminal (an export to
+    standard output), where nothing may act on the terminal and nothing may silently vanish."""
+    return _UNSAFE_CHARS.sub(lambda m: repr(m.group())[1:-1], text)

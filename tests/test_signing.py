@@ -224,3 +224,155 @@ def test_a_pipe_as_out_is_written_through_and_never_replaced_or_signed(capsys, d
     args = ("export", "--format", "csv", "--db", str(db), "--out", str(fifo), "--sign")
     assert "is a device or a pipe" in one_line_error(run(capsys, *args), code=2)
     assert stat.S_ISFIFO(fifo.stat().st_mode) and not Path(f"{fifo}.sig").exists()
+
+
+# ---- what an export may replace or remove (issue 12, item 9) ----------------------------------------
+
+
+def copy_of(db: Path, target: Path) -> Path:
+    target.write_bytes(db.read_bytes())
+    return target
+
+
+def test_an_unsigned_export_never_removes_a_sig_that_is_the_records_file_or_not_a_signature(capsys, db, tmp_path):
+    records = copy_of(db, tmp_path / "scores.csv.sig")  # the records file happens to be named FILE.sig
+    before = records.read_bytes()
+    out = tmp_path / "scores.csv"
+    rc, stdout, err = run(capsys, "export", "--format", "csv", "--db", str(records), "--out", str(out))
+    assert rc == 0, err
+    assert records.read_bytes() == before and "removed" not in stdout
+    gpg = tmp_path / "other.csv.sig"
+    gpg.write_bytes(b"-----BEGIN PGP SIGNATURE-----\n...\n")
+    rc, stdout, err = run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(tmp_path / "other.csv"))
+    assert rc == 0 and gpg.read_bytes().startswith(b"-----BEGIN PGP") and "removed" not in stdout
+
+
+def test_sign_never_replaces_the_records_file_the_key_file_or_another_file(capsys, db, tmp_path, monkeypatch):
+    key_file = tmp_path / "academy.key"
+    assert run(capsys, "keygen", str(key_file))[0] == 0
+    config = tmp_path / "config.toml"
+    config.write_text(f'[signing]\nkey_file = "{key_file}"\n', encoding="utf-8")
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    key = key_file.read_bytes()
+
+    records = copy_of(db, tmp_path / "scores.csv.sig")
+    before = records.read_bytes()
+    out = tmp_path / "scores.csv"
+    line = one_line_error(run(capsys, "export", "--format", "csv", "--db", str(records), "--out", str(out), "--sign"))
+    assert f"{records} is the records file; --sign would replace it" in line
+    assert records.read_bytes() == before and not out.exists()
+
+    # FILE.sig is the key file (a symbolic link to it, and the key file itself)
+    link = tmp_path / "k.csv.sig"
+    link.symlink_to(key_file)
+    line = one_line_error(run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(tmp_path / "k.csv"),
+                              "--sign"))
+    assert "is the signing key file" in line and key_file.read_bytes() == key and link.is_symlink()
+    direct = tmp_path / "direct.csv.sig"  # the key file itself is named FILE.sig
+    assert run(capsys, "keygen", str(direct))[0] == 0
+    config.write_text(f'[signing]\nkey_file = "{direct}"\n', encoding="utf-8")
+    direct_key = direct.read_bytes()
+    out = tmp_path / "direct.csv"
+    line = one_line_error(run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(out), "--sign"))
+    assert f"{direct} is the signing key file" in line and direct.read_bytes() == direct_key and not out.exists()
+
+    gpg = tmp_path / "g.csv.sig"
+    gpg.write_bytes(b"-----BEGIN PGP SIGNATURE-----\n")
+    line = one_line_error(run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(tmp_path / "g.csv"),
+                              "--sign"))
+    assert "exists and is not a crisis-sim signature" in line and gpg.read_bytes().startswith(b"-----BEGIN PGP")
+    assert not (tmp_path / "g.csv").exists()
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symbolic link"])
+def test_exporting_onto_the_signing_key_file_is_refused(capsys, db, tmp_path, monkeypatch, how):
+    key_file = tmp_path / "academy.key"
+    assert run(capsys, "keygen", str(key_file))[0] == 0
+    key = key_file.read_bytes()
+    (tmp_path / "config.toml").write_text(f'[signing]\nkey_file = "{key_file}"\n', encoding="utf-8")
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(tmp_path / "config.toml"))
+    out = key_file
+    if how == "hard link":
+        out = tmp_path / "looks-harmless.csv"
+        os.link(key_file, out)
+    elif how == "symbolic link":
+        out = tmp_path / "link.csv"
+        out.symlink_to(key_file)
+    for sign in ((), ("--sign",)):
+        line = one_line_error(run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(out), *sign))
+        assert f"--out {out} is the signing key file ([signing] key_file); choose another file" in line
+        assert key_file.read_bytes() == key
+
+
+# ---- the key file: whose it is and where it lives ------------------------------------------------------
+
+
+def key_config(tmp_path: Path, key_file: Path, monkeypatch) -> None:
+    (tmp_path / "config.toml").write_text(f'[signing]\nkey_file = "{key_file}"\n', encoding="utf-8")
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(tmp_path / "config.toml"))
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="giving a file away needs root")
+def test_a_key_file_owned_by_another_user_is_refused(capsys, db, tmp_path, monkeypatch):
+    key_file = tmp_path / "academy.key"
+    assert run(capsys, "keygen", str(key_file))[0] == 0
+    key_config(tmp_path, key_file, monkeypatch)
+    out = tmp_path / "scores.csv"
+    os.chown(key_file, 65534, 65534)  # nobody
+    line = one_line_error(run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(out), "--sign"))
+    assert f"the signing key file {key_file} belongs to another user (uid 65534), not to you (uid 0)" in line
+    assert not out.exists()
+    assert "belongs to another user" in one_line_error(run(capsys, "verify", str(out)))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_key_file_in_a_folder_anyone_can_write_to_is_refused_unless_sticky(capsys, db, tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    key_file = shared / "academy.key"
+    assert run(capsys, "keygen", str(key_file))[0] == 0
+    key_config(tmp_path, key_file, monkeypatch)
+    out = tmp_path / "scores.csv"
+    args = ("export", "--format", "csv", "--db", str(db), "--out", str(out), "--sign")
+    shared.chmod(0o777)
+    line = one_line_error(run(capsys, *args))
+    assert f"the signing key file {key_file} is in {shared}, a folder anyone can write to" in line
+    assert not out.exists()
+    shared.chmod(0o1777)  # like /tmp: others cannot rename or delete what is ours
+    assert run(capsys, *args)[0] == 0
+    # a symbolic link to the key, kept in a folder anyone can change, is refused the same way
+    shared.chmod(0o700)
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "key").symlink_to(key_file)
+    loose.chmod(0o777)
+    key_config(tmp_path, loose / "key", monkeypatch)
+    assert f"is in {loose}, a folder anyone can write to" in one_line_error(run(capsys, "verify", str(out)))
+
+
+# ---- hostile .sig content and names -------------------------------------------------------------------
+
+
+def test_a_deeply_nested_or_odd_signature_is_one_line(capsys, db, tmp_path, key_env):
+    out = tmp_path / "scores.csv"
+    signed_export(capsys, db, out)
+    sig = Path(f"{out}.sig")
+    good = json.loads(sig.read_text())
+    for bad in ("[" * 100_000 + "]" * 100_000, json.dumps({**good, "bytes": [[[[1]]]], "key": {"a": 1}}),
+                json.dumps({**good, "algorithm": "[" * 900 + "]" * 900})):
+        sig.write_text(bad, encoding="utf-8")
+        line = one_line_error(run(capsys, "verify", str(out)))
+        assert "is not a crisis-sim signature" in line or "NOT verified" in line, line
+
+
+def test_the_verify_success_line_never_carries_escape_sequences(capsys, db, tmp_path, key_env):
+    out = tmp_path / "scores.csv"
+    signed_export(capsys, db, out)
+    renamed = tmp_path / "\x1b]0;pwned\x07evil\u202e.csv"
+    out.rename(renamed)
+    Path(f"{out}.sig").rename(f"{renamed}.sig")
+    rc, stdout, err = run(capsys, "verify", str(renamed))
+    assert rc == 0, err
+    assert "verified" in stdout and "\x1b" not in stdout and "\x07" not in stdout and "\u202e" not in stdout
+    rc, stdout, err = run(capsys, "export", "--format", "csv", "--db", str(db), "--out", str(renamed), "--sign")
+    assert rc == 0 and "\x1b" not in stdout and "\x07" not in stdout and "wrote" in stdout

@@ -132,16 +132,19 @@ def config() -> int:
     path = config_path()
     settings = load_config(path)
     exists = "exists" if path.exists() else "not created yet; all settings below are defaults"
-    click.echo(f"config file: {path} ({exists}; set {CONFIG_ENV} to use another)")
-    click.echo(f"records file: {resolve_db(None, settings)}")
+    # Paths come from the environment and the state file from other hands: shown escaped, so
+    # nothing in them acts on the terminal (the settings are JSON, escaped already).
+    say = lambda line: click.echo(escaped_line(line))  # noqa: E731
+    say(f"config file: {path} ({exists}; set {CONFIG_ENV} to use another)")
+    say(f"records file: {resolve_db(None, settings)}")
     for section, values in settings.model_dump().items():
-        click.echo(f"[{section}]")
+        say(f"[{section}]")
         for key, value in values.items():
-            click.echo(f"  {key} = {json.dumps(value)}")
+            say(f"  {key} = {json.dumps(value)}")
     password = "set" if os.environ.get(LRS_PASSWORD_ENV) else "not set"
-    click.echo(f"LRS password ({LRS_PASSWORD_ENV}): {password}")
+    say(f"LRS password ({LRS_PASSWORD_ENV}): {password}")
     last = last_trainee()
-    click.echo(f"last trainee on this machine: {last[0] + ' (' + last[1] + ')' if last else 'none'}")
+    say(f"last trainee on this machine: {last[0] + ' (' + last[1] + ')' if last else 'none'}")
     return 0
 
 
@@ -231,9 +234,15 @@ def export(
     it) is an error, so a typo is not mistaken for 'no results'. Exports stream, so any number
     of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
     """
-    from simulator.config import LRS_PASSWORD_ENV, ConfigError, load_config, resolve_db
+    from simulator.config import LRS_PASSWORD_ENV, ConfigError, expand_home, load_config, resolve_db
     from simulator.export import ExportError, ExportFilter, open_for_export, open_output
-    from simulator.export.signing import SigningError, drop_stale_signature, load_key, sign_file
+    from simulator.export.signing import (
+        SigningError,
+        check_signature_target,
+        drop_stale_signature,
+        load_key,
+        sign_file,
+    )
     from simulator.records import StoreError
 
     if fmt != "csv" and (excel or decisions):
@@ -253,7 +262,12 @@ def export(
     try:
         config = load_config()
         path = resolve_db(db, config)
+        protect = {path: "the records file"}
+        if config.signing.key_file:
+            protect[expand_home(config.signing.key_file)] = "the signing key file ([signing] key_file)"
         key = load_key(config.signing.key_file) if sign else None
+        if sign:
+            check_signature_target(out, protect)  # before anything is written
         password = None
         if lrs is not None:
             lrs = lrs or config.lrs.url
@@ -279,7 +293,7 @@ def export(
                     click.echo(escaped_line(f"{PROG}: {line}"), err=True)
                 return 0 if report.ok else 1
             try:
-                with open_output(out, protect=[path]) as stream:
+                with open_output(out, protect=protect) as stream:
                     if fmt == "csv":
                         from simulator.export.tabular import write_csv
 
@@ -302,11 +316,12 @@ def export(
             except OSError as exc:
                 return fail(f"cannot write the export: {exc.strerror or exc}")
         if out not in (None, "-"):
-            click.echo(f"wrote {count} {what} to {out}" if isinstance(count, int) else f"wrote {out}")
+            say = lambda line: click.echo(escaped_line(line))  # noqa: E731  (--out may hold anything)
+            say(f"wrote {count} {what} to {out}")
             if key is not None:
-                click.echo(f"signed it: {sign_file(out, key)} (check with 'crisis-sim verify {out}')")
+                say(f"signed it: {sign_file(out, key)} (check with 'crisis-sim verify {out}')")
             elif (stale := drop_stale_signature(out)) is not None:
-                click.echo(f"removed {stale}: it signed the previous export, and this one is not signed")
+                say(f"removed {stale}: it signed the previous export, and this one is not signed")
     except (StoreError, ConfigError, ExportError, SigningError) as exc:
         return fail(str(exc))
     return 0
@@ -341,7 +356,7 @@ def verify(files: tuple[str, ...], signature: str | None) -> int:
             click.echo(f"{PROG}: error: {escaped_line(str(exc))}", err=True)
             continue
         if verdict.ok:
-            click.echo(verdict.message)
+            click.echo(escaped_line(verdict.message))  # a file name may hold anything
         else:
             failed += 1
             click.echo(f"{PROG}: error: {escaped_line(verdict.message)}", err=True)
@@ -364,7 +379,7 @@ def keygen(key_file: str) -> int:
         print_key = fingerprint(load_key(str(path), environ={}))
     except SigningError as exc:
         return fail(str(exc))
-    click.echo(f"wrote a new signing key to {path} (fingerprint {print_key}); add to the config:")
+    click.echo(escaped_line(f"wrote a new signing key to {path} (fingerprint {print_key}); add to the config:"))
     click.echo("[signing]")
     click.echo(f"key_file = {json.dumps(str(path.resolve()))}")
     return 0

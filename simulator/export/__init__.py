@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,15 +122,46 @@ def open_for_export(path: str | Path) -> Store:
         raise
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once symbolic links are resolved, or
+    (both existing) the same file under two names, a hard link."""
     try:
-        return a.resolve() == b.resolve()
-    except OSError:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except (OSError, RuntimeError):
         return False
 
 
+class _OnTerminal:
+    r"""An export written to a terminal: ``\r\n`` line ends shown as line ends, every other
+    control or bidi character shown as its escape (``\x1b``), so the data reaches the person
+    reading it and nothing in it acts on their terminal. Only ``write`` is used by exporters."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.carriage_return = False  # a "\r" at the end of the last write: "\r\n" may be split
+
+    def write(self, text: str) -> int:
+        from simulator.safetext import shown_escaped
+
+        size = len(text)
+        if self.carriage_return:
+            text, self.carriage_return = "\r" + text, False
+        if text.endswith("\r"):
+            text, self.carriage_return = text[:-1], True
+        self.stream.write(shown_escaped(text.replace("\r\n", "\n")))
+        return size
+
+    def flush(self) -> None:
+        if self.carriage_return:
+            self.stream.write("\\r")
+            self.carriage_return = False
+        self.stream.flush()
+
+
 @contextlib.contextmanager
-def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> Iterator[TextIO]:
+def open_output(target: str | Path | None, *, protect: Mapping[Path, str] | None = None) -> Iterator[TextIO]:
     """A UTF-8 text stream (``newline=""``) for an export.
 
     ``None`` or ``-``: standard output. A device or pipe (``/dev/null``, a FIFO): written
@@ -139,24 +170,30 @@ def open_output(target: str | Path | None, *, protect: Sequence[Path] = ()) -> I
     leaves a half-written file under the final name (the temporary file is removed; one left by
     a killed export is removed by the next export to the same path). A new
     file is readable by its owner only (records are personal data); an existing file keeps
-    its permissions. ``protect`` lists files that must never be overwritten (the records file:
-    its ``-wal``/``-shm``/``-journal`` companions are protected with it). Raises ExportError.
+    its permissions. ``protect`` maps files that must never be overwritten to what they are
+    (``{records: "the records file", key: "the signing key file"}``; their ``-wal``/``-shm``/
+    ``-journal`` companions are protected with them). Standard output that is a terminal gets
+    the data with control and bidi characters shown as escapes. Raises ExportError.
     """
+    protect = protect or {}
     if target is None or str(target) == "-":
         sys.stdout.flush()
         stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
         try:
-            yield stream
-            stream.flush()
+            # A person reads a terminal: a name holding ESC ] 52 must not set their clipboard.
+            out: TextIO | _OnTerminal = _OnTerminal(stream) if sys.stdout.isatty() else stream
+            yield out  # type: ignore[misc]
+            out.flush()
         finally:
             with contextlib.suppress(ValueError, OSError):
                 stream.detach()
         return
     path = Path(target)
-    for kept in protect:
+    for kept, what in protect.items():
         for suffix in ("", "-wal", "-shm", "-journal"):
-            if _same_file(path, Path(f"{kept}{suffix}")):
-                raise ExportError(f"--out {path} is the records file itself; choose another file")
+            if same_file(path, Path(f"{kept}{suffix}")):
+                raise ExportError(f"--out {path} is {what}{' (its ' + suffix[1:] + ' file)' if suffix else ''}; "
+                                  "choose another file")
     if path.is_dir():
         raise ExportError(f"--out {path} is a folder; give a file name")
     if path.exists() and not path.is_file():

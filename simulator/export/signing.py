@@ -10,9 +10,14 @@ size, SHA-256, time, key fingerprint) *and* the file's bytes, so neither can be 
 The file name is not covered: renaming ``export.csv`` to ``jane-doe.csv`` is not tampering.
 
 The key comes from ``CRISIS_SIM_SIGNING_KEY`` (the key itself) or from ``[signing] key_file``
-in the config (a file holding it, readable by its owner only). It is never stored in the config
-itself, because ``crisis-sim config`` prints the config and it is often readable by everyone
-on a classroom machine.
+in the config (a file holding it, owned and readable by its user only, in no folder that anyone
+can write to: the checks ssh makes of a private key). It is never stored in the config itself,
+because ``crisis-sim config`` prints the config and it is often readable by everyone on a
+classroom machine.
+
+Writing is guarded too: ``FILE.sig`` is replaced or removed only when it is a signature this
+program wrote, so an export never destroys a records file, a key file or someone's GPG
+signature that happens to sit at that name.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ ALGORITHM = "HMAC-SHA256"
 MIN_KEY_CHARS = 32
 """A key shorter than this is refused: the MAC is only as strong as a guess at the key."""
 CHUNK = 1 << 20
+SIGNATURE_BYTES = 64 * 1024
+"""A signature is about 400 bytes; a bigger file at ``FILE.sig`` is not one of ours."""
 FIELDS = ("format", "algorithm", "bytes", "sha256", "signed_at", "key", "mac")
 NEW_KEY_HINT = "make one with 'crisis-sim keygen FILE'"
 
@@ -85,9 +92,7 @@ def load_key(key_file: str | None, environ: dict[str, str] | None = None) -> byt
         )
     path = expand_home(key_file)
     try:
-        mode = path.stat().st_mode
-        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SigningError(f"the signing key file {path} can be read by others; run 'chmod 600 {path}'")
+        _check_key_file(path, path.stat())
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SigningError(f"no signing key file at {path} ([signing] key_file); {NEW_KEY_HINT}") from None
@@ -95,6 +100,30 @@ def load_key(key_file: str | None, environ: dict[str, str] | None = None) -> byt
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise SigningError(f"cannot read the signing key file {path} ({reason})") from None
     return _check_key(text, str(path))
+
+
+def _check_key_file(path: Path, info: os.stat_result) -> None:
+    """Refuse a key file that someone else could read, replace or has written (POSIX; as ssh
+    does with a private key): not owned by the user running crisis-sim, readable or writable by
+    group or others, or in a folder anyone can write to that lacks the sticky bit (there anyone
+    can rename the key away and put their own in its place)."""
+    if os.name != "posix":
+        return
+    if info.st_uid != os.geteuid():
+        raise SigningError(
+            f"the signing key file {path} belongs to another user (uid {info.st_uid}), not to you "
+            f"(uid {os.geteuid()}); use a key file you own"
+        )
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SigningError(f"the signing key file {path} can be read by others; run 'chmod 600 {path}'")
+    folders = [*Path(os.path.abspath(path)).parents, *path.resolve().parents]
+    for folder in dict.fromkeys(folders):
+        mode = folder.stat().st_mode
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            raise SigningError(
+                f"the signing key file {path} is in {folder}, a folder anyone can write to (and without the "
+                "sticky bit, anyone can replace files in it); move the key to a folder only you can change"
+            )
 
 
 def new_key_file(path: str | Path) -> Path:
@@ -152,6 +181,7 @@ def sign_file(path: str | Path, key: bytes) -> Path:
     }
     fields["mac"] = _mac(key, fields, path)
     target = signature_path(path)
+    check_signature_target(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         try:
@@ -170,10 +200,48 @@ def sign_file(path: str | Path, key: bytes) -> Path:
     return target
 
 
+def is_signature(sig: str | Path) -> bool:
+    """Whether ``sig`` holds a signature crisis-sim wrote (with any key): a small regular file
+    with our ``format``. Only such a file is ever replaced or removed by an export."""
+    sig = Path(sig)
+    try:
+        info = sig.stat()
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size > SIGNATURE_BYTES:
+        return False  # a device, a pipe, a records file...: not read at all
+    try:
+        _read_signature(sig)
+    except SigningError:
+        return False
+    return True
+
+
+def check_signature_target(path: str | Path, protect: dict[Path, str] | None = None) -> None:
+    """Raise SigningError unless ``FILE.sig`` for ``path`` may be written: absent, or a
+    signature crisis-sim wrote. ``protect`` names files to call by name in the message (the
+    records file, the key file) when ``FILE.sig`` is one of them."""
+    from simulator.export import same_file
+
+    sig = signature_path(path)
+    for kept, what in (protect or {}).items():
+        if same_file(sig, Path(kept)):
+            raise SigningError(f"{sig} is {what}; --sign would replace it with the signature: choose another --out")
+    if (sig.exists() or sig.is_symlink()) and not is_signature(sig):
+        raise SigningError(
+            f"{sig} exists and is not a crisis-sim signature; --sign would replace it: move it away or "
+            "choose another --out"
+        )
+
+
 def drop_stale_signature(path: str | Path) -> Path | None:
     """Remove ``FILE.sig`` left by an earlier signed export of ``path``: kept, it would make
-    'verify' call this unsigned export tampered with. Returns the removed path, if any."""
+    'verify' call this unsigned export tampered with. Only a signature crisis-sim wrote is
+    removed (never a records file, a key or another program's file that has that name).
+    Returns the removed path, if any."""
     sig = signature_path(path)
+    if not is_signature(sig):
+        return None
     try:
         sig.unlink()
     except FileNotFoundError:
@@ -184,14 +252,22 @@ def drop_stale_signature(path: str | Path) -> Path | None:
 
 
 def _read_signature(sig: Path) -> dict[str, Any]:
+    """The fields of the signature ``sig``; SigningError (one line) for anything else. The one
+    place that reads a .sig file."""
     try:
         data = json.loads(sig.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SigningError(f"no signature {sig}; the export was not signed (export it with --sign)") from None
+    except RecursionError:  # '[[[[...': nested deeper than the parser goes
+        raise SigningError(f"{sig} is not a crisis-sim signature (or a damaged one); ask for it again") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or "not a crisis-sim signature"
         raise SigningError(f"{sig} cannot be read ({reason}); ask for the export and its .sig again") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or any(k not in data for k in FIELDS):
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != FORMAT
+        or any(not isinstance(data.get(k), int if k == "bytes" else str) for k in FIELDS)
+    ):
         raise SigningError(f"{sig} is not a crisis-sim signature (or a damaged one); ask for it again")
     return data
 
@@ -208,7 +284,8 @@ def verify_file(path: str | Path, key: bytes, signature: str | Path | None = Non
         raise SigningError(f"{path} is a signature; check the export it belongs to: crisis-sim verify {export}")
     fields = _read_signature(sig)
     if fields["algorithm"] != ALGORITHM:
-        return Verdict(False, f"{path}: signed with '{fields['algorithm']}', which this crisis-sim does not check")
+        named = fields["algorithm"] if len(fields["algorithm"]) <= 40 else fields["algorithm"][:40] + "..."
+        return Verdict(False, f"{path}: NOT verified: signed with '{named}', which this crisis-sim does not check")
     if fields["key"] != fingerprint(key):
         return Verdict(
             False,
@@ -218,7 +295,7 @@ def verify_file(path: str | Path, key: bytes, signature: str | Path | None = Non
     try:
         expected = _mac(key, fields, path)
         size = path.stat().st_size
-    except (OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError, RecursionError):
         return Verdict(False, f"{path}: NOT verified: {sig} is damaged")
     if not hmac.compare_digest(expected, str(fields["mac"])):
         return Verdict(False, f"{path}: NOT verified: it or its signature was changed after signing; do not accept it")
