@@ -17,16 +17,44 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_ENV = "CRISIS_SIM_CONFIG"
 
-TRAINEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TRAINEE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 """A trainee id, wherever it comes from (sign-in screen, --trainee, the config): 1-64 letters,
 digits, '.', '_' or '-'. Ids are stored in records and printed in tables and exports, so
-terminal escapes, bidi overrides and markup never get into one."""
+terminal escapes, bidi overrides and markup never get into one. Anchored with ``\\Z`` (not
+``$``, which also matches before a final newline: ``"t1\\n"`` would be a second identity), so
+even ``.match`` is safe; check with ``is_trainee_id``."""
 TRAINEE_ID_HELP = "1-64 letters, digits, '.', '_' or '-' (no spaces), e.g. recruit-042"
 LRS_PASSWORD_ENV = "CRISIS_SIM_LRS_PASSWORD"
+DISPLAY_NAME_CHARS = 60
+"""The longest display name (the sign-in field holds this many characters)."""
+COHORT_CHARS = 64
+"""The longest cohort name."""
+_JOINERS = "\u200c\u200d"
+"""Zero-width (non-)joiners: format characters, but needed to write Persian, Indic scripts and
+emoji sequences, and harmless on a terminal; every other format character is refused."""
+
+
+def is_trainee_id(text: str) -> bool:
+    return TRAINEE_ID.fullmatch(text) is not None
+
+
+def label_problem(text: str, limit: int) -> str | None:
+    """Why ``text`` cannot be a display name or cohort (printed in tables, exports and the app),
+    or None. Printable characters only (Python's ``str.isprintable``: no control, format, bidi,
+    private-use, unassigned or line-separator characters, and no whitespace but the space), at
+    most ``limit`` of them, and not blank."""
+    if not text.strip():
+        return "is empty"
+    if len(text) > limit:
+        return f"is {len(text)} characters long (at most {limit})"
+    bad = sorted({f"U+{ord(c):04X}" for c in text if not (c.isprintable() or c in _JOINERS)})
+    if bad:
+        return f"holds {', '.join(bad[:5])}: only printable characters (no control, invisible or bidi characters)"
+    return None
 
 
 class ConfigError(Exception):
@@ -40,6 +68,21 @@ class _Section(BaseModel):
 class TraineeSettings(_Section):
     id: str | None = Field(None, description="Default trainee id for 'run' and the app.")
     name: str | None = Field(None, description="Display name for that trainee.")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        if value is not None and not is_trainee_id(value):
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise ValueError(f"{shown!a} is not a trainee id: use {TRAINEE_ID_HELP}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := label_problem(value, DISPLAY_NAME_CHARS)):
+            raise ValueError(f"the display name {problem}")
+        return value
 
 
 class RecordsSettings(_Section):
@@ -56,6 +99,13 @@ class AcademySettings(_Section):
     )
     cohort: str | None = Field(None, description="Cohort stamped on new attempts (e.g. '2026-fall').")
     locked: bool = Field(False, description="Locked mode: assessment only, time pressure as authored.")
+
+    @field_validator("cohort")
+    @classmethod
+    def _cohort(cls, value: str | None) -> str | None:
+        if value is not None and (problem := label_problem(value, COHORT_CHARS)):
+            raise ValueError(f"the cohort {problem}")
+        return value
 
 
 class LrsSettings(_Section):
@@ -121,7 +171,8 @@ def load_config(path: Path | None = None) -> Config:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         unknown = err["type"] == "extra_forbidden"
-        what = f"unknown setting '{loc}'" if unknown else f"setting '{loc}': {err['msg']}"
+        why = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        what = f"unknown setting '{loc}'" if unknown else f"setting '{loc}': {why}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{path}: error: {what}{more}") from None
 
@@ -147,9 +198,12 @@ def remember_trainee(trainee_id: str, name: str) -> None:
 def last_trainee() -> tuple[str, str] | None:
     try:
         data = json.loads(state_path().read_text(encoding="utf-8"))
-        return str(data["id"]), str(data.get("name") or data["id"])
+        trainee_id, name = str(data["id"]), str(data.get("name") or data["id"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if not is_trainee_id(trainee_id):
+        return None
+    return trainee_id, name if label_problem(name, DISPLAY_NAME_CHARS) is None else trainee_id
 
 
 def expand_home(text: str) -> Path:

@@ -245,7 +245,9 @@ async def test_markup_in_scenario_text_is_shown_literally_by_the_app(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    "trainee", ["[red]x", "[@click=app.quit]q[/]", "\x1b[2Jevil", "evil\u202e", "a b", "x" * 65], ids=repr
+    "trainee",
+    ["[red]x", "[@click=app.quit]q[/]", "\x1b[2Jevil", "evil\u202e", "a b", "x" * 65, "t1\n", "\nt1"],
+    ids=repr,
 )
 def test_hostile_trainee_ids_are_refused_with_one_line_and_nothing_is_recorded(trainee: str, tmp_path: Path) -> None:
     db = tmp_path / "records.sqlite3"
@@ -266,10 +268,11 @@ def test_a_hostile_trainee_id_in_the_config_is_refused(tmp_path: Path, monkeypat
     config = tmp_path / "config.toml"
     config.write_text('[trainee]\nid = "\\u001b]52;c;eA==\\u0007"\n', encoding="utf-8")
     monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    # Checked when the config is read, so no path (run, the app, play) can use it unchecked.
     code, _, stderr = run_cli(["run", str(HOSTILE / "base.yaml"), "--choose", "greet"])
-    assert code == 2
+    assert code == 1
     [line] = stderr.splitlines()
-    assert line.startswith("crisis-sim: error: Invalid value for [trainee] id: '\\x1b]52;c;eA==\\x07'")
+    assert line.startswith(f"crisis-sim: error: {config}: error: setting 'trainee.id': '\\x1b]52;c;eA==\\x07' is not")
 
 
 def test_a_plain_trainee_id_is_recorded_and_listed_as_given(tmp_path: Path) -> None:

@@ -54,9 +54,9 @@ RUBRIC_OPTION = click.option(
 def checked_trainee(trainee_id: str, where: str = "--trainee") -> str:
     """The trainee id, or a one-line usage error: an id is stored and printed as given, so one
     with a terminal escape or markup would reach every later 'results' table."""
-    from simulator.config import TRAINEE_ID, TRAINEE_ID_HELP
+    from simulator.config import TRAINEE_ID_HELP, is_trainee_id
 
-    if not TRAINEE_ID.match(trainee_id):
+    if not is_trainee_id(trainee_id):
         shown = trainee_id if len(trainee_id) <= 40 else trainee_id[:40] + "..."
         raise click.BadParameter(f"{shown!a} is not a trainee id: use {TRAINEE_ID_HELP}", param_hint=where)
     return trainee_id

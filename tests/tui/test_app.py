@@ -276,3 +276,55 @@ async def test_help_is_one_key_away(make_app):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, PlayScreen)
+
+
+async def test_a_display_name_with_invisible_characters_is_refused_at_sign_in(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        await sign_in(pilot, "recruit-042", "Al\u200bex\ufeff")  # zero-width space, BOM: pasted from a document
+        assert isinstance(app.screen, SignInScreen)
+        error = str(app.screen.query_one("#signin-error", Static).content)
+        assert "The display name holds U+200B, U+FEFF: only printable characters" in error
+        assert app.screen.focused is app.screen.query_one("#display-name", Input)
+        app.screen.query_one("#display-name", Input).value = "Alex"
+        await pilot.click("#signin-button")
+        await pilot.pause()
+        assert isinstance(app.screen, LibraryScreen) and app.trainee_name == "Alex"
+
+
+FORMULA_NAME = "A;=cmd|' /C calc'!A0"
+
+
+async def test_a_formula_typed_as_a_display_name_is_no_formula_in_any_spreadsheet_locale(make_app, tmp_path):
+    """Excel splits a CSV on ',' or, in locales whose list separator is ';' (most of Europe), on
+    ';'; the name must not start a formula cell either way, whether or not quotes are honoured."""
+    import csv
+
+    from cli_runner import run_cli
+
+    from simulator.export.tabular import FORMULA_STARTS
+
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        await sign_in(pilot, "recruit-9", FORMULA_NAME)
+        assert app.trainee_name == FORMULA_NAME
+        await pilot.press("enter")
+        await pilot.pause()
+        play = await start_play(pilot)
+        for choice in BEST:
+            await choose(pilot, play, choice)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DebriefScreen)
+    out = tmp_path / "scores.csv"
+    result = run_cli(["export", "--format", "csv", "--db", str(app.store.path), "--out", str(out)])
+    assert result.code == 0, result
+    text = out.read_text(encoding="utf-8")
+    [row] = list(csv.DictReader(text.splitlines()))
+    assert row["trainee_name"] == "A;'=cmd|' /C calc'!A0"  # the ' after ';' keeps the cell text
+    for separator in (",", ";"):
+        cells = [cell for line in csv.reader(text.splitlines(), delimiter=separator) for cell in line]
+        cells += [piece for line in text.splitlines() for piece in line.split(separator)]  # quotes ignored
+        for cell in cells:
+            assert not cell.lstrip('"').startswith(FORMULA_STARTS), (separator, cell)

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from simulator.config import TRAINEE_ID
+from simulator.config import DISPLAY_NAME_CHARS, is_trainee_id, label_problem
 from simulator.safetext import one_line
 from simulator.tui.text import plain
 from simulator.tui.widgets.inputs import SafeInput
@@ -50,11 +50,14 @@ class SignInScreen(Screen[None]):
 
     def _submit(self) -> None:
         trainee_id = one_line(self.query_one("#trainee-id", Input).value)
-        name = one_line(self.query_one("#display-name", Input).value) or trainee_id
-        if not TRAINEE_ID.match(trainee_id):
-            self.query_one("#signin-error", Static).update(
-                plain("A trainee id is 1-64 letters, digits, '.', '_' or '-' (no spaces), e.g. recruit-042.")
-            )
+        name = (one_line(self.query_one("#display-name", Input).value) or trainee_id)[:DISPLAY_NAME_CHARS]
+        error = self.query_one("#signin-error", Static)
+        if not is_trainee_id(trainee_id):
+            error.update(plain("A trainee id is 1-64 letters, digits, '.', '_' or '-' (no spaces), e.g. recruit-042."))
             self.query_one("#trainee-id", Input).focus()
             return
-        self.app.sign_in(trainee_id, name[:60])  # type: ignore[attr-defined]
+        if (problem := label_problem(name, DISPLAY_NAME_CHARS)) is not None:
+            error.update(plain(f"The display name {problem}."))
+            self.query_one("#display-name", Input).focus()
+            return
+        self.app.sign_in(trainee_id, name)  # type: ignore[attr-defined]
