@@ -79,8 +79,9 @@ DECISION_COLUMNS = (
 )
 """The columns of the long CSV (``--decisions``): one row per decision."""
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+"""What makes a spreadsheet read a cell as a formula: OWASP's CSV injection list, and the NUL
+that OWASP ASVS 5.0 (requirement 1.2.10) adds."""
 SEPARATORS = (",", ";")
 """Where a spreadsheet may start a new cell inside our text: the comma we write, and the
 semicolon that Excel splits on in locales whose list separator is ``;`` (most of Europe)."""
@@ -93,11 +94,12 @@ def neutralise(cell: Any) -> Any:
     """Text a spreadsheet would run as a formula gets a ``'`` where a cell could start.
 
     A ``'`` goes in front of the text when it starts (after double quotes, if any: a reader
-    takes ``"=x"`` for a quoted ``=x``) with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-    return, and after every ``,`` or ``;`` followed by one: ``=HYPERLINK("x")`` becomes ``'=HYPERLINK("x")`` and
-    ``A;=cmd|' /C calc'!A0`` becomes ``A;'=cmd|' /C calc'!A0``. The second rule keeps a cell safe
-    whatever separator the reader splits on and whether or not it honours our quoting: a
-    spreadsheet that starts a new cell at the ``;`` sees ``'=cmd...``, which is text.
+    takes ``"=x"`` for a quoted ``=x``) with ``=``, ``+``, ``-``, ``@``, a tab, a carriage
+    return or a NUL, and after every ``,`` or ``;`` followed by one: ``=HYPERLINK("x")``
+    becomes ``'=HYPERLINK("x")`` and ``A;=cmd|' /C calc'!A0`` becomes
+    ``A;'=cmd|' /C calc'!A0``. The second rule keeps a cell safe whatever separator the
+    reader splits on and whether or not it honours our quoting: a spreadsheet that starts a
+    new cell at the ``;`` sees ``'=cmd...``, which is text.
 
     Only text is touched: numbers we write (``-3`` points, an overall of ``72.5``) stay
     numbers. docs/records-and-exports.md#formula-neutralisation says why this rule.
