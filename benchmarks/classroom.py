@@ -74,10 +74,10 @@ def worker(number: int, db: str, attempts: int, seed: int, think_ms: float) -> d
         return {"worker": number, "attempts": [], "commits": [], "errors": [str(exc)]}
     write = store.write
 
-    def timed_write(sql: str, params: Sequence[Any] = ()) -> None:
+    def timed_write(sql: str, params: Sequence[Any] = (), **checks: Any) -> None:
         start = time.perf_counter()
         try:
-            write(sql, params)
+            write(sql, params, **checks)
         finally:
             commits.append(time.perf_counter() - start)
 

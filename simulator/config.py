@@ -11,6 +11,7 @@ The last trainee who signed in on this machine is remembered separately, in a sm
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -183,27 +184,49 @@ def state_path() -> Path:
     return user_state_path("crisis-sim", appauthor=False) / "last-trainee.json"
 
 
+STATE_MAX_BYTES = 64 * 1024
+"""``last-trainee.json`` is two short strings; anything bigger is not ours and is not read."""
+
+
+class _LastTrainee(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    id: str
+    name: str | None = None
+
+
 def remember_trainee(trainee_id: str, name: str) -> None:
-    """Remember who signed in last on this machine (best effort: a read-only home is fine)."""
+    """Remember who signed in last on this machine (best effort: a read-only home is fine).
+    The file names a person, so it is readable by its owner only, from its first byte."""
     path = state_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"id": trainee_id, "name": name}), encoding="utf-8")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"id": trainee_id, "name": name}))
         tmp.replace(path)
     except OSError:
         pass
 
 
 def last_trainee() -> tuple[str, str] | None:
+    """Who signed in last, or None when nobody did or the file is not one crisis-sim wrote
+    (too big, not JSON, nested, an id that is not a trainee id): the sign-in screen then
+    simply starts empty."""
     try:
-        data = json.loads(state_path().read_text(encoding="utf-8"))
-        trainee_id, name = str(data["id"]), str(data.get("name") or data["id"])
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(state_path(), "rb") as fh:
+            raw = fh.read(STATE_MAX_BYTES + 1)
+        if len(raw) > STATE_MAX_BYTES:
+            return None
+        data = _LastTrainee.model_validate_json(raw)
+    except (OSError, ValidationError):
         return None
-    if not is_trainee_id(trainee_id):
+    if not is_trainee_id(data.id):
         return None
-    return trainee_id, name if label_problem(name, DISPLAY_NAME_CHARS) is None else trainee_id
+    name = data.name or data.id
+    return data.id, name if label_problem(name, DISPLAY_NAME_CHARS) is None else data.id
 
 
 def expand_home(text: str) -> Path:

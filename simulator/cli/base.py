@@ -72,12 +72,13 @@ def load_for_play(ref: str, rubric_ref: str | None) -> Any:
     return graded
 
 
-def open_store(db: str | None, *, create: bool = True) -> Any:
-    """The records store named by --db, CRISIS_SIM_DB, the config, or the default location."""
+def open_store(db: str | None, *, create: bool = True, check: str = "auto") -> Any:
+    """The records store named by --db, CRISIS_SIM_DB, the config, or the default location
+    (``check``: how much of it is checked first, see ``Store.open``)."""
     from simulator.config import load_config, resolve_db
     from simulator.records import Store
 
-    return Store.open(resolve_db(db, load_config()), create=create)
+    return Store.open(resolve_db(db, load_config()), create=create, check=check)
 
 
 DB_OPTION = click.option(
@@ -90,7 +91,11 @@ def scenario_for(attempt: Any, rubric_ref: str | None = None) -> Any:
     from scoring.catalog import load_graded
 
     path = Path(attempt.scenario_path) if attempt.scenario_path else None
-    graded = load_graded(path if path and path.exists() else attempt.scenario_id, rubric_ref or attempt.rubric_id)
+    try:
+        stored = path is not None and path.exists()
+    except OSError:  # a stored path this system cannot even look up (too long, a loop): use the id
+        stored = False
+    graded = load_graded(path if stored else attempt.scenario_id, rubric_ref or attempt.rubric_id)
     if not graded.ok:
         raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
     return graded

@@ -14,6 +14,7 @@ from simulator.cli.base import (
     PROG,
     cli,
     fail,
+    known_error,
     open_store,
     scenario_for,
 )
@@ -90,38 +91,75 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
 @click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
 @DB_OPTION
 def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
-    """Recompute every completed attempt's grade from its decisions and compare it with the
-    stored grade. Exits 1 if any differ (or cannot be recomputed), naming them."""
+    """Recompute every completed attempt's grade from its decisions and compare it with
+    everything stored about it: the grade and the columns that listings, the CSV and the app
+    show (overall, passed, ending, grading method). Exits 1 if any differ (or cannot be
+    recomputed), naming them. The whole file is checked first, as for an export."""
     from scoring.grading import GradeError, grade
     from simulator.recorder import ResumeRefused, check_same_content, stored_decisions
+    from simulator.records.rows import grade_columns
 
-    store = open_store(db, create=False)
+    store = open_store(db, create=False, check="full")
     checked = differ = skipped = 0
     for a in store.attempts(trainee=trainee, scenario=scenario, status="completed"):
         try:
             graded = scenario_for(a)
             check_same_content(a, graded.scenario, graded.rubric)
             fresh = grade(graded.scenario, graded.rubric, stored_decisions(store, a.id)).as_dict()
-        except (DiagnosticError, ResumeRefused, GradeError) as exc:  # GradeError: decisions missing or edited
+        except (DiagnosticError, ResumeRefused, GradeError, OSError) as exc:  # GradeError: decisions missing or edited
+            # OSError: the stored scenario path or rubric name is one this system cannot look up
             skipped += 1
             reason = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else str(exc)
+            if isinstance(exc, OSError):
+                reason = known_error(exc) or str(exc)
             click.echo(escaped_line(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}"))
             continue
         checked += 1
         stored = a.grade or {}
-        if json.dumps(fresh, sort_keys=True) != json.dumps(stored, sort_keys=True):
+        keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
+        shown = {"overall": a.overall, "passed": a.passed, "ending_scene": a.ending_scene,
+                 "ending_rating": a.ending_rating, "grade_method": a.grade_method}
+        columns = [(c, shown[c], v) for c, v in grade_columns(fresh).items() if shown[c] != v]
+        if keys or columns:
             differ += 1
-            keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
+            parts = []
+            if keys:
+                parts.append(f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})")
+            parts += [f"column {c} (stored {_shown(s)}, recomputed {_shown(v)})" for c, s, v in columns]
             click.echo(
                 escaped_line(
                     f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored and recomputed grades differ in "
-                    f"{', '.join(keys)} (stored {stored.get('overall')}, recomputed {fresh['overall']})"
+                    + "; ".join(parts)
                 )
             )
     click.echo(
         f"{checked} grade(s) recomputed: {checked - differ} agree, {differ} differ, {skipped} could not be recomputed"
     )
     return 1 if differ or skipped else 0
+
+
+def _shown(value: Any) -> str:
+    return "empty" if value is None else ("yes" if value else "no") if isinstance(value, bool) else f"{value}"
+
+
+@cli.command()
+@DB_OPTION
+def check(db: str | None) -> int:
+    """Check a records file thoroughly and say whether it is sound: its header and identity
+    (and that its -wal belongs to it), its exact schema, every page and index
+    (PRAGMA integrity_check), and every stored value (types, times, grades). Exits 1 with one
+    line naming the first problem. Changes nothing (a file from an older crisis-sim is upgraded
+    first, as by every command)."""
+    store = open_store(db, create=False, check="full")
+    try:
+        attempts, decisions = store.check_rows()
+        click.echo(
+            f"{escaped_line(store.path)}: ok (records schema {store.version()}, identity {store.identity()}, "
+            f"{attempts} attempt(s), {decisions} decision(s))"
+        )
+    finally:
+        store.close()
+    return 0
 
 
 @cli.command()

@@ -21,12 +21,11 @@ import contextlib
 import csv
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from simulator.export import ExportFilter
-from simulator.records import Attempt, DecisionRow, Store, StoreError, parse_time
+from simulator.records import Attempt, DecisionRow, Store, parse_time
 
 JSONL_FORMAT = "crisis-sim.attempt/1"
 """The ``format`` of every JSON Lines object; bumped when the shape changes incompatibly."""
@@ -125,18 +124,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-@contextlib.contextmanager
-def snapshot(store: Store) -> Iterator[None]:
+def snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
     """One read transaction around an export: every query sees the same state of the file."""
-    try:
-        store.conn.execute("BEGIN")
-    except sqlite3.Error as exc:
-        raise StoreError(f"records file {store.path}: {exc}") from None
-    try:
-        yield
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            store.conn.execute("ROLLBACK")
+    return store.snapshot()
 
 
 def _batches(attempts: Iterable[Attempt], store: Store, size: int) -> Iterator[tuple[Attempt, list[DecisionRow]]]:

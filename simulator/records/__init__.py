@@ -1,0 +1,51 @@
+"""The records store: attempts and every decision, crash-safe.
+
+Facts, not derived numbers: who played which exact scenario (id, author version, sha256 of the
+file) graded by which exact rubric (id, sha256), when, and every decision with its time. The
+grade is stored too, for fast listing, but it can always be recomputed from the decisions
+(``crisis-sim regrade`` checks that it is, column by column).
+
+The interface (``interface.RecordsStore``) is dialect-neutral: open a store, write trainees,
+attempts, decisions, grades and LRS receipts (each call one verified, committed transaction),
+read checked rows back (``rows.Attempt``, ``rows.DecisionRow``), check the store
+(``check_integrity``, ``check_rows``). Every failure is a ``StoreError`` with a one-line
+message. Modules:
+
+- ``rows``: the row types and the one checked decoder of stored values (types, shapes, times,
+  JSON nesting), shared by every backend;
+- ``schema``: one migration list per dialect, and the exact-schema check (no trigger, view or
+  changed table of other hands runs in our queries);
+- ``sqlitefile``: the SQLite file's bytes: header, page count against size, the identity that
+  tells a foreign ``-wal``, owner-only creation;
+- ``sqlite``: the SQLite ``Store`` (WAL, per-decision commits, several processes, the checks
+  on open);
+- ``errors``: ``StoreError`` and the shared messages.
+
+A PostgreSQL store (a later issue) adds a backend module and ``schema.MIGRATIONS["postgresql"]``
+behind the same interface.
+"""
+
+from simulator.records.errors import StoreError, damaged_message, read_only_message
+from simulator.records.interface import RecordsStore
+from simulator.records.rows import Attempt, DecisionRow, parse_time, utc_now
+from simulator.records.schema import MIGRATIONS, SCHEMA_VERSION, SQLITE_MIGRATIONS
+from simulator.records.sqlite import BUSY_TIMEOUT_MS, CHECKS, FULL_CHECK_MAX_BYTES, LOCK_RETRIES, Store
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "CHECKS",
+    "FULL_CHECK_MAX_BYTES",
+    "LOCK_RETRIES",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SQLITE_MIGRATIONS",
+    "Attempt",
+    "DecisionRow",
+    "RecordsStore",
+    "Store",
+    "StoreError",
+    "damaged_message",
+    "parse_time",
+    "read_only_message",
+    "utc_now",
+]

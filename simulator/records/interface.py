@@ -1,0 +1,86 @@
+"""What every records store offers: the dialect-neutral interface.
+
+The SQLite store (``simulator.records.sqlite.Store``) is the one backend today; a PostgreSQL
+store (a later issue) implements the same methods with its own migrations
+(``schema.MIGRATIONS["postgresql"]``). Callers (the recorder, the CLI, the app, the exports)
+use only what is listed here: plain Python values in, checked ``Attempt``/``DecisionRow`` rows
+out, ``StoreError`` (one line) for every failure. SQL, connections and transactions stay inside
+each backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from simulator.records.rows import Attempt, DecisionRow
+
+
+class RecordsStore(Protocol):
+    """One open records store (a file or a database)."""
+
+    path: str
+    """Where the records live, as shown in messages."""
+
+    dialect: str
+    """``"sqlite"`` (``"postgresql"`` later): selects the migrations."""
+
+    # opening and checking (``open`` is a classmethod of each backend)
+    def close(self) -> None: ...
+    def version(self) -> int: ...
+    def identity(self) -> str: ...
+    def check_integrity(self) -> None: ...
+    def check_rows(self, batch: int = 500) -> tuple[int, int]: ...
+    def require_writable(self) -> None: ...
+    def snapshot(self) -> AbstractContextManager[None]: ...
+
+    # writing: each call is one committed transaction, verified before it returns
+    def ensure_trainee(self, trainee_id: str, display_name: str | None = None) -> None: ...
+    def start_attempt(
+        self,
+        trainee_id: str,
+        *,
+        scenario_id: str,
+        scenario_version: str,
+        scenario_sha256: str,
+        scenario_path: str,
+        rubric_id: str,
+        rubric_sha256: str,
+        mode: str,
+        seed: int | None = None,
+        cohort: str | None = None,
+    ) -> str: ...
+    def record_decision(
+        self,
+        attempt_id: str,
+        sequence: int,
+        scene: str,
+        choice: str | None,
+        *,
+        meters_after: dict[str, int],
+        flags_after: dict[str, bool],
+        response_ms: int | None = None,
+        made_at: str | None = None,
+    ) -> None: ...
+    def finish_attempt(self, attempt_id: str, grade: Any) -> None: ...
+    def abandon_attempt(self, attempt_id: str) -> None: ...
+    def mark_sent(self, lrs: str, attempt_id: str, statement_ids: Sequence[str], outcome: str) -> None: ...
+
+    # reading: rows are checked (``rows``), streamed where there can be many
+    def attempt(self, attempt_id: str) -> Attempt: ...
+    def attempts(
+        self,
+        *,
+        trainee: str | None = None,
+        scenario: str | None = None,
+        cohort: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        status: str | None = None,
+    ) -> Iterator[Attempt]: ...
+    def decisions(self, attempt_id: str) -> list[DecisionRow]: ...
+    def decisions_for(self, attempt_ids: Sequence[str]) -> dict[str, list[DecisionRow]]: ...
+    def known(self, column: str, value: str) -> bool: ...
+    def progress(self, trainee_id: str) -> dict[str, tuple[str, float | None, str | None]]: ...
+    def sent_statements(self, lrs: str, statement_ids: Sequence[str]) -> set[str]: ...

@@ -1,0 +1,338 @@
+"""The rows the records store hands out, and the one checked decoder for every stored value.
+
+A records file is an ordinary file: other hands (a trainee with ``sqlite3``, a broken disk, a
+careless script) can leave any value in any column, whatever SQLite's column type says (text in
+``overall``, a BLOB as a name, ``grade_json`` nested 100,000 levels deep). Every value read back
+passes through this module before anything shows, exports or grades it: each column is checked
+for its type and shape, and a value crisis-sim never writes is one ``StoreError`` line naming the
+file, the attempt and the column, never a crash further on. Backends (SQLite now, PostgreSQL
+later) build rows only through ``attempt_from_row`` / ``decision_from_row``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Annotated, Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
+
+from simulator.records.errors import StoreError, edited_message
+
+MAX_SEQUENCE = 999_999
+"""The highest decision number a record may hold (exports number their final statements above
+it: ``simulator.export.xapi.COMPLETED_SEQUENCE``)."""
+
+STATUSES = ("in_progress", "completed", "abandoned")
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with milliseconds, e.g. ``2026-11-26T15:04:05.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """A stored time as an aware UTC datetime (a time without an offset is UTC). ValueError
+    when ``text`` is not ISO 8601 or cannot be expressed in UTC (year 1 with a positive offset)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the range of UTC times") from None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: str
+    trainee_id: str
+    scenario_id: str
+    scenario_version: str
+    scenario_sha256: str
+    scenario_path: str
+    rubric_id: str
+    rubric_sha256: str
+    mode: str
+    seed: int | None
+    cohort: str | None
+    started_at: str
+    ended_at: str | None
+    status: str
+    overall: float | None
+    passed: bool | None
+    ending_scene: str | None
+    ending_rating: str | None
+    grade_json: str | None
+    grade_method: int | None
+    trainee_name: str = ""
+    source: str = field(default="", repr=False, compare=False)
+    """The records file the row came from (named when ``grade`` finds a bad value)."""
+
+    @cached_property
+    def grade(self) -> dict[str, Any] | None:
+        """The stored grade, checked for the shape every reader relies on (decoded once, on
+        first use: listings never pay for it). StoreError when it is not one crisis-sim wrote."""
+        if self.grade_json is None:
+            return None
+        return decode_grade(self.grade_json, self.source, self.id)
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    attempt_id: str
+    sequence: int
+    scene: str
+    choice: str | None
+    made_at: str
+    response_ms: int | None
+    meters_after: dict[str, int]
+    flags_after: dict[str, bool]
+
+
+# ---- the checks, one per kind of column ----
+
+
+class _Bad(Exception):
+    """A value that fails its column's check; the message says what it holds instead."""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"a BLOB of {len(value)} bytes"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"holds {_shown(value)}, not text")
+    return value
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+def _integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Bad(f"holds {_shown(value)}, not a whole number")
+    return value
+
+
+def _time(value: Any) -> str:
+    text = _text(value)
+    try:
+        parse_time(text)
+    except ValueError:
+        raise _Bad(f"holds {_shown(value)}, not an ISO 8601 time") from None
+    return text
+
+
+def _status(value: Any) -> str:
+    if value not in STATUSES:
+        raise _Bad(f"holds {_shown(value)}, not one of {', '.join(STATUSES)}")
+    return value
+
+
+def _score(value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise _Bad(f"holds {_shown(value)}, not a number")
+    if not 0 <= value <= 100:
+        raise _Bad(f"holds {value}, not a score from 0 to 100")
+    return float(value)
+
+
+def _flag(value: Any) -> bool:
+    if value not in (0, 1) or not isinstance(value, int):
+        raise _Bad(f"holds {_shown(value)}, not 0 or 1")
+    return bool(value)
+
+
+def _sequence(value: Any) -> int:
+    number = _integer(value)
+    if not 1 <= number <= MAX_SEQUENCE:
+        raise _Bad(f"holds {_shown(value)}, not a decision number from 1 to {MAX_SEQUENCE:,}")
+    return number
+
+
+def _milliseconds(value: Any) -> int:
+    number = _integer(value)
+    if not 0 <= number < 2**53:
+        raise _Bad(f"holds {_shown(value)}, not a number of milliseconds")
+    return number
+
+
+def _json_of(adapter: TypeAdapter[Any], what: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        text = _text(value)
+        try:
+            return adapter.validate_json(text)
+        except ValidationError as exc:
+            raise _Bad(f"is not {what} ({_first_problem(exc)})") from None
+
+    return check
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in error["loc"])
+    message = " ".join(str(error["msg"]).split())
+    return f"{where}: {message}" if where else message
+
+
+_METERS = TypeAdapter(dict[StrictStr, StrictInt])
+_FLAGS = TypeAdapter(dict[StrictStr, StrictBool])
+
+_ATTEMPT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("id", _text),
+    ("trainee_id", _text),
+    ("scenario_id", _text),
+    ("scenario_version", _text),
+    ("scenario_sha256", _text),
+    ("scenario_path", _text),
+    ("rubric_id", _text),
+    ("rubric_sha256", _text),
+    ("mode", _text),
+    ("seed", _optional(_integer)),
+    ("cohort", _optional(_text)),
+    ("started_at", _time),
+    ("ended_at", _optional(_time)),
+    ("status", _status),
+    ("overall", _optional(_score)),
+    ("passed", _optional(_flag)),
+    ("ending_scene", _optional(_text)),
+    ("ending_rating", _optional(_text)),
+    ("grade_json", _optional(_text)),  # its shape is checked on first use: Attempt.grade
+    ("grade_method", _optional(_integer)),
+    ("display_name", _text),
+)
+ATTEMPT_COLUMNS = tuple(name for name, _ in _ATTEMPT_CHECKS)
+"""The columns ``attempt_from_row`` expects, in order (``display_name`` from ``trainees``)."""
+
+_DECISION_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("attempt_id", _text),
+    ("sequence", _sequence),
+    ("scene", _text),
+    ("choice", _optional(_text)),
+    ("made_at", _time),
+    ("response_ms", _optional(_milliseconds)),
+    ("meters_after", _json_of(_METERS, "a JSON object of whole numbers")),
+    ("flags_after", _json_of(_FLAGS, "a JSON object of true/false values")),
+)
+DECISION_COLUMNS = tuple(name for name, _ in _DECISION_CHECKS)
+"""The columns ``decision_from_row`` expects, in order."""
+
+
+def _attempt_label(attempt_id: Any) -> str:
+    return f"attempt {attempt_id[:8]}" if isinstance(attempt_id, str) else f"the attempt with id {_shown(attempt_id)}"
+
+
+def _decode(checks: Sequence[tuple[str, Callable[[Any], Any]]], row: Sequence[Any], path: str, where: str) -> list[Any]:
+    values = []
+    for (column, check), value in zip(checks, row, strict=True):
+        try:
+            values.append(check(value))
+        except _Bad as bad:
+            raise StoreError(edited_message(path, f"{where}: column {column}", str(bad))) from None
+    return values
+
+
+def attempt_from_row(row: Sequence[Any], path: str) -> Attempt:
+    """An ``Attempt`` from the values of ``ATTEMPT_COLUMNS``, each checked."""
+    values = _decode(_ATTEMPT_CHECKS, row, path, _attempt_label(row[0]))
+    return Attempt(*values, source=path)
+
+
+def decision_from_row(row: Sequence[Any], path: str) -> DecisionRow:
+    """A ``DecisionRow`` from the values of ``DECISION_COLUMNS``, each checked."""
+    where = f"{_attempt_label(row[0])}, decision {_shown(row[1])}"
+    return DecisionRow(*_decode(_DECISION_CHECKS, row, path, where))
+
+
+def progress_from_row(
+    row: Sequence[Any], path: str, trainee_id: str
+) -> tuple[str, bool, float | None, int, str | None]:
+    """One row of ``Store.progress``: (scenario id, any passed, best score, completed count,
+    newest in-progress attempt id), each checked."""
+    checks = (("scenario_id", _text), ("passed", _flag), ("overall", _optional(_score)), ("completed", _integer),
+              ("id", _optional(_text)))
+    return tuple(_decode(checks, row, path, f"trainee {trainee_id}'s attempts"))  # type: ignore[return-value]
+
+
+# ---- the stored grade ----
+
+_Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _Dimension(_Part):
+    id: StrictStr
+    score: Annotated[float, Field(allow_inf_nan=False, ge=0, le=100)] | None = None
+
+
+class _Critical(_Part):
+    id: StrictStr
+    sequence: StrictInt
+
+
+class _Review(_Part):
+    sequence: StrictInt
+    earned: dict[StrictStr, StrictInt]
+    value: _Number
+    best_value: _Number
+
+
+class _Ending(_Part):
+    scene: StrictStr
+    rating: StrictStr
+
+
+class _Grade(_Part):
+    """What every reader of a stored grade relies on (exports, regrade); other keys may be there."""
+
+    overall: Annotated[float, Field(allow_inf_nan=False, ge=0, le=100)]
+    passed: StrictBool
+    proficient: StrictBool | None = None
+    method: StrictInt | None = None
+    dimensions: list[_Dimension] = []
+    critical_errors: list[_Critical] = []
+    decisions: list[_Review] = []
+    ending: _Ending | None = None
+
+
+def decode_grade(text: str, path: str, attempt_id: str) -> dict[str, Any]:
+    """The grade stored as ``text`` (``grade_json``), as a plain dict, after checking its shape.
+    Nesting is bounded by the JSON parser (no RecursionError on a 100,000-deep value)."""
+    where = f"{_attempt_label(attempt_id)}: column grade_json"
+    try:
+        data = pydantic_core.from_json(text)
+    except ValueError as exc:
+        raise StoreError(edited_message(path, where, f"is not JSON ({' '.join(str(exc).split())})")) from None
+    if not isinstance(data, dict):
+        raise StoreError(edited_message(path, where, f"holds {type(data).__name__}, not a grade object"))
+    try:
+        _Grade.model_validate(data)
+    except ValidationError as exc:
+        raise StoreError(edited_message(path, where, f"is not a grade ({_first_problem(exc)})")) from None
+    return data
+
+
+def grade_columns(grade: dict[str, Any]) -> dict[str, Any]:
+    """The copies of grade fields a store keeps beside ``grade_json`` for listing (``results``,
+    CSV, the library screen): one definition for writing them and for ``regrade``'s comparison."""
+    ending = grade.get("ending") or {}
+    return {
+        "overall": grade["overall"],
+        "passed": bool(grade["passed"]),
+        "ending_scene": ending.get("scene"),
+        "ending_rating": ending.get("rating"),
+        "grade_method": grade.get("method"),
+    }
