@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -16,7 +19,7 @@ import pytest
 from scenario_factory import REPO, SAMPLE, SAMPLE_BEST
 from test_run_cli import cli
 
-from simulator.records import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+from simulator.records import SCHEMA_VERSION, SQLITE_MIGRATIONS, Store, StoreError
 
 BEST = SAMPLE_BEST
 
@@ -231,7 +234,7 @@ def test_migration_from_the_first_schema_keeps_the_data(tmp_path):
     db = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(db)
     conn.executescript("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);")
-    conn.executescript(MIGRATIONS[0])
+    conn.executescript(SQLITE_MIGRATIONS[0])
     conn.execute("INSERT INTO trainees VALUES ('ana', 'Ana', '2026-01-01T00:00:00.000Z')")
     conn.execute(
         "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path, "
@@ -395,3 +398,89 @@ def test_config_command_and_broken_config(tmp_path, monkeypatch):
     out = cli("results")
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert "no records file at ~no-such-user-7d1f/records.sqlite3" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("overall", 95.0, "column overall (stored 95.0, recomputed 0.0)"),
+        ("passed", 1, "column passed (stored yes, recomputed no)"),
+        ("ending_rating", "good", "column ending_rating (stored good, recomputed poor)"),
+        ("ending_scene", "good_ending", "column ending_scene (stored good_ending, recomputed "),
+        ("grade_method", 7, "column grade_method (stored 7, recomputed 1)"),
+    ],
+)
+def test_regrade_compares_every_column_that_is_shown(isolated_user_dirs, column, value, words):
+    """``results``, the CSV and the app read the ``overall``/``passed``/ending columns, not the
+    grade JSON: an edit of a column alone is a difference too (before, regrade said "agree")."""
+    cli("run", "overpass-railing", "--trainee", "ben", "--choose", "order-down")
+    with sqlite3.connect(os.environ["CRISIS_SIM_DB"]) as conn:
+        conn.execute(f"UPDATE attempts SET {column} = ? WHERE trainee_id = 'ben'", (value,))
+    regraded = cli("regrade")
+    assert regraded.returncode == 1, regraded.stdout
+    assert f"(ben): stored and recomputed grades differ in {words}" in regraded.stdout
+    assert "1 grade(s) recomputed: 0 agree, 1 differ" in regraded.stdout
+
+
+def test_records_files_and_the_last_trainee_are_owner_only(isolated_user_dirs, tmp_path):
+    """Records are personal data: the records file, its -wal and -shm (which SQLite creates with
+    the file's own mode), the folder made for it, and last-trainee.json are created for their
+    owner only, whatever the umask lets through (0644 before)."""
+    import pty
+
+    db = tmp_path / "new-folder" / "records.sqlite3"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from simulator.cli import main; main()", "run", "overpass-railing", "--db", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, umask=0o022,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"{db}-shm").exists():  # waiting at its first question, the file open
+            assert time.monotonic() < deadline and proc.poll() is None, "the run did not start"
+            time.sleep(0.05)
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path.name}: {oct(path.stat().st_mode)}"
+        assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    finally:
+        proc.kill()
+        proc.communicate()
+
+    # The app remembers who signed in (here through --trainee, as an academy's launcher does).
+    master, slave = pty.openpty()
+    app = subprocess.Popen(
+        [sys.executable, "-c", "from simulator.cli import main; main()", "play", "overpass-railing",
+         "--trainee", "recruit-042"],
+        stdin=slave, stdout=slave, stderr=subprocess.PIPE, cwd=REPO, umask=0o022,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    os.close(slave)
+    state = isolated_user_dirs / "xdg_state_home" / "crisis-sim" / "last-trainee.json"
+    try:
+        deadline = time.monotonic() + 30
+        while not state.exists():
+            assert time.monotonic() < deadline and app.poll() is None, "the app did not sign in"
+            time.sleep(0.05)
+            with contextlib.suppress(OSError):
+                os.read(master, 65536) if select.select([master], [], [], 0)[0] else None
+        assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    finally:
+        app.kill()
+        app.communicate()
+        os.close(master)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 100_000, b'{"id": "recruit-042\\n"}', b'{"id": 5}', b"\xff\xfe", b'{"id": "a", "name": ' + b"[" * 5000,
+     b'{"id": "' + b"x" * 200_000 + b'"}'],
+    ids=["deep", "newline-id", "number-id", "not-utf8", "deep-name", "huge"],
+)
+def test_a_last_trainee_file_crisis_sim_never_wrote_is_ignored(isolated_user_dirs, content):
+    """``last-trainee.json`` only pre-fills the sign-in form: a file nested 100,000 deep, with an
+    id that is not a trainee id, or huge is ignored, never a crash ("internal error" before)."""
+    state = isolated_user_dirs / "xdg_state_home" / "crisis-sim" / "last-trainee.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(content)
+    shown = cli("config")
+    assert shown.returncode == 0, shown.stderr
+    assert "last trainee on this machine: none" in shown.stdout

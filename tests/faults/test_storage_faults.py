@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli as in_process
 from records_factory import copy_attempts, play
 from scenario_factory import REPO, SAMPLE_BEST
 
-from simulator.records import Store, StoreError
+from simulator.records import Store, StoreError, schema
+from simulator.records.sqlitefile import APPLICATION_ID
 
 CLI = [sys.executable, "-c", "from simulator.cli import main; main()"]
 NOBODY = 65534
@@ -449,11 +451,123 @@ def foreign_wal(db: Path) -> None:
         shutil.copy(f"{other}-wal", f"{db}-wal")
 
 
+def foreign_wal_pages(db: Path) -> None:
+    """Another records file's ``-wal`` holding only changed table pages, no copy of the header
+    (page 1): no identity to compare, so the full check must find that its pages do not fit."""
+    other = db.with_name("other.sqlite3")
+    make_records(other, copies=150)
+    with contextlib.closing(sqlite3.connect(other, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("UPDATE attempts SET scenario_sha256 = upper(scenario_sha256)")
+        shutil.copy(f"{other}-wal", f"{db}-wal")
+    frames = frames_in_wal(Path(f"{db}-wal"))
+    assert frames and 1 not in frames, f"the -wal should hold table pages only, not the header: {frames}"
+
+
+def frames_in_wal(wal: Path) -> list[int]:
+    """The page numbers of the frames in a ``-wal`` (SQLite file format 4.1)."""
+    raw = wal.read_bytes()
+    size = int.from_bytes(raw[8:12], "big")
+    return [int.from_bytes(raw[at : at + 4], "big") for at in range(32, len(raw) - 24, size + 24)]
+
+
+def edit_schema(db: Path, *script: str, writable: bool = False) -> None:
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        if writable:
+            conn.execute("PRAGMA writable_schema = ON")
+        for statement in script:
+            conn.execute(statement)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def ignoring_trigger(db: Path) -> None:
+    """Every decision silently dropped while play says "progress saved"."""
+    edit_schema(db, "CREATE TRIGGER keep_nothing BEFORE INSERT ON decisions BEGIN SELECT RAISE(IGNORE); END")
+
+
+def recursive_view(db: Path) -> None:
+    """A view named ``attempts`` that never ends: every reader of the old code hung on it."""
+    edit_schema(
+        db,
+        "PRAGMA legacy_alter_table = ON",
+        "ALTER TABLE attempts RENAME TO attempts_kept",
+        "CREATE VIEW attempts AS WITH RECURSIVE forever(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM forever) "
+        "SELECT a.* FROM forever, attempts_kept a",
+    )
+
+
+def dropped_index(db: Path) -> None:
+    edit_schema(db, "DROP INDEX attempts_by_trainee")
+
+
+def damaged_schema_text(db: Path) -> None:
+    edit_schema(db, "UPDATE sqlite_master SET sql = 'CREATE TABLE decisions (garbage' WHERE name = 'decisions'",
+                writable=True)
+
+
+def edited_schema_text(db: Path) -> None:
+    """SQL that parses, but describes another table than the one on disk."""
+    edit_schema(
+        db,
+        "UPDATE sqlite_master SET sql = replace(sql, 'scene TEXT NOT NULL', 'scene INTEGER') WHERE name = 'decisions'",
+        writable=True,
+    )
+
+
+def index_only_damage(db: Path) -> None:
+    """One trainee's entries in the ``attempts_by_trainee`` index name another trainee: every
+    table page is sound (``quick_check`` passes), so only ``integrity_check`` (indexes against
+    their tables) finds it; before, ``results --trainee ana`` said "no attempts" while
+    ``results`` listed them, and ``run`` wrote into the file."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'attempts_by_trainee'").fetchone()
+        assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    raw = bytearray(db.read_bytes())
+    size = int.from_bytes(raw[16:18], "big")
+    pages = index_pages(bytes(raw), root)
+    hits = 0
+    for page in pages:
+        start, end = (page - 1) * size, page * size
+        hits += raw[start:end].count(b"ana")
+        raw[start:end] = raw[start:end].replace(b"ana", b"anz")
+    assert hits, "no index entry of ana found"
+    db.write_bytes(bytes(raw))
+    with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
+        assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)], "the damage should be in the index only"
+
+
+def index_pages(raw: bytes, root: int) -> list[int]:
+    """Every page of the index b-tree rooted at ``root`` (interior 0x02, leaf 0x0A)."""
+    size = int.from_bytes(raw[16:18], "big")
+    found, todo = [], [root]
+    while todo:
+        page = todo.pop()
+        found.append(page)
+        start = (page - 1) * size
+        header = start + (100 if page == 1 else 0)
+        if raw[header] == 0x02:
+            todo.append(int.from_bytes(raw[header + 8 : header + 12], "big"))
+            for cell in range(int.from_bytes(raw[header + 3 : header + 5], "big")):
+                pointer = int.from_bytes(raw[header + 12 + 2 * cell : header + 14 + 2 * cell], "big")
+                todo.append(int.from_bytes(raw[start + pointer : start + pointer + 4], "big"))
+        else:
+            assert raw[header] == 0x0A, f"page {page} is not an index b-tree page"
+    return found
+
+
 DAMAGE = {
     "damaged-page": (damage_decisions_page, "is damaged ("),
     "truncated": (truncate, "is damaged ("),
     "garbage-header": (garbage_header, "is not a crisis-sim records file"),
-    "foreign-wal": (foreign_wal, "is damaged ("),
+    "foreign-wal": (foreign_wal, "-wal does not belong to the records file beside it (it holds records file"),
+    "foreign-wal-pages": (foreign_wal_pages, "is damaged ("),
+    "trigger-raise-ignore": (ignoring_trigger, "a trigger 'keep_nothing' on decisions that crisis-sim did not create"),
+    "recursive-view": (recursive_view, "'attempts' is a view, not crisis-sim's table"),
+    "dropped-index": (dropped_index, "the index 'attempts_by_trainee' is missing"),
+    "damaged-schema-text": (damaged_schema_text, "is damaged (malformed database schema (decisions)"),
+    "edited-schema-text": (edited_schema_text, "the table 'decisions' has a changed definition"),
+    "index-only": (index_only_damage, "is damaged ("),
 }
 
 
@@ -476,9 +590,11 @@ def test_a_damaged_records_file_is_reported_by_every_command_and_never_rewritten
         (("run", "overpass-railing", "--policy", "first"), False),
         (("resume", in_progress, "--policy", "first"), False),
         (("results",), False),
+        (("results", "--trainee", "ana"), False),
         (("export", "--format", "csv", "--out", str(tmp_path / "out.csv")), False),
         (("export", "--format", "xapi", "--out", str(tmp_path / "out.json")), False),
         (("regrade",), False),
+        (("check",), False),
         (("play", "overpass-railing", "--trainee", "t-1"), True),
     ):
         ran = run_cli(*args, "--db", str(db), tty=tty)
@@ -492,22 +608,316 @@ def test_a_damaged_records_file_is_reported_by_every_command_and_never_rewritten
             raise AssertionError(f"{kind}, crisis-sim {' '.join(args)}: {exc}") from exc
 
 
-def test_the_check_on_open_costs_a_quick_check_and_export_runs_the_full_one(tmp_path, monkeypatch):
-    """Opening for play or a listing runs ``quick_check``; an export runs ``integrity_check``."""
+def test_what_each_open_checks(tmp_path, monkeypatch):
+    """The damage policy (docs/security.md section 7): every open runs the cheap checks; the
+    full ``integrity_check`` runs on every open of a file up to ``FULL_CHECK_MAX_BYTES``, and
+    for exports, ``regrade`` and ``check`` whatever the size; a second connection to a file just
+    checked (``check="none"``) skips it."""
+    import simulator.records.sqlite as backend
     from simulator.export import open_for_export
 
     db = tmp_path / "records.sqlite3"
     make_records(db)
-    seen: list[bool] = []
-    real = Store.check_integrity
+    seen: list[str] = []
+    real = backend._integrity
 
-    def spy(self: Store, *, quick: bool = False) -> None:
-        seen.append(quick)
-        real(self, quick=quick)
+    def spy(conn: sqlite3.Connection, name: str) -> None:
+        seen.append(name)
+        real(conn, name)
 
-    monkeypatch.setattr(Store, "check_integrity", spy)
+    monkeypatch.setattr(backend, "_integrity", spy)
     Store.open(db).close()
     Store.open(db, create=False).close()
-    open_for_export(db).close()
+    assert len(seen) == 2, "a small file is fully checked on every open"
     Store.open(db, check="none").close()
-    assert seen == [True, True, False]
+    assert len(seen) == 2
+    monkeypatch.setattr(backend, "FULL_CHECK_MAX_BYTES", db.stat().st_size - 1)  # now "big"
+    Store.open(db).close()
+    assert len(seen) == 2, "a big file is not read whole on every open"
+    open_for_export(db).close()
+    Store.open(db, create=False, check="full").close()
+    assert len(seen) == 4
+
+
+def test_index_only_damage_in_a_file_above_the_threshold_is_found_by_check_export_and_regrade(tmp_path, monkeypatch):
+    """Above ``FULL_CHECK_MAX_BYTES`` play opens the file with the cheap checks only (the honest
+    limit in docs/security.md); what keeps records evidence sound is that ``check``, exports and
+    ``regrade`` always run the full check."""
+    import simulator.records.sqlite as backend
+
+    db = tmp_path / "records.sqlite3"
+    make_records(db, copies=40)
+    index_only_damage(db)
+    monkeypatch.setattr(backend, "FULL_CHECK_MAX_BYTES", 0)
+    Store.open(db).close()  # play would go on
+    for args in (("check",), ("regrade",), ("export", "--format", "jsonl", "--out", str(tmp_path / "out.jsonl"))):
+        ran = in_process([*args, "--db", str(db)])
+        assert ran.code == 1 and "is damaged (" in ran.stderr and "attempts_by_trainee" in ran.stderr, ran.stderr
+
+
+# ---- files that are not what they seem: a foreign -wal, hostile schema objects -----------------
+
+
+def test_a_foreign_wal_holding_a_whole_records_file_is_refused_and_both_files_kept(tmp_path):
+    """Issue 12, item 1, as reported: three attempts played into records.sqlite3; another file's
+    run killed with -9 before its first checkpoint, so its ``-wal`` holds that whole database,
+    which passes every integrity check; that ``-wal`` copied beside records.sqlite3. Before,
+    ``results`` listed only the other file's attempt, exited 0, and its close merged the
+    foreign pages for good."""
+    db = tmp_path / "records.sqlite3"
+    for trainee in ("t1", "t2", "t3"):
+        played = run_cli("run", "overpass-railing", "--policy", "first", "--trainee", trainee, "--db", str(db))
+        assert played.code == 0, played.stderr
+    other = tmp_path / "other.sqlite3"
+    run = Interactive("overpass-railing", "--db", str(other), "--trainee", "intruder")
+    assert run.prompt()
+    run.answer(SAMPLE_BEST[0])
+    assert run.prompt()  # the first decision is committed (in the -wal: nothing checkpointed yet)
+    run.proc.kill()
+    run.end()
+    assert frames_in_wal(Path(f"{other}-wal")).count(1) >= 1, "the -wal should hold the other file's header"
+    shutil.copy(f"{other}-wal", f"{db}-wal")
+    files = {p: p.read_bytes() for p in (db, Path(f"{db}-wal"))}
+    for args, tty in (
+        (("results",), False),
+        (("export", "--format", "csv", "--out", str(tmp_path / "out.csv")), False),
+        (("regrade",), False),
+        (("check",), False),
+        (("run", "overpass-railing", "--policy", "first", "--trainee", "t4"), False),
+        (("resume", "00000000", "--policy", "first"), False),
+        (("play", "overpass-railing", "--trainee", "t5"), True),
+    ):
+        ran = run_cli(*args, "--db", str(db), tty=tty)
+        assert_one_line_error(ran, f"{db}-wal does not belong to the records file beside it", "move the -wal away")
+        for path, content in files.items():
+            assert path.read_bytes() == content, f"crisis-sim {args[0]} changed {path.name}"
+    Path(f"{db}-wal").rename(tmp_path / "foreign-wal-kept")
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    listed = run_cli("results", "--db", str(db))
+    assert listed.code == 0, listed.stderr
+    assert [line.split()[3] for line in listed.stdout.splitlines()[1:]] == ["t1", "t2", "t3"]
+
+
+def test_a_wal_beside_a_missing_or_empty_records_file_is_kept(tmp_path):
+    """A ``-wal`` only ever exists after a records file's first page: beside no file or an empty
+    one it belongs elsewhere (SQLite would delete it on open, and with it whatever it holds)."""
+    source = tmp_path / "source.sqlite3"
+    with contextlib.closing(sqlite3.connect(source, isolation_level=None)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("CREATE TABLE kept (x)")
+        conn.execute("INSERT INTO kept VALUES ('precious')")
+        wal = Path(f"{source}-wal").read_bytes()
+    for empty in (False, True):
+        db = tmp_path / f"records-{empty}.sqlite3"
+        if empty:
+            db.touch()
+        Path(f"{db}-wal").write_bytes(wal)
+        ran = run_cli("run", "overpass-railing", "--policy", "first", "--db", str(db))
+        assert_one_line_error(ran, "-wal does not belong to the records file beside it")
+        assert Path(f"{db}-wal").read_bytes() == wal
+        assert db.exists() == empty and (not empty or db.stat().st_size == 0)
+
+
+def strip_identity(db: Path) -> None:
+    """Make ``db`` look like a records file from before identities (header bytes 60-72 zero)."""
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("PRAGMA application_id = 0")
+        conn.execute("PRAGMA user_version = 0")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert db.read_bytes()[60:72] == bytes(12)
+
+
+KILLED_WRITER = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA wal_autocheckpoint = 0")
+for statement in sys.argv[2:]:
+    conn.execute(statement)
+os._exit(0)  # like kill -9: no close, no checkpoint
+"""
+
+
+def killed_writer(db: Path, *statements: str) -> None:
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(db), *statements], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert frames_in_wal(Path(f"{db}-wal")), "the writer should have left frames in the -wal"
+
+
+def test_a_file_from_before_identities_gets_one_and_keeps_its_own_wal(tmp_path):
+    """A records file made before identities, killed while getting its identity (in the -wal,
+    not yet in the file's own header): its own ``-wal`` is accepted (every attempt of the file
+    is still there through it), and the next play gives the header its identity."""
+    db = tmp_path / "records.sqlite3"
+    make_records(db)
+    strip_identity(db)
+    before = run_cli("results", "--db", str(db)).stdout
+    killed_writer(db, "BEGIN IMMEDIATE", f"PRAGMA application_id = {APPLICATION_ID}", "PRAGMA user_version = 77",
+                  "COMMIT", "UPDATE trainees SET display_name = 'Ana B.' WHERE id = 'ana'")
+    assert db.read_bytes()[60:72] == bytes(12)
+    listed = run_cli("results", "--db", str(db))
+    assert listed.code == 0 and listed.stdout == before, listed.stderr
+    played = run_cli("run", "overpass-railing", "--policy", "first", "--db", str(db))
+    assert played.code == 0, played.stderr
+    header = db.read_bytes()[:100]
+    assert int.from_bytes(header[68:72], "big") == APPLICATION_ID and int.from_bytes(header[60:64], "big") == 77
+
+
+def test_a_foreign_wal_beside_a_file_from_before_identities_is_refused(tmp_path):
+    """Neither file has an identity: the ``-wal`` of another file killed before its first
+    checkpoint would hide this file's attempts; it is refused because, read through it, an
+    attempt the file holds by itself is gone."""
+    db = tmp_path / "records.sqlite3"
+    make_records(db)
+    strip_identity(db)
+    other = tmp_path / "other.sqlite3"
+    other.touch()
+    statements = ["PRAGMA journal_mode = WAL", "BEGIN", schema.VERSION_TABLE,
+                  f"INSERT INTO schema_version VALUES ({schema.SCHEMA_VERSION})"]
+    for step in schema.SQLITE_MIGRATIONS:
+        statements += schema.statements(step)
+    statements += ["INSERT INTO trainees VALUES ('intruder', 'I', '2026-01-01T00:00:00.000Z')", "COMMIT"]
+    killed_writer(other, *statements)
+    shutil.copy(f"{other}-wal", f"{db}-wal")
+    files = {p: p.read_bytes() for p in (db, Path(f"{db}-wal"))}
+    for args in (("results",), ("run", "overpass-railing", "--policy", "first")):
+        ran = run_cli(*args, "--db", str(db))
+        assert_one_line_error(ran, "-wal does not belong to the records file beside it", "no longer holds attempt")
+        assert all(path.read_bytes() == content for path, content in files.items())
+
+
+def test_each_new_records_file_has_its_own_identity_in_its_header(tmp_path):
+    headers = []
+    for n in range(2):
+        db = tmp_path / f"records-{n}.sqlite3"
+        assert run_cli("run", "overpass-railing", "--policy", "first", "--db", str(db)).code == 0
+        headers.append(db.read_bytes()[:100])
+    assert all(int.from_bytes(h[68:72], "big") == APPLICATION_ID for h in headers)
+    assert headers[0][60:64] != headers[1][60:64] and bytes(4) not in (headers[0][60:64], headers[1][60:64])
+
+
+def test_a_trigger_added_while_a_trainee_plays_is_caught_at_the_next_decision(tmp_path):
+    """Another process adds ``RAISE(IGNORE)`` mid-run: the next decision's transaction sees the
+    schema cookie move, checks the schema again and refuses, so "saved" is never printed for a
+    decision that is not there; every decision before stays."""
+    db = tmp_path / "records.sqlite3"
+    make_records(db)
+    run = Interactive("overpass-railing", "--db", str(db), "--trainee", "t-1")
+    for choice in SAMPLE_BEST[:2]:
+        assert run.prompt()
+        run.answer(choice)
+    assert run.prompt()
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("CREATE TRIGGER keep_nothing BEFORE INSERT ON decisions BEGIN SELECT RAISE(IGNORE); END")
+    run.answer(SAMPLE_BEST[2])
+    ended = run.end()
+    assert_one_line_error(ended, "a trigger 'keep_nothing' on decisions that crisis-sim did not create")
+    assert ended.stdout.count("> Decision") == 2
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (aid,) = conn.execute("SELECT id FROM attempts WHERE trainee_id = 't-1'").fetchone()
+        stored = conn.execute("SELECT choice FROM decisions WHERE attempt_id = ? ORDER BY sequence", (aid,)).fetchall()
+    assert [c for (c,) in stored] == SAMPLE_BEST[:2]
+
+
+def test_a_decision_is_read_back_before_it_is_committed(tmp_path, monkeypatch):
+    """The last line of defence, on its own: with the schema check switched off, a trigger that
+    swallows the insert (or rewrites the row) is caught by reading the decision back inside its
+    transaction; nothing is committed and the error says so."""
+    import simulator.records.sqlite as backend
+
+    db = tmp_path / "records.sqlite3"
+    make_records(db)
+    with Store.open(db) as store:
+        store.ensure_trainee("t-2")
+        aid = store.start_attempt("t-2", scenario_id="s", scenario_version="1", scenario_sha256="x" * 64,
+                                  scenario_path="", rubric_id="default", rubric_sha256="y" * 64, mode="headless")
+        monkeypatch.setattr(backend.schema, "check", lambda conn, path: schema.SCHEMA_VERSION)
+        for trigger, why in (
+            ("BEFORE INSERT ON decisions BEGIN SELECT RAISE(IGNORE); END", "0 row(s) changed instead of 1"),
+            ("AFTER INSERT ON decisions BEGIN UPDATE decisions SET choice = 'other' WHERE rowid = new.rowid; END",
+             "it reads back differently"),
+            ("AFTER INSERT ON decisions BEGIN DELETE FROM decisions WHERE rowid = new.rowid; END",
+             "it is not in the file after the insert"),
+        ):
+            with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+                conn.execute("DROP TRIGGER IF EXISTS hostile")
+                conn.execute(f"CREATE TRIGGER hostile {trigger}")
+            with pytest.raises(StoreError, match=f"decision 1 of attempt {aid[:8]} was not stored .{re.escape(why)}"):
+                store.record_decision(aid, 1, "arrival", "slow-approach", meters_after={}, flags_after={})
+            assert store.decisions(aid) == []
+
+
+# ---- values crisis-sim never writes ----------------------------------------------------------------
+
+DEEP = "[" * 100_000
+HOSTILE_VALUES = {
+    "overall-text": ("UPDATE attempts SET overall = 'high' WHERE id = :a", "column overall holds 'high', not a number"),
+    "overall-infinite": ("UPDATE attempts SET overall = 9e999 WHERE id = :a", "column overall holds inf"),
+    "passed-seven": ("UPDATE attempts SET passed = 7 WHERE id = :a", "column passed holds 7, not 0 or 1"),
+    "started-not-iso": ("UPDATE attempts SET started_at = 'yesterday' WHERE id = :a",
+                        "column started_at holds 'yesterday', not an ISO 8601 time"),
+    "ended-not-a-date": ("UPDATE attempts SET ended_at = '2026-13-45T00:00:00Z' WHERE id = :a",
+                         "column ended_at holds"),
+    "grade-broken": ("UPDATE attempts SET grade_json = '{\"overall\": ' WHERE id = :a",
+                     "column grade_json is not JSON"),
+    "grade-deep": (f"UPDATE attempts SET grade_json = '{DEEP}' WHERE id = :a", "recursion limit exceeded"),
+    "grade-shape": ("UPDATE attempts SET grade_json = json_set(grade_json, '$.dimensions[0].id', 5) WHERE id = :a",
+                    "column grade_json is not a grade (dimensions.0.id"),
+    "grade-list": ("UPDATE attempts SET grade_json = '[1, 2]' WHERE id = :a", "holds list, not a grade object"),
+    "scenario-blob": ("UPDATE attempts SET scenario_id = x'00ff41' WHERE id = :a",
+                      "column scenario_id holds a BLOB of 3 bytes, not text"),
+    "name-blob": ("UPDATE trainees SET display_name = x'c3' WHERE id = 'ana'",
+                  "column display_name holds a BLOB of 1 bytes, not text"),
+    "status-other": ("UPDATE attempts SET status = 'done' WHERE id = :a", "column status holds 'done'"),
+    "sequence-huge": ("UPDATE decisions SET sequence = 1000000000000000 WHERE attempt_id = :a AND sequence = 2",
+                      "column sequence holds 1000000000000000, not a decision number"),
+    "sequence-text": ("UPDATE decisions SET sequence = 'two' WHERE attempt_id = :a AND sequence = 2",
+                      "column sequence holds 'two', not a whole number"),
+    "made-at-number": ("UPDATE decisions SET made_at = 12 WHERE attempt_id = :a AND sequence = 1",
+                       "column made_at holds '12', not an ISO 8601 time"),
+    "meters-deep": (f"UPDATE decisions SET meters_after = '{DEEP}' WHERE attempt_id = :a AND sequence = 1",
+                    "column meters_after is not a JSON object of whole numbers"),
+    "meters-text": ("UPDATE decisions SET meters_after = '{\"trust\": \"high\"}' WHERE attempt_id = :a "
+                    "AND sequence = 1",
+                    "column meters_after is not a JSON object of whole numbers (trust"),
+    "flags-broken": ("UPDATE decisions SET flags_after = 'nope' WHERE attempt_id = :a AND sequence = 3",
+                     "column flags_after is not a JSON object of true/false values"),
+    "response-negative": ("UPDATE decisions SET response_ms = -5 WHERE attempt_id = :a AND sequence = 1",
+                          "column response_ms holds -5"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_values_crisis_sim_never_writes_are_one_line_naming_the_attempt_and_column(tmp_path, case):
+    """A records file edited by other hands (text in ``overall``, a BLOB as a name, a grade
+    nested 100,000 deep, a decision numbered 10^15...): every command that reads it says so in
+    one line naming the attempt and the column, never "internal error" or a traceback; the ones
+    that do not read that value go on. ``check`` finds every one."""
+    db = tmp_path / "records.sqlite3"
+    with Store.open(db) as store:
+        played = play(store, "ana", SAMPLE_BEST, started_at="2026-03-01T09:00:00.000Z")
+    sql, words = HOSTILE_VALUES[case]
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        assert conn.execute(sql, {"a": played.attempt_id}).rowcount == 1
+    named = f"attempt {played.attempt_id[:8]}"
+    for args in (
+        ("results",),
+        ("results", "--json"),
+        ("export", "--format", "csv"),
+        ("export", "--format", "csv", "--decisions"),
+        ("export", "--format", "jsonl"),
+        ("export", "--format", "xapi"),
+        ("regrade",),
+        ("resume", played.attempt_id[:8]),
+        ("check",),
+    ):
+        ran = in_process([*args, "--db", str(db)])
+        shown = f"{case}: crisis-sim {' '.join(args)} -> {ran.code}: {ran.stderr[-300:]}"
+        assert "internal error" not in ran.stderr and "Traceback" not in ran.stderr, shown
+        assert ran.code in (0, 1), shown
+        if ran.code == 1 and args[0] != "resume" and not ran.stdout.endswith("could not be recomputed\n"):
+            assert ran.stderr.count("\n") == 1 and ran.stderr.startswith("crisis-sim: error: "), shown
+            assert words in ran.stderr and named in ran.stderr, shown
+        if args[0] == "check":
+            assert ran.code == 1 and words in ran.stderr, shown
