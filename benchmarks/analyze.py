@@ -13,7 +13,10 @@ from the smallest to the largest size as (time per transition at the largest) / 
 smallest): near-linear in the reachable state graph means about 1 (target <= 1.5). A second, small scenario is built
 to explode (16 independent flags that can be set in any order: 2^16 x 17 states); analysing it
 with ``max_states=20,000`` must stop at the bound and say so, in a time comparable to exploring
-20,000 states (target: its time per transition <= 2x that of the chain).
+20,000 states (target: its time per transition <= 2x that of the chain). A third, the 2.5 KB
+hub of 30 unguarded flags from issue 12 (2^30 states, 31 transitions each), must stop at the work
+budget, and a unit of work must cost about what it costs on the chain (target <= 2x), so the
+budget means the same time whatever the scenario's shape.
 """
 
 from __future__ import annotations
@@ -84,14 +87,17 @@ def chain_text(n: int) -> str:
     return "".join(out)
 
 
-def explosive_text(flags: int = 16) -> str:
-    """One hub scene where any of ``flags`` independent flags can be set, in any order."""
+def explosive_text(flags: int = 16, guarded: bool = True) -> str:
+    """One hub scene where any of ``flags`` independent flags can be set, in any order (each
+    once when ``guarded``; unguarded, the choices score nothing, so no points can be farmed)."""
     lines = [HEADER.replace("flags:\n  calm: {label: Calm}\n  heard: {label: Heard}\n", "flags:\n")]
     lines.insert(1, "")
     text = lines[0].replace("flags:\n", "flags:\n" + "".join(f"  f{i}: {{label: F{i}}}\n" for i in range(flags)))
     choices = "".join(
         f'      - {{id: set{i}, text: Set {i}, to: hub, if: "not f{i}", set: {{f{i}: true}},'
         f" scores: {{active_listening: 1}}, feedback: F.}}\n"
+        if guarded
+        else f"      - {{id: set{i}, text: Set {i}, to: hub, set: {{f{i}: true}}, feedback: F.}}\n"
         for i in range(flags)
     )
     all_set = " and ".join(f"f{i}" for i in range(flags))
@@ -104,7 +110,7 @@ def explosive_text(flags: int = 16) -> str:
     )
 
 
-def _analyze(path: Path, max_states: int):  # returns (Analysis, seconds)
+def _analyze(path: Path, max_states: int, max_work: int = 10**12):  # returns (Analysis, seconds)
     from scoring.analysis import analyze
     from scoring.catalog import attach_rubric
     from simulator.loader import load_scenario
@@ -114,13 +120,13 @@ def _analyze(path: Path, max_states: int):  # returns (Analysis, seconds)
     graded = attach_rubric(loaded.scenario)
     assert graded.ok, [d.format() for d in graded.diagnostics][:5]
     start = time.perf_counter()
-    result = analyze(graded.scenario, graded.rubric, max_states=max_states)
+    result = analyze(graded.scenario, graded.rubric, max_states=max_states, max_work=max_work)
     return result, time.perf_counter() - start
 
 
 def run(quick: bool = False) -> list[Result]:
     sizes = (500, 2_000, 10_000) if quick else (1_000, 10_000, 50_000)
-    rows, per_state = [], {}
+    rows, per_state, per_unit = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             path = Path(tmp) / f"chain-{n}.yaml"
@@ -129,6 +135,7 @@ def run(quick: bool = False) -> list[Result]:
             assert not result.bound_hit and result.best is not None, "the chain must be explored completely"
             assert all(result.endings.values()), result.endings
             per_state[n] = seconds / result.transitions
+            per_unit[n] = seconds / result.work
             rows.append(
                 [
                     n,
@@ -144,6 +151,10 @@ def run(quick: bool = False) -> list[Result]:
         path.write_text(explosive_text())
         bound = 20_000
         exploded, seconds = _analyze(path, max_states=bound)
+        path = Path(tmp) / "wide.yaml"
+        path.write_text(explosive_text(30, guarded=False))
+        budget = 3_000_000
+        wide, wide_seconds = _analyze(path, max_states=5_000_000, max_work=budget)
     print(
         table(
             ["scenes", "states", "transitions", "seconds", "µs/transition", "best", "worst"],
@@ -159,6 +170,11 @@ def run(quick: bool = False) -> list[Result]:
         f"reported '{exploded.problems[0] if exploded.problems else ''}' after {seconds:.2f} s"
     )
     assert exploded.bound_hit and "state bound" in exploded.problems[0]
+    print(
+        f"exponential hub (30 free flags, 31 transitions a state): work budget {budget:,} reported "
+        f"'{wide.problems[0] if wide.problems else ''}' after {wide_seconds:.2f} s, {wide.states:,} states"
+    )
+    assert wide.limits == ["work"]
     chain_per_state = per_state[sizes[-1]]
     return [
         Result(NAME, f"time per transition growth {sizes[0]:,}->{sizes[-1]:,} scenes (1.0 = linear)", growth, 1.5),
@@ -166,6 +182,12 @@ def run(quick: bool = False) -> list[Result]:
             NAME,
             "explosive scenario: time per transition vs the chain (bound reported)",
             explosive_per_state / chain_per_state,
+            2.0,
+        ),
+        Result(
+            NAME,
+            "exponential hub: time per unit of work vs the chain (work budget reported)",
+            (wide_seconds / wide.work) / per_unit[sizes[-1]],
             2.0,
         ),
     ]

@@ -3,7 +3,18 @@
 A state is (scene, meters, flags, visit counts of the scenes that conditions read): exactly
 what decides what happens next. Other visit counts cannot change play, so leaving them out
 keeps the state space small without losing anything. States are explored breadth-first with
-memoisation, up to a bound; hitting it is reported, never a hang.
+memoisation, within two bounds; hitting either is reported, never a hang:
+
+- ``max_states``: how many states are kept;
+- ``max_work``: a budget for the work itself, in *units* of one value handled. Each transition
+  costs ``EDGE_WORK`` plus the state's width (its values: scene, meters, flags, tracked visit
+  counts), plus the auto moves it follows; each new state ``STATE_WORK`` plus its width; each
+  state expanded its width plus its choices' conditions. A state count alone does not bound a
+  scenario whose hub offers 30 flag-setting choices (31 transitions from every one of 2^30
+  states) or whose states hold 2,000 flags each.
+  Everything analysis keeps (states, transitions, path searches, the graded paths) is made by
+  work counted here, so the budget bounds memory too: at most ``BYTES_PER_WORK`` bytes a unit
+  (measured by ``tests/fuzz/test_fuzz_analyze.py``).
 
 Reports: endings and whether each is reachable; the best path (least *regret*: the value lost
 against the best option at each decision, found with Dijkstra, critical errors avoided) and the
@@ -33,6 +44,15 @@ from simulator.loader import Reporter
 from simulator.model import Choice, Scenario, Timeout
 
 DEFAULT_MAX_STATES = 200_000
+DEFAULT_MAX_WORK = 30_000_000
+"""About 6 s here and at most ``BYTES_PER_WORK`` x 30 M of memory; the bundled scenarios need
+at most 1.1 million."""
+EDGE_WORK = 32
+"""Fixed cost of one transition in work units (an Edge, the copy of a run, the rules' calls)."""
+STATE_WORK = 32
+"""Fixed cost of keeping one more state (its key, its entry, its share of the path searches)."""
+BYTES_PER_WORK = 16
+"""Memory analysis may hold per unit of work done (checked by a test, with tracemalloc)."""
 RATING_RANK = {"good": 0, "acceptable": 1, "poor": 2}
 CRITICAL_COST = 10**9
 
@@ -52,18 +72,19 @@ class _Run:
         return _Run(self.scene, dict(self.meters), dict(self.flags), dict(self.visits))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edge:
     """One decision from a state: a choice id, or None for letting the timer run out."""
 
     choice: str | None
-    target: StateKey | None  # None: the move runs into an auto loop
+    target: StateKey | None  # None: not followed (an auto loop, or a state beyond the bound)
     value: int
     regret: int
     critical: str | None
+    loops: bool = False  # the move runs into an auto loop
 
 
-@dataclass
+@dataclass(slots=True)
 class StateInfo:
     scene: str
     kind: str  # "decision" | "ending" | "stuck"
@@ -86,6 +107,10 @@ class Analysis:
     transitions: int
     bound_hit: bool
     max_states: int
+    max_work: int
+    work: int  # units of work done (see the module docstring)
+    width: int  # values in one state
+    limits: list[str]  # the bounds that stopped it, in the order hit: "states", "work"
     endings: dict[str, bool]  # ending scene -> reachable
     best: PathResult | None
     worst: PathResult | None
@@ -103,7 +128,7 @@ class Analysis:
         """Findings that make the scenario unfit for use (errors)."""
         out = []
         if self.bound_hit:
-            out.append(f"the state bound ({self.max_states:,}) was hit: results are partial")
+            out.append(f"{self.bound}: results are partial")
         out += [f"ending '{e}' cannot be reached" for e, ok in self.endings.items() if not ok]
         out += [f"dead end at run time in scene '{d['scene']}'" for d in self.dead_ends]
         out += [
@@ -117,6 +142,17 @@ class Analysis:
         if self.worst and self.worst.grade and self.worst.grade.passed:
             out.append("the worst path passes")
         return out
+
+    @property
+    def bound(self) -> str:
+        """Which bound stopped the exploration, and how to raise it."""
+        states = f"the state bound ({self.max_states:,}) was hit"
+        work = f"the work budget ({self.max_work:,}) ran out with states of {self.width:,} values each"
+        if self.limits == ["states"]:
+            return f"{states} (raise it with --max-states)"
+        if self.limits == ["work"]:
+            return f"{work} (raise it with --max-work)"
+        return f"{states} and {work} (raise them with --max-states and --max-work)"
 
     def as_dict(self) -> dict[str, Any]:
         def path(p: PathResult | None) -> dict[str, Any] | None:
@@ -141,23 +177,38 @@ class Analysis:
         return data
 
 
+class _OutOfWork(Exception):
+    """The work budget ran out in the middle of a move."""
+
+
 class Explorer:
     """Builds the reachable state graph of one scenario."""
 
-    def __init__(self, scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_STATES):
+    def __init__(
+        self,
+        scenario: Scenario,
+        rubric: Rubric,
+        max_states: int = DEFAULT_MAX_STATES,
+        max_work: int = DEFAULT_MAX_WORK,
+    ):
         self.scenario = scenario
         self.rubric = effective_rubric(rubric, scenario)
         self.max_states = max_states
+        self.max_work = max_work
         read: set[str] = set()
         for text in scenario._conditions:
             read |= scenario.condition(text).scenes
         self.tracked = tuple(sorted(read))
         self.meter_names = tuple(scenario.meters)
         self.flag_names = tuple(scenario.flags)
+        self.width = 1 + len(self.meter_names) + len(self.flag_names) + len(self.tracked)
         self.states: dict[StateKey, StateInfo] = {}
         self.bound_hit = False
+        self.limits: list[str] = []  # the bounds hit, in order
+        self.work = 0
         self.start: StateKey | None = None
         self._values: dict[int, int] = {}
+        self._scene_work: dict[str, tuple[int, int]] = {}
         self.start_loops = False  # the auto moves of the start scene loop before any decision
 
     def key(self, run: _Run) -> StateKey:
@@ -168,12 +219,39 @@ class Explorer:
             tuple(run.visits.get(s, 0) for s in self.tracked),
         )
 
+    def run_of(self, key: StateKey) -> _Run:
+        """The run state a key stands for: queued states are kept as keys only (a run holds
+        three dicts, many times the size of its key when states hold many flags)."""
+        scene, meters, flags, visits = key
+        return _Run(
+            scene,
+            dict(zip(self.meter_names, meters, strict=True)),
+            dict(zip(self.flag_names, flags, strict=True)),
+            {s: v for s, v in zip(self.tracked, visits, strict=True) if v},
+        )
+
+    def scene_work(self, sid: str) -> tuple[int, int]:
+        """(work to enter the scene and check its auto moves, work to offer its choices):
+        conditions cost one unit per 8 characters, as their evaluation grows with them."""
+        cached = self._scene_work.get(sid)
+        if cached is None:
+            scene = self.scenario.scenes[sid]
+            cost = lambda cond: 1 + len(cond or "") // 8  # noqa: E731
+            cached = self._scene_work[sid] = (
+                1 + sum(cost(a.if_) for a in scene.auto),
+                sum(cost(c.if_) for c in scene.choices),
+            )
+        return cached
+
     def settle(self, run: _Run) -> bool:
-        """Follow the scene's auto moves; False when they loop. Afterwards only the visit
-        counts that conditions read are kept: the rest cannot change play, and copying a
-        whole path's history at every step would make exploration quadratic."""
+        """Follow the scene's auto moves (counting their work); False when they loop.
+        Afterwards only the visit counts that conditions read are kept: the rest cannot change
+        play, and copying a whole path's history at every step would make exploration quadratic."""
         try:
-            for _sid, _scene, auto in rules.settle(self.scenario, run):
+            for sid, _scene, auto in rules.settle(self.scenario, run):
+                self.work += self.scene_work(sid)[0]
+                if self.work > self.max_work:
+                    raise _OutOfWork  # a long chain of auto moves is work too
                 if auto is not None:
                     run.scene = auto.to
         except rules.AutoLoop:
@@ -202,21 +280,39 @@ class Explorer:
             if was_enabled:
                 gc.enable()
 
+    def _stop(self, bound: str) -> None:
+        self.bound_hit = True
+        if bound not in self.limits:
+            self.limits.append(bound)
+
     def _explore(self) -> None:
+        try:
+            self._breadth_first()
+        except _OutOfWork:
+            self._stop("work")
+
+    def _breadth_first(self) -> None:
         s = self.scenario
+        width = self.width
         first = _Run(s.start, rules.initial_meters(s), rules.initial_flags(s), {})
+        self.work += width
         if not self.settle(first):
             self.start_loops = True
             return
         self.start = self.key(first)
-        queue: deque[tuple[StateKey, _Run]] = deque([(self.start, first)])
-        seen = {self.start}
+        queue: deque[StateKey] = deque([self.start])
+        seen: dict[StateKey, StateKey] = {self.start: self.start}  # each key once: edges share it
         while queue:
-            key, run = queue.popleft()
+            if self.work >= self.max_work:
+                self._stop("work")  # the states still queued stay unexpanded
+                return
+            key = queue.popleft()
+            run = self.run_of(key)
             scene = s.scenes[run.scene]
             if scene.end is not None:
                 self.states[key] = StateInfo(run.scene, "ending")
                 continue
+            self.work += width + self.scene_work(run.scene)[1]
             offered = rules.offered(s, scene, run)
             info = StateInfo(run.scene, "decision" if offered or scene.timeout else "stuck")
             self.states[key] = info
@@ -226,23 +322,32 @@ class Explorer:
             if scene.timeout is not None:
                 options.append((None, scene.timeout))
             for choice_id, option in options:
+                if self.work >= self.max_work:
+                    self._stop("work")  # this state's other options are not followed
+                    break
+                self.work += EDGE_WORK + width
                 nxt = run.copy()
                 nxt.meters = rules.apply_effects(s, nxt.meters, option.effects)
                 nxt.flags = rules.apply_flags(nxt.flags, option.set)
                 nxt.scene = option.to
                 value = self.value(option)
                 regret = CRITICAL_COST if option.critical else max(0, best_value - value)
-                target = self.key(nxt) if self.settle(nxt) else None
-                if target is None:
-                    info.edges.append(Edge(choice_id, None, value, regret, option.critical))
+                if not self.settle(nxt):
+                    info.edges.append(Edge(choice_id, None, value, regret, option.critical, loops=True))
                     continue
-                info.edges.append(Edge(choice_id, target, value, regret, option.critical))
-                if target not in seen:
+                target = self.key(nxt)
+                known = seen.get(target)
+                if known is None:
                     if len(seen) >= self.max_states:
-                        self.bound_hit = True
-                        continue
-                    seen.add(target)
-                    queue.append((target, nxt))
+                        self._stop("states")
+                        target = None  # not kept: only explored states are worth remembering
+                    else:
+                        self.work += STATE_WORK + width
+                        seen[target] = target
+                        queue.append(target)
+                else:
+                    target = known
+                info.edges.append(Edge(choice_id, target, value, regret, option.critical))
 
     # -- paths --
 
@@ -298,23 +403,37 @@ class Explorer:
 
     def worst_path(self) -> PathResult | None:
         """Always the worst option on offer (critical errors first, then lowest value), avoiding
-        states already seen on the path so that it ends. A path that visits no state twice is at
-        most as long as the number of states, which bounds the walk."""
+        states already seen on the path so that it ends (when every option leads back onto the
+        path, the worst is taken anyway). The walk is bounded twice: at most one step per
+        state, and at most the exploration's own work in scene sizes, since grading the path
+        replays each step against every choice of its scene (a hub of 20,000 choices entered
+        again and again would otherwise cost far more to grade than it cost to explore)."""
         if self.start is None:
             return None
         key, steps, on_path = self.start, [], {self.start}
+        ranked_at: dict[StateKey, list[Edge]] = {}
+        fresh_from: dict[StateKey, int] = {}  # on_path only grows: a skipped edge stays skipped
+        budget = self.work
         for _ in range(len(self.states) + 1):
             info = self.states.get(key)
             if info is None or info.kind != "decision":
                 break
-            ranked = sorted(
-                (e for e in info.edges if e.target is not None),
-                key=lambda e: (e.critical is None, e.value),
-            )
+            budget -= self.width + len(self.scenario.scenes[info.scene].choices)
+            if budget < 0:
+                break
+            ranked = ranked_at.get(key)
+            if ranked is None:
+                ranked = ranked_at[key] = sorted(
+                    (e for e in info.edges if e.target is not None),
+                    key=lambda e: (e.critical is None, e.value),
+                )
             if not ranked:
                 break
-            fresh = [e for e in ranked if e.target not in on_path]
-            edge = (fresh or ranked)[0]
+            i = fresh_from.get(key, 0)
+            while i < len(ranked) and ranked[i].target in on_path:
+                i += 1
+            fresh_from[key] = i
+            edge = ranked[i] if i < len(ranked) else ranked[0]
             steps.append((key, edge))
             key = edge.target  # type: ignore[assignment]
             on_path.add(key)
@@ -396,10 +515,16 @@ def _strongly_connected(graph: dict[StateKey, list[StateKey]]) -> dict[StateKey,
     return result
 
 
-def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_STATES) -> Analysis:
+def analyze(
+    scenario: Scenario,
+    rubric: Rubric,
+    max_states: int = DEFAULT_MAX_STATES,
+    max_work: int = DEFAULT_MAX_WORK,
+) -> Analysis:
     """Explore ``scenario`` and report (see the module docstring)."""
-    ex = Explorer(scenario, rubric, max_states)
+    ex = Explorer(scenario, rubric, max_states, max_work)
     ex.explore()
+    points_of: dict[str, dict[str | None, tuple[tuple[str, int], ...]]] = {}  # per scene, not per edge
     reached_endings = {i.scene for i in ex.states.values() if i.kind == "ending"}
     endings = {sid: sid in reached_endings for sid in scenario.endings()}
     uniform: dict[str, dict[str, Any]] = {}
@@ -411,7 +536,7 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
         loops[(scenario.start, "(start)")] = {"scene": scenario.start, "choice": "(start)"}
     for _key, info in ex.states.items():
         for edge in info.edges:
-            if edge.target is None:
+            if edge.loops:
                 loops.setdefault((info.scene, edge.choice), {"scene": info.scene, "choice": edge.choice})
         if info.kind == "stuck":
             dead.setdefault(info.scene, {"scene": info.scene})
@@ -427,7 +552,9 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
         if len(choice_edges) == 1:
             single.add(info.scene)
         elif len(choice_edges) > 1:
-            points = {tuple(sorted(scene_choice(scenario, info.scene, e.choice).scores.items())) for e in choice_edges}
+            if info.scene not in points_of:
+                points_of[info.scene] = {c.id: tuple(sorted(c.scores.items())) for c in scene.choices}
+            points = {points_of[info.scene][e.choice] for e in choice_edges}
             if len(points) == 1:
                 uniform.setdefault(info.scene, {"scene": info.scene, "choices": [e.choice for e in choice_edges]})
     rub = ex.rubric
@@ -438,6 +565,10 @@ def analyze(scenario: Scenario, rubric: Rubric, max_states: int = DEFAULT_MAX_ST
         transitions=sum(len(i.edges) for i in ex.states.values()),
         bound_hit=ex.bound_hit,
         max_states=max_states,
+        max_work=max_work,
+        work=ex.work,
+        width=ex.width,
+        limits=ex.limits,
         endings=endings,
         best=ex.best_path(),
         worst=ex.worst_path(),
@@ -471,10 +602,6 @@ def empty_outcomes(ex: Explorer) -> list[str]:
         if not rules.ending_text(s, end.outcome, ctx, paragraphs=False):
             found.add(info.scene)
     return sorted(found)
-
-
-def scene_choice(scenario: Scenario, scene: str, choice: str | None) -> Choice:
-    return next(c for c in scenario.scenes[scene].choices if c.id == choice)
 
 
 # ---- cheap checks for `crisis-sim validate` ------------------------------------------------

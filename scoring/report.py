@@ -78,10 +78,8 @@ def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
         f"{analysis.transitions:,} transitions explored"
     ]
     if analysis.bound_hit:
-        lines.append(
-            f"  ! the state bound ({analysis.max_states:,}) was hit: the figures below are partial "
-            "(raise it with --max-states)"
-        )
+        what, how = analysis.bound.rsplit(" (", 1)
+        lines.append(f"  ! {what}: the figures below are partial ({how}")
     lines.append("Endings:")
     for ending, reachable in analysis.endings.items():
         lines.append(f"  {ending:<28} {'reachable' if reachable else 'NOT REACHABLE'}")

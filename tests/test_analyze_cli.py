@@ -115,3 +115,12 @@ def test_analyze_prints_runnable_commands_for_files_outside_the_library(tmp_path
     assert command.startswith(f"crisis-sim run {copy} --choose ")
     replay = cli(*command.split()[1:], "--no-record")
     assert replay.returncode == 0 and "=== Debrief ===" in replay.stdout
+
+
+def test_the_command_line_defaults_are_the_analysis_defaults():
+    """The CLI spells its defaults out (importing scoring would slow every command's start)."""
+    from scoring.analysis import DEFAULT_MAX_STATES, DEFAULT_MAX_WORK
+    from simulator.cli.authoring import analyze
+
+    defaults = {p.name: p.default for p in analyze.params}
+    assert defaults["max_states"] == DEFAULT_MAX_STATES and defaults["max_work"] == DEFAULT_MAX_WORK

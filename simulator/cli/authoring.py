@@ -135,8 +135,16 @@ def rubric(name: str) -> int:
     show_default=True,
     help="Stop exploring after this many states (reported, never a hang).",
 )
+@click.option(
+    "--max-work",
+    type=click.IntRange(min=1),
+    default=30_000_000,
+    show_default=True,
+    help="Stop exploring after this much work (units of one value handled: a transition costs more when "
+    "states hold more meters and flags); bounds time and memory (reported, never a hang).",
+)
 @RUBRIC_OPTION
-def analyze(scenario: str, as_json: bool, max_states: int, rubric_ref: str | None) -> int:
+def analyze(scenario: str, as_json: bool, max_states: int, max_work: int, rubric_ref: str | None) -> int:
     """Explore every reachable state of SCENARIO and report what can happen.
 
     Endings reached, best and worst paths with their scores (runnable with 'crisis-sim run
@@ -147,7 +155,7 @@ def analyze(scenario: str, as_json: bool, max_states: int, rubric_ref: str | Non
     from scoring.report import format_analysis
 
     graded = load_for_play(scenario, rubric_ref)
-    result = run_analysis(graded.scenario, graded.rubric, max_states)
+    result = run_analysis(graded.scenario, graded.rubric, max_states, max_work)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
