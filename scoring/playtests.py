@@ -39,6 +39,7 @@ from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has
 from simulator.engine import Session, SessionError
 from simulator.loader import Reporter, scenario_files, validate_model
 from simulator.model import Frozen, Playthrough, Scenario, ScoreRange, TimeoutStep
+from simulator.runner import stuck_message
 from simulator.yamlsource import YamlDocument, load_file, parse_text
 
 SIDECAR_SUFFIXES = (".tests.yaml", ".tests.yml")
@@ -286,6 +287,8 @@ def play(scenario: Scenario, steps: Sequence[str | TimeoutStep]) -> tuple[Sessio
                 f"step {n}: the run already ended in scene '{session.scene}' after step {n - 1}, "
                 f"so {unplayed} never played"
             )
+        if session.at_limit:
+            return session, f"step {n}: {stuck_message(session)}"
         if session.stuck:
             return session, f"step {n}: scene '{session.scene}' offers no choice (a dead end; see crisis-sim analyze)"
         if isinstance(step, TimeoutStep):

@@ -119,13 +119,17 @@ class EndingReached(Event):
 
 @dataclass(frozen=True)
 class Stuck(Event):
-    """The run cannot go on: a scenario bug. ``reason`` is ``no-choice`` (the scene offers no
-    choice, all conditions being false, and has no timeout) or ``auto-loop`` (more than
-    ``rules.MAX_AUTO_MOVES`` auto moves in a row; ``scene`` is where they were stopped)."""
+    """The run cannot go on. ``reason`` is ``no-choice`` (the scene offers no choice, all
+    conditions being false, and has no timeout) or ``auto-loop`` (more than
+    ``rules.MAX_AUTO_MOVES`` auto moves in a row; ``scene`` is where they were stopped), both
+    scenario bugs; or ``decision-limit``: the run made ``limit`` decisions, the scenario's
+    ``max_decisions``, and stops before offering another (a script or a trainee going round a
+    loop; not necessarily a bug)."""
 
     kind: ClassVar[str] = "stuck"
     scene: str
     reason: str = "no-choice"
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,12 @@ class Session:
     @property
     def finished(self) -> bool:
         return self.ending is not None
+
+    @property
+    def at_limit(self) -> bool:
+        """True when the run stopped at the scenario's ``max_decisions`` (see ``Stuck``)."""
+        last = self.events[-1] if self.stuck and self.events else None
+        return isinstance(last, Stuck) and last.reason == "decision-limit"
 
     @property
     def waiting(self) -> bool:
@@ -299,6 +309,8 @@ class Session:
         """Why ``decision``, the ``step``-th, cannot be made in this session's state."""
         if self.finished:
             return f"the scenario now ends before step {step}"
+        if self.at_limit:
+            return f"the run reaches the scenario's max_decisions ({self.scenario.max_decisions:,}) before step {step}"
         if self.stuck:
             return f"scene '{self.scene}' now offers no choice before step {step}"
         if decision.scene != self.scene:
@@ -349,6 +361,9 @@ class Session:
                 elif auto is not None:
                     self._pos.trigger(f"auto:{sid}")  # type: ignore[attr-defined]
                     produced.append(AutoMoved(sid, self.scene, auto.if_))
+                elif rules.out_of_decisions(self.scenario, len(self.decisions)):
+                    self.stuck = True
+                    produced.append(Stuck(sid, "decision-limit", self.scenario.max_decisions))
                 else:
                     choices = rules.offered(self.scenario, scene, self)
                     if not choices and scene.timeout is None:

@@ -31,6 +31,9 @@ PATTERN_HELP = {
 }
 
 MAX_ID_LENGTH = 80
+DEFAULT_MAX_DECISIONS = 1000
+"""Decisions one run may take unless the scenario says otherwise (``max_decisions``)."""
+MAX_MAX_DECISIONS = 100_000
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID_LENGTH)]
 Ident = Annotated[str, StringConstraints(pattern=NAME, max_length=MAX_ID_LENGTH)]
@@ -370,6 +373,12 @@ class Scenario(FromFile):
     )
     pass_: PassOverride | None = Field(
         None, alias="pass", description="Override the rubric's pass rule, e.g. {score: 75}."
+    )
+    max_decisions: Annotated[int, Field(ge=1, le=MAX_MAX_DECISIONS)] = Field(
+        DEFAULT_MAX_DECISIONS,
+        description="The most decisions (choices and timeouts) one run may take, counted over the whole attempt; "
+        "a run that reaches it stops there, so a script or a trainee going round a loop cannot run forever. "
+        "Raise it only for a scenario meant to be that long.",
     )
     cast: dict[Ident, CastMember] = Field(default_factory=dict, description="Who speaks.")
     meters: dict[Ident, Meter] = Field(default_factory=dict, description="Tracked numbers.")

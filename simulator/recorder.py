@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.engine import ChoiceMade, ChoicesOffered, Decision, Event, ReplayError, Session, TimedOut
+from simulator.engine import ChoiceMade, ChoicesOffered, Decision, Event, ReplayError, Session, Stuck, TimedOut
 from simulator.model import Scenario
 from simulator.records import Attempt, Store, StoreError
 
@@ -46,6 +46,9 @@ class Recorder:
                 response_ms=elapsed,
             )
             self._offered_at = None
+        elif isinstance(event, Stuck) and event.reason == "decision-limit":
+            # it can never go on (resuming would stop at once): say so in the records
+            self.store.abandon_attempt(self.attempt_id)
 
     def waiting_from_now(self) -> None:
         """Start the response-time clock (after a resume, the choices are already on offer)."""

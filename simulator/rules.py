@@ -52,6 +52,13 @@ def settle(scenario: Scenario, state: RunState) -> Iterator[tuple[str, Scene, Au
     raise AutoLoop(state.scene)
 
 
+def out_of_decisions(scenario: Scenario, made: int) -> bool:
+    """True when a run that has made ``made`` decisions may make no more (``max_decisions``):
+    it stops where the next decision would be offered (an ending reached by the last one
+    still counts)."""
+    return made >= scenario.max_decisions
+
+
 def holds(scenario: Scenario, condition: str | None, ctx: Context) -> bool:
     """A missing condition always holds."""
     return condition is None or scenario.condition(condition).holds(ctx)

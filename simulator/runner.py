@@ -110,6 +110,11 @@ def describe(event: Event, session: Session) -> list[str]:
 
 def stuck_text(event: Stuck) -> str:
     """One sentence on why a session stopped without an ending, pointing at the tool that finds it."""
+    if event.reason == "decision-limit":
+        return (
+            f"the run reached {event.limit or 0:,} decisions, the most this scenario allows (its max_decisions), "
+            f"and stopped in scene '{event.scene}'"
+        )
     if event.reason == "auto-loop":
         return (
             f"auto moves looped more than {MAX_AUTO_MOVES} times starting at scene '{event.scene}'; "

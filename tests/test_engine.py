@@ -236,6 +236,73 @@ def test_a_dead_end_is_stuck_with_reason_no_choice(tmp_path):
     )
 
 
+LOOPING = """\
+max_decisions: 3
+start: a
+scenes:
+  a:
+    timeout: {seconds: 5, to: a}
+    choices:
+      - {id: again, text: Again, to: a}
+      - {id: leave, text: Leave, to: done}
+  done:
+    end: {rating: good, outcome: Done.}
+"""
+
+
+def test_a_run_stops_at_max_decisions_counting_timeouts(tmp_path):
+    from simulator.runner import stuck_message
+
+    s = Session(load(tmp_path, LOOPING))
+    s.start()
+    s.choose("again")
+    s.expire()
+    events = s.choose("again")
+    stuck = events[-1]
+    assert isinstance(stuck, Stuck) and stuck.reason == "decision-limit" and stuck.limit == 3
+    assert not any(isinstance(e, ChoicesOffered) for e in events)  # stops before offering a 4th
+    assert s.at_limit and s.stuck and not s.waiting and len(s.decisions) == 3
+    assert stuck_message(s) == (
+        "the run reached 3 decisions, the most this scenario allows (its max_decisions), and stopped in scene 'a'"
+    )
+    with pytest.raises(SessionError):
+        s.choose("leave")
+
+
+def test_an_ending_reached_by_the_last_allowed_decision_counts(tmp_path):
+    s = Session(load(tmp_path, LOOPING))
+    s.start()
+    s.choose("again")
+    s.choose("again")
+    s.choose("leave")
+    assert s.finished and not s.at_limit
+
+
+def test_a_log_longer_than_max_decisions_neither_replays_nor_grades(tmp_path):
+    from scoring.grading import GradeError, grade
+    from scoring.rubric import load_rubric
+    from simulator.engine import ReplayError
+
+    scenario = load(tmp_path, LOOPING)
+    log = [Decision(i, "a", "again") for i in (1, 2, 3)] + [Decision(4, "a", "leave")]
+    with pytest.raises(ReplayError, match=r"reaches the scenario's max_decisions \(3\) before step 4"):
+        Session.replay(scenario, log)
+    rubric = load_rubric(SAMPLE.parent.parent / "scoring" / "rubrics" / "default.yaml").rubric
+    with pytest.raises(GradeError, match="decision 4 comes after the scenario stopped"):
+        grade(scenario, rubric, log)
+
+
+@pytest.mark.parametrize("value", ["0", "100001", "1.5", "true", '"10"'])
+def test_max_decisions_must_be_a_whole_number_in_range(tmp_path, value):
+    from scenario_factory import write
+
+    result = load_scenario(write(tmp_path, LOOPING.replace("max_decisions: 3", f"max_decisions: {value}")))
+    [d] = result.diagnostics
+    assert result.scenario is None and d.message.startswith("max_decisions ") and d.code in (
+        "out-of-range", "wrong-type"
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [

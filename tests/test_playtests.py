@@ -409,3 +409,18 @@ def test_appending_to_the_other_shapes_of_a_sidecar(text, expected):
     result = appended_text(text, document, playthrough, "door.yaml")
     assert expected in result
     assert parse_text(result.replace("\r\n", "\n"), "t.tests.yaml").data["tests"][-1]["name"] == "new"
+
+
+def test_a_playthrough_longer_than_max_decisions_says_so(tmp_path):
+    from scenario_factory import load
+
+    from scoring.playtests import play
+
+    scenario = load(tmp_path, "max_decisions: 2\nstart: a\nscenes:\n  a:\n    choices:\n"
+                    "      - {id: again, text: Again, to: a}\n      - {id: leave, text: Leave, to: done}\n"
+                    "  done:\n    end: {rating: good, outcome: Done.}\n")
+    _, problem = play(scenario, ["again", "again", "leave"])
+    assert problem == (
+        "step 3: the run reached 2 decisions, the most this scenario allows (its max_decisions), and stopped in "
+        "scene 'a'"
+    )

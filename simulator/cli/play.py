@@ -77,11 +77,25 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
         click.echo(json.dumps(payload, indent=2))
     elif result is not None:
         out.write(format_grade(result) + "\n")
+    if session.at_limit:
+        return fail(_limit_message(session, script, recorder))
     if recorder and not session.finished:
         click.echo(f"{PROG}: progress saved; continue with 'crisis-sim resume {recorder.attempt_id}'", err=True)
     if session.stuck:
         status = status or fail(stuck_message(session))
     return status
+
+
+def _limit_message(session: Any, script: Any, recorder: Any) -> str:
+    """One line for a run stopped at max_decisions: where, what is kept, what to do."""
+    from simulator.runner import stuck_message
+
+    message = stuck_message(session)
+    if recorder:
+        message += f"; its decisions are saved in attempt {recorder.attempt_id[:8]}, marked abandoned"
+    if script.policy == "first":
+        message += "; --policy first takes the same loop every time: try --choose or --policy random"
+    return message
 
 
 @cli.command()

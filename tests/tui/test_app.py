@@ -328,3 +328,33 @@ async def test_a_formula_typed_as_a_display_name_is_no_formula_in_any_spreadshee
         cells += [piece for line in text.splitlines() for piece in line.split(separator)]  # quotes ignored
         for cell in cells:
             assert not cell.lstrip('"').startswith(FORMULA_STARTS), (separator, cell)
+
+
+async def test_a_trainee_going_round_a_loop_stops_at_max_decisions(make_app, tmp_path):
+    """The decision limit holds in the app too: the run stops with the engine's sentence, the
+    decisions made are kept and the attempt is marked abandoned (it is not offered again)."""
+    folder = tmp_path / "loops"
+    folder.mkdir()
+    path = folder / "loop.yaml"
+    path.write_text(
+        SAMPLE.read_text(encoding="utf-8").split("\ncast:", 1)[0].replace("id: overpass-railing", "id: loop")
+        + "\nmax_decisions: 3\nstart: hub\nscenes:\n  hub:\n    text: Sam paces.\n    choices:\n"
+        "      - {id: again, text: Ask again, to: hub}\n      - {id: leave, text: Leave, to: done}\n"
+        "  done:\n    end: {rating: good, outcome: Done.}\n",
+        encoding="utf-8",
+    )
+    app = make_app(trainee="t-loop", scenario_ref=str(path), library=folder)
+    async with app.run_test(size=(100, 32)) as pilot:
+        play = await start_play(pilot)
+        for _ in range(3):
+            await choose(pilot, play, "again")
+        assert play.session.at_limit and len(play.session.decisions) == 3
+        shown = transcript_text(play)
+        assert (
+            "the run reached 3 decisions, the most this scenario allows (its max_decisions), and stopped in scene "
+            "'hub'. Your decisions are saved; press q to quit." in shown
+        )
+        assert play.query_one(OptionList).option_count == 0
+    with Store.open(app.store.path) as store:
+        [attempt] = list(store.attempts(trainee="t-loop"))
+        assert attempt.status == "abandoned" and len(store.decisions(attempt.id)) == 3

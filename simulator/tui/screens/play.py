@@ -181,7 +181,8 @@ class PlayScreen(Screen[None]):
             if not history:
                 self.finish()
         elif isinstance(event, Stuck):
-            transcript.ending(f"{stuck_text(event)}. This is a scenario error; press q to quit.")
+            why = "Your decisions are saved" if event.reason == "decision-limit" else "This is a scenario error"
+            transcript.ending(f"{stuck_text(event)}. {why}; press q to quit.")
             self.query_one("#choices", OptionList).clear_options()
         notes = [f.label for name, f in s.scenario.flags.items() if f.show and s.flags[name]]
         self.query_one(StatusPanel).refresh_values(s.meters, notes)
