@@ -19,6 +19,8 @@ from scoring.rubric import Rubric, check_scenario_against_rubric, effective_rubr
 from simulator.diagnostics import Diagnostic, DiagnosticError, has_errors
 from simulator.loader import Reporter, apply_silencing, load_scenario
 from simulator.model import Scenario
+from simulator.safefile import read_regular
+from simulator.yamlsource import DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -88,7 +90,7 @@ def _silenced(scenario: Scenario, diagnostics: list[Diagnostic]) -> list[Diagnos
     if not scenario.path or not any(d.severity == "warning" and d.path == scenario.path for d in diagnostics):
         return diagnostics
     try:
-        raw = Path(scenario.path).read_bytes()
+        raw = read_regular(scenario.path, DEFAULT_MAX_BYTES)
     except OSError:
         return diagnostics
     if hashlib.sha256(raw).hexdigest() != scenario.sha256:

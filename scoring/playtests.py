@@ -40,7 +40,7 @@ from simulator.engine import Session, SessionError
 from simulator.loader import Reporter, scenario_files, validate_model
 from simulator.model import Frozen, Playthrough, Scenario, ScoreRange, TimeoutStep
 from simulator.runner import stuck_message
-from simulator.yamlsource import YamlDocument, load_file, parse_text
+from simulator.yamlsource import YamlDocument, load_file, parse_text, read_bytes
 
 SIDECAR_SUFFIXES = (".tests.yaml", ".tests.yml")
 WIDTH = 80
@@ -666,7 +666,7 @@ def append_playthrough(sidecar: Path, document: YamlDocument | None, p: Playthro
     The new text is parsed and validated before it is written: the file must then hold
     exactly the old tests plus ``p``, or nothing is written."""
     created = not sidecar.exists()
-    raw = b"" if created else sidecar.read_bytes()
+    raw = b"" if created else read_bytes(sidecar)
     bom = raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
     new_text = appended_text(text, document, p, scenario_label)

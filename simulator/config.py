@@ -20,7 +20,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from simulator.safefile import read_regular
+
 CONFIG_ENV = "CRISIS_SIM_CONFIG"
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file is a few hundred bytes; anything past 1 MiB is not one."""
 
 TRAINEE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 """A trainee id, wherever it comes from (sign-in screen, --trainee, the config): 1-64 letters,
@@ -151,7 +155,7 @@ def load_config(path: Path | None = None) -> Config:
     """The settings (defaults when the file does not exist); ConfigError when it is broken."""
     path = path or config_path()
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         return Config()
     except OSError as exc:
@@ -216,10 +220,7 @@ def last_trainee() -> tuple[str, str] | None:
     (too big, not JSON, nested, an id that is not a trainee id): the sign-in screen then
     simply starts empty."""
     try:
-        with open(state_path(), "rb") as fh:
-            raw = fh.read(STATE_MAX_BYTES + 1)
-        if len(raw) > STATE_MAX_BYTES:
-            return None
+        raw = read_regular(state_path(), STATE_MAX_BYTES)  # a FIFO or /dev/zero: OSError, never a hang
         data = _LastTrainee.model_validate_json(raw)
     except (OSError, ValidationError):
         return None

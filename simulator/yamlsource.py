@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
+from simulator.safefile import FileTooLarge, NotRegularFile, read_regular
 from simulator.safetext import strip_unsafe, unsafe_chars
 
 try:
@@ -468,33 +469,33 @@ def decode(raw: bytes, path: str) -> str:
 
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a file within the size cap, turning OS errors into diagnostics."""
+    """Read a regular file within the size cap (``simulator.safefile``: a pipe or a device is
+    refused, never waited on or read forever), turning OS errors into diagnostics."""
     name = str(path)
 
     def err(code: str, msg: str) -> DiagnosticError:
         return DiagnosticError([Diagnostic(name, 0, 0, "error", code, msg)])
 
     try:
-        if path.is_dir():
-            raise err("file-unreadable", "is a folder, not a file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise err(
-                "file-too-large",
-                f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit; "
-                "split the scenario or check it is the right file",
-            )
-        with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        return read_regular(path, max_bytes)
+    except NotRegularFile as exc:
+        if exc.kind == "a folder":
+            raise err("file-unreadable", "is a folder, not a file") from None
+        raise err("file-unreadable", f"is {exc.kind}, not a regular file; give the path of a regular file") from None
+    except FileTooLarge as exc:
+        if exc.size is None:
+            raise err("file-too-large", f"the file is over the {max_bytes:,}-byte limit") from None
+        raise err(
+            "file-too-large",
+            f"the file is {exc.size:,} bytes, over the {max_bytes:,}-byte limit; "
+            "split the scenario or check it is the right file",
+        ) from None
     except FileNotFoundError:
         raise err("file-missing", "no such file; check the path") from None
     except PermissionError:
         raise err("file-unreadable", "permission denied; check the file's permissions") from None
     except OSError as exc:
         raise err("file-unreadable", f"cannot read the file ({exc.strerror or exc})") from None
-    if len(raw) > max_bytes:
-        raise err("file-too-large", f"the file is over the {max_bytes:,}-byte limit")
-    return raw
 
 
 def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import expand_home
+from simulator.safefile import open_regular, read_text
 
 SIGNING_KEY_ENV = "CRISIS_SIM_SIGNING_KEY"
 SIGNATURE_SUFFIX = ".sig"
@@ -47,6 +48,8 @@ MIN_KEY_CHARS = 32
 CHUNK = 1 << 20
 SIGNATURE_BYTES = 64 * 1024
 """A signature is about 400 bytes; a bigger file at ``FILE.sig`` is not one of ours."""
+MAX_KEY_FILE_BYTES = 64 * 1024
+"""A key is 64 hex digits; a bigger key file is not one (and /dev/zero never ends)."""
 FIELDS = ("format", "algorithm", "bytes", "sha256", "signed_at", "key", "mac")
 NEW_KEY_HINT = "make one with 'crisis-sim keygen FILE'"
 
@@ -93,7 +96,7 @@ def load_key(key_file: str | None, environ: dict[str, str] | None = None) -> byt
     path = expand_home(key_file)
     try:
         _check_key_file(path, path.stat())
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_KEY_FILE_BYTES)
     except FileNotFoundError:
         raise SigningError(f"no signing key file at {path} ([signing] key_file); {NEW_KEY_HINT}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -147,7 +150,7 @@ def fingerprint(key: bytes) -> str:
 
 def _digest(path: Path, update: Callable[[bytes], Any]) -> int:
     size = 0
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             update(chunk)
             size += len(chunk)
@@ -255,7 +258,7 @@ def _read_signature(sig: Path) -> dict[str, Any]:
     """The fields of the signature ``sig``; SigningError (one line) for anything else. The one
     place that reads a .sig file."""
     try:
-        data = json.loads(sig.read_text(encoding="utf-8"))
+        data = json.loads(read_text(sig, SIGNATURE_BYTES))
     except FileNotFoundError:
         raise SigningError(f"no signature {sig}; the export was not signed (export it with --sign)") from None
     except RecursionError:  # '[[[[...': nested deeper than the parser goes

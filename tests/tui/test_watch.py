@@ -251,3 +251,28 @@ def test_rebuild_names_why_the_place_cannot_be_kept(watched):
     fresh, reason = rebuild(load_graded(watched).scenario, old)
     assert reason == "scene 'arrival' no longer has a timeout at step 1: restarted"
     assert fresh.scene == "arrival" and fresh.decisions == [] and fresh.waiting
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+async def test_a_watched_file_replaced_by_a_pipe_or_a_device_is_reported_not_read(make_app, watched, kind):
+    """The playtest polls its file: a FIFO there would block the app, /dev/zero would fill memory."""
+    import os
+
+    from hang_guard import no_hang
+
+    app = make_app(trainee="t-watch", scenario_ref=str(watched), watch=True)
+    async with app.run_test(size=(100, 32)) as pilot:
+        play = await start_playtest(pilot, *TO_FIRST_WORDS)
+        before = play.session
+        watched.unlink()
+        if kind == "fifo":
+            os.mkfifo(watched, 0o600)
+        else:
+            watched.symlink_to("/dev/zero")
+        with no_hang(30, f"a watched {kind}"):
+            assert await wait_until(pilot, lambda: play.load_errors != [])
+        what = "a named pipe (FIFO)" if kind == "fifo" else "a character device"
+        assert play.load_errors == [
+            f"{watched}: cannot read the file: it is {what}, not a regular file; give the path of a regular file"
+        ]
+        assert play.session is before and play.session.scene == "first_words"  # play goes on

@@ -39,11 +39,13 @@ from simulator.engine import (
 )
 from simulator.model import Scenario
 from simulator.runner import stuck_text
+from simulator.safefile import read_regular
 from simulator.tui.screens.dialogs import Confirm, Paused
 from simulator.tui.text import parts, plain
 from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
 from simulator.tui.widgets.transcript import Transcript
+from simulator.yamlsource import DEFAULT_MAX_BYTES
 
 WATCH_INTERVAL = 0.5
 """Seconds between looks at a watched scenario file (a stat; the file is read only when it changed)."""
@@ -361,7 +363,7 @@ class PlayScreen(Screen[None]):
             # file is that fresh, compare contents as well.
             if stamp == self._seen_stamp and time.time_ns() - st.st_mtime_ns > 2_000_000_000:
                 return
-            raw = self.watch.read_bytes()
+            raw = read_regular(self.watch, DEFAULT_MAX_BYTES)
         except OSError as exc:
             self._seen_stamp = None
             self._unreadable += 1
