@@ -39,7 +39,9 @@ def open_app(scenario: str | None = None, **options: Any) -> int:
         app.store.close()
     if app.records_error is not None:
         return fail(app.records_error)
-    return app.return_code or 0
+    if app.return_code is None:  # it never exited: Textual panicked (its input thread died) and said why
+        return 1
+    return app.return_code
 
 
 def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, extra: dict[str, Any]) -> int:

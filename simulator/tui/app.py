@@ -17,6 +17,7 @@ from typing import Any
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
@@ -190,6 +191,18 @@ class CrisisSimApp(App[None]):
         super()._handle_exception(error)
 
     # -- input from the terminal --
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice of driver, except that its terminal driver is the one that survives
+        input bytes that are not UTF-8 (``simulator.tui.driver``)."""
+        chosen = super().get_driver_class()
+        if chosen.__name__ != "LinuxDriver":  # Windows, the web driver, TEXTUAL_DRIVER: as chosen
+            return chosen
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from simulator.tui.driver import LenientInputDriver
+
+        return LenientInputDriver if chosen is LinuxDriver else chosen
 
     async def on_event(self, event: events.Event) -> None:
         # A paste is the one way escape sequences and bidi overrides reach a text field, and it
