@@ -61,13 +61,16 @@ def open_regular(path: str | Path) -> BinaryIO:
     before = os.stat(path)
     if not stat.S_ISREG(before.st_mode):
         raise NotRegularFile(path, before.st_mode)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to open by path
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
         now = os.fstat(fd)
         if not stat.S_ISREG(now.st_mode):  # replaced between the stat and the open
             raise NotRegularFile(path, now.st_mode)
-        os.set_blocking(fd, True)  # regular files never block; plain reads from here on
+        if nonblocking:
+            os.set_blocking(fd, True)  # regular files never block; plain reads from here on
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
