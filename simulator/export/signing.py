@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import expand_home
-from simulator.safefile import open_regular, read_text
+from simulator.safefile import FileTooLarge, open_regular, read_text
 
 SIGNING_KEY_ENV = "CRISIS_SIM_SIGNING_KEY"
 SIGNATURE_SUFFIX = ".sig"
@@ -261,7 +261,7 @@ def _read_signature(sig: Path) -> dict[str, Any]:
         data = json.loads(read_text(sig, SIGNATURE_BYTES))
     except FileNotFoundError:
         raise SigningError(f"no signature {sig}; the export was not signed (export it with --sign)") from None
-    except RecursionError:  # '[[[[...': nested deeper than the parser goes
+    except (RecursionError, FileTooLarge):  # '[[[[...' nested deeper than the parser goes; too big to be ours
         raise SigningError(f"{sig} is not a crisis-sim signature (or a damaged one); ask for it again") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or "not a crisis-sim signature"
