@@ -189,7 +189,7 @@ def test_permission_error_is_a_diagnostic(tmp_path: Path, monkeypatch: pytest.Mo
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "open", denied)
+    monkeypatch.setattr(os, "open", denied)  # the one reader, simulator.safefile, opens with os.open
     check(load_scenario(path), "file-unreadable", 0, 0, ("permission",))
 
 
