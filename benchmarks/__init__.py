@@ -12,4 +12,5 @@ BENCHMARKS: dict[str, str] = {
     "export": "benchmarks.export",
     "startup": "benchmarks.startup",
     "classroom": "benchmarks.classroom",
+    "records": "benchmarks.records",
 }

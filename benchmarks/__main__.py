@@ -33,13 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         table(
-            ["benchmark", "metric", "value", "target", "result"],
-            [[r.benchmark, r.metric, r.value, f"<= {r.target:g}", r.verdict] for r in results],
+            ["benchmark", "metric", "value", "spread", "target", "result"],
+            [[r.benchmark, r.metric, r.value, r.shown_spread, r.shown_target, r.verdict] for r in results],
             title="summary",
         )
     )
     failed = sum(not r.passed for r in results)
-    print(f"\n{len(results) - failed} of {len(results)} targets met in {time.perf_counter() - started:.1f} s")
+    targets = sum(r.target is not None for r in results)
+    print(f"\n{targets - failed} of {targets} targets met in {time.perf_counter() - started:.1f} s")
     return 0
 
 

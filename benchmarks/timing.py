@@ -64,21 +64,44 @@ def measure_pair(
 
 @dataclass(frozen=True)
 class Result:
-    """One ratio a benchmark checks against its target, for the summary table."""
+    """One figure a benchmark checks against its target, for the summary table: the value (a
+    ratio, usually a median over rounds), its spread (min-max over the rounds, when there were
+    rounds) and the target it is held to (``<=``, or ``>=`` with ``at_least``; None: printed for
+    information, no verdict)."""
 
     benchmark: str
     metric: str
     value: float
-    target: float
+    target: float | None
     note: str = ""
+    spread: tuple[float, float] | None = None
+    at_least: bool = False
 
     @property
     def passed(self) -> bool:
-        return self.value <= self.target
+        if self.target is None:
+            return True
+        return self.value >= self.target if self.at_least else self.value <= self.target
 
     @property
     def verdict(self) -> str:
+        if self.target is None:
+            return "info"
         return "PASS" if self.passed else "FAIL"
+
+    @property
+    def shown_target(self) -> str:
+        return "-" if self.target is None else f"{'>=' if self.at_least else '<='} {self.target:g}"
+
+    @property
+    def shown_spread(self) -> str:
+        return "-" if self.spread is None else f"{_fmt(self.spread[0])}-{_fmt(self.spread[1])}"
+
+    def line(self) -> str:
+        """The result as one sentence, for the end of a benchmark's own output."""
+        spread = "" if self.spread is None else f" (spread {self.shown_spread})"
+        target = "" if self.target is None else f"; target {self.shown_target}: {self.verdict}"
+        return f"{self.metric}: {_fmt(self.value)}{spread}{target}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str = "") -> str:

@@ -18,7 +18,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulator.safefile import read_regular
 
@@ -34,6 +34,7 @@ terminal escapes, bidi overrides and markup never get into one. Anchored with ``
 even ``.match`` is safe; check with ``is_trainee_id``."""
 TRAINEE_ID_HELP = "1-64 letters, digits, '.', '_' or '-' (no spaces), e.g. recruit-042"
 LRS_PASSWORD_ENV = "CRISIS_SIM_LRS_PASSWORD"
+DB_PASSWORD_ENV = "CRISIS_SIM_DB_PASSWORD"
 DISPLAY_NAME_CHARS = 60
 """The longest display name (the sign-in field holds this many characters)."""
 COHORT_CHARS = 64
@@ -92,6 +93,27 @@ class TraineeSettings(_Section):
 
 class RecordsSettings(_Section):
     db: str | None = Field(None, description="Records file; --db and CRISIS_SIM_DB override it.")
+    url: str | None = Field(
+        None,
+        description="Records on a PostgreSQL server, postgresql://USER@HOST/DB (needs crisis-sim[postgres]; the "
+        "password comes from CRISIS_SIM_DB_PASSWORD or PGPASSWORD); --db and CRISIS_SIM_DB override it.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.startswith(("postgresql://", "postgres://")):
+                raise ValueError("a records URL starts with postgresql:// (a file goes in [records] db)")
+            if re.match(r"\A[a-z]+://[^/@]*:[^/@]*@", value):
+                raise ValueError("put no password in the URL: set CRISIS_SIM_DB_PASSWORD (or PGPASSWORD)")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> RecordsSettings:
+        if self.db is not None and self.url is not None:
+            raise ValueError("set [records] db (a file) or [records] url (a PostgreSQL server), not both")
+        return self
 
 
 class AcademySettings(_Section):
@@ -239,13 +261,14 @@ def expand_home(text: str) -> Path:
         return Path(text)
 
 
-def resolve_db(cli_value: str | None, config: Config) -> Path:
-    """``--db`` wins, then ``CRISIS_SIM_DB``, then ``[records] db``, then the user data folder."""
-    if cli_value:
-        return Path(cli_value)
-    env = os.environ.get("CRISIS_SIM_DB")
-    if env:
-        return Path(env)
+def resolve_db(cli_value: str | None, config: Config) -> Path | str:
+    """``--db`` wins, then ``CRISIS_SIM_DB``, then ``[records] url`` or ``db``, then the user
+    data folder. A ``postgresql://`` URL is returned as text (a path would fold its ``//``)."""
+    for given in (cli_value, os.environ.get("CRISIS_SIM_DB")):
+        if given:  # a URL stays text: the store refuses any but postgresql:// in one line
+            return given if re.match(r"\A[A-Za-z][A-Za-z0-9+.-]*://", given) else Path(given)
+    if config.records.url:
+        return config.records.url
     if config.records.db:
         return expand_home(config.records.db)
     from platformdirs import user_data_path

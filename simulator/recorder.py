@@ -16,7 +16,7 @@ from typing import Any
 
 from simulator.engine import ChoiceMade, ChoicesOffered, Decision, Event, ReplayError, Session, Stuck, TimedOut
 from simulator.model import Scenario
-from simulator.records import Attempt, Store, StoreError
+from simulator.records import Attempt, RecordsStore, StoreError
 
 
 class ResumeRefused(Exception):
@@ -25,7 +25,7 @@ class ResumeRefused(Exception):
 
 @dataclass
 class Recorder:
-    store: Store
+    store: RecordsStore
     attempt_id: str
     clock: Callable[[], float] = time.monotonic
     _offered_at: float | None = field(default=None, init=False)
@@ -64,7 +64,7 @@ class Recorder:
 
 
 def begin(
-    store: Store,
+    store: RecordsStore,
     trainee: str,
     scenario: Scenario,
     rubric: Any,
@@ -92,7 +92,7 @@ def begin(
     return Recorder(store, attempt_id)
 
 
-def stored_decisions(store: Store, attempt_id: str) -> list[Decision]:
+def stored_decisions(store: RecordsStore, attempt_id: str) -> list[Decision]:
     return [Decision(d.sequence, d.scene, d.choice) for d in store.decisions(attempt_id)]
 
 
@@ -111,7 +111,7 @@ def check_same_content(attempt: Attempt, scenario: Scenario, rubric: Any) -> Non
         )
 
 
-def resume(store: Store, attempt: Attempt, scenario: Scenario, rubric: Any) -> tuple[Session, Recorder]:
+def resume(store: RecordsStore, attempt: Attempt, scenario: Scenario, rubric: Any) -> tuple[Session, Recorder]:
     """Rebuild the session of an in-progress attempt from its stored decisions."""
     if attempt.status != "in_progress":
         raise ResumeRefused(f"attempt {attempt.id[:8]} is {attempt.status.replace('_', ' ')}; only attempts in "

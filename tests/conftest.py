@@ -61,3 +61,100 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("CRISIS_SIM_LRS_PASSWORD", raising=False)
     monkeypatch.delenv("CRISIS_SIM_DEBUG", raising=False)
     return home
+
+
+# ---- the records stores every records, export, resume, classroom and kill-9 test runs against ----
+
+STORE_KINDS = ("sqlite", "postgresql")
+
+try:  # the [postgres] extra and pytest-postgresql (both in the test extra's CI install)
+    import psycopg  # noqa: F401
+    from pytest_postgresql import factories as pg_factories
+    from pytest_postgresql.janitor import DatabaseJanitor
+except ImportError as missing:  # pragma: no cover - depends on the installation
+    pg_factories = None
+    PG_MISSING = f"psycopg or pytest-postgresql is not installed ({missing.name}): pip install -e '.[test,postgres]'"
+else:
+    PG_MISSING = ""
+
+if pg_factories is not None:
+    from pg_cluster import free_port
+
+    PG_PORT = free_port()
+    postgresql_noproc_server = pg_factories.postgresql_noproc(
+        host="127.0.0.1", port=PG_PORT, user="postgres", dbname="crisis_sim_tests"
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server(request):
+    """A PostgreSQL server for this test session: a private cluster (``tests/pg_cluster.py``,
+    started as the postgres user when running as root, on 127.0.0.1 at a free port, stopped at
+    the end), handed to pytest-postgresql's ``postgresql_noproc``. None (with the reason in
+    ``pg_server_missing``) when PostgreSQL or the Python packages are not installed."""
+    if PG_MISSING:
+        request.config.pg_missing = PG_MISSING
+        yield None
+        return
+    from pg_cluster import start
+
+    try:
+        cluster = start(port=PG_PORT)
+    except RuntimeError as exc:
+        request.config.pg_missing = str(exc)
+        yield None
+        return
+    request.config.add_cleanup(cluster.stop)  # after every fixture that uses it is torn down
+    yield request.getfixturevalue("postgresql_noproc_server")
+
+
+class RecordsTarget:
+    """Where a test's records live: ``db`` is what ``--db``/``CRISIS_SIM_DB`` take (a file path or
+    a ``postgresql://`` URL); ``open()`` opens it through the records interface."""
+
+    def __init__(self, kind: str, db: str):
+        self.kind, self.db = kind, db
+
+    def open(self, **options):
+        from simulator.records import open_store
+
+        return open_store(self.db, **options)
+
+    def __str__(self) -> str:
+        return self.db
+
+
+def new_target(kind: str, folder, server, name: str = "records"):
+    """A fresh, empty records location of ``kind`` (a database is dropped by ``drop``)."""
+    if kind == "sqlite":
+        return RecordsTarget(kind, str(folder / f"{name}.sqlite3")), None
+    import uuid
+
+    dbname = f"t_{uuid.uuid4().hex[:12]}"
+    janitor = DatabaseJanitor(user=server.user, host=server.host, port=server.port, dbname=dbname,
+                              template_dbname=server.template_dbname, password=server.password)
+    janitor.init()
+    return RecordsTarget(kind, f"postgresql://{server.user}@{server.host}:{server.port}/{dbname}"), janitor
+
+
+def skip_without_pg(request, kind: str, server) -> None:
+    if kind == "postgresql" and server is None:
+        pytest.skip(f"PostgreSQL store not tested: {getattr(request.config, 'pg_missing', 'no server')}")
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def records_target(request, store_kind, tmp_path, monkeypatch):
+    """A fresh records store of each kind (SQLite file, PostgreSQL database), also made the
+    default for every ``crisis-sim`` the test runs (``CRISIS_SIM_DB``)."""
+    server = request.getfixturevalue("pg_server") if store_kind == "postgresql" else None
+    skip_without_pg(request, store_kind, server)
+    target, janitor = new_target(store_kind, tmp_path, server)
+    monkeypatch.setenv("CRISIS_SIM_DB", target.db)
+    yield target
+    if janitor is not None:
+        janitor.drop()

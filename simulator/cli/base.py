@@ -73,16 +73,20 @@ def load_for_play(ref: str, rubric_ref: str | None) -> Any:
 
 
 def open_store(db: str | None, *, create: bool = True, check: str = "auto") -> Any:
-    """The records store named by --db, CRISIS_SIM_DB, the config, or the default location
-    (``check``: how much of it is checked first, see ``Store.open``)."""
+    """The records store named by --db, CRISIS_SIM_DB, the config, or the default location: a
+    file, or a ``postgresql://`` URL (``check``: how much of it is checked first, see
+    ``Store.open``)."""
     from simulator.config import load_config, resolve_db
-    from simulator.records import Store
+    from simulator.records import open_store as open_records
 
-    return Store.open(resolve_db(db, load_config()), create=create, check=check)
+    return open_records(resolve_db(db, load_config()), create=create, check=check)
 
 
 DB_OPTION = click.option(
-    "--db", metavar="PATH", help="Records file (default: CRISIS_SIM_DB, then the config, then the user data folder)."
+    "--db",
+    metavar="PATH|URL",
+    help="Records file, or postgresql://USER@HOST/DB (password from CRISIS_SIM_DB_PASSWORD or PGPASSWORD); "
+    "default: CRISIS_SIM_DB, then the config, then the user data folder.",
 )
 
 

@@ -165,7 +165,15 @@ def check(db: str | None) -> int:
 @cli.command()
 def config() -> int:
     """Show where the config file is and every setting in effect."""
-    from simulator.config import CONFIG_ENV, LRS_PASSWORD_ENV, config_path, last_trainee, load_config, resolve_db
+    from simulator.config import (
+        CONFIG_ENV,
+        DB_PASSWORD_ENV,
+        LRS_PASSWORD_ENV,
+        config_path,
+        last_trainee,
+        load_config,
+        resolve_db,
+    )
 
     path = config_path()
     settings = load_config(path)
@@ -174,13 +182,17 @@ def config() -> int:
     # nothing in them acts on the terminal (the settings are JSON, escaped already).
     say = lambda line: click.echo(escaped_line(line))  # noqa: E731
     say(f"config file: {path} ({exists}; set {CONFIG_ENV} to use another)")
-    say(f"records file: {resolve_db(None, settings)}")
+    records = resolve_db(None, settings)
+    say(f"records {'server' if isinstance(records, str) else 'file'}: {records}")
     for section, values in settings.model_dump().items():
         say(f"[{section}]")
         for key, value in values.items():
             say(f"  {key} = {json.dumps(value)}")
     password = "set" if os.environ.get(LRS_PASSWORD_ENV) else "not set"
     say(f"LRS password ({LRS_PASSWORD_ENV}): {password}")
+    if isinstance(records, str):
+        password = "set" if os.environ.get(DB_PASSWORD_ENV) or os.environ.get("PGPASSWORD") else "not set"
+        say(f"records server password ({DB_PASSWORD_ENV} or PGPASSWORD): {password}")
     last = last_trainee()
     say(f"last trainee on this machine: {last[0] + ' (' + last[1] + ')' if last else 'none'}")
     return 0
@@ -300,7 +312,7 @@ def export(
     try:
         config = load_config()
         path = resolve_db(db, config)
-        protect = {path: "the records file"}
+        protect = {} if isinstance(path, str) else {path: "the records file"}
         if config.signing.key_file:
             protect[expand_home(config.signing.key_file)] = "the signing key file ([signing] key_file)"
         key = load_key(config.signing.key_file) if sign else None

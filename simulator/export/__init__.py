@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from simulator.records import Attempt, Store, StoreError
+from simulator.records import Attempt, RecordsStore, StoreError, open_store
 
 try:
     import fcntl
@@ -64,11 +64,11 @@ class ExportFilter:
         if self.since and self.until and self.since >= self.until:
             raise FilterError(f"--since ({self.since}) must be before --until ({self.until})")
 
-    def attempts(self, store: Store) -> Iterator[Attempt]:
+    def attempts(self, store: RecordsStore) -> Iterator[Attempt]:
         """The matching attempts, oldest first, streamed."""
         return store.attempts(**asdict(self))
 
-    def check_known(self, store: Store) -> None:
+    def check_known(self, store: RecordsStore) -> None:
         """Raise FilterError when a trainee/scenario/cohort filter matches no attempt at all,
         so a typo is told apart from 'nothing in this period'."""
         for column, value, what in (
@@ -108,14 +108,14 @@ def time_bound(text: str, *, end: bool = False) -> str:
         ) from None
 
 
-def open_for_export(path: str | Path) -> Store:
+def open_for_export(path: str | Path) -> RecordsStore:
     """Open an existing records file for an export: never creates one, and (like every
     Store.open) never changes a file that is not ours. The whole file is checked first
     (``PRAGMA integrity_check``, about 1 s per GB): an export is what an academy keeps as
     evidence, so it must not quietly leave out rows a damaged page hides. Raises StoreError
     with a one-line message."""
     try:
-        return Store.open(path, create=False, check="full")
+        return open_store(path, create=False, check="full")
     except StoreError as exc:
         if str(exc).startswith("no records file at"):
             raise StoreError(f"{exc}; check --db (or CRISIS_SIM_DB, or [records] db in the config)") from None

@@ -59,7 +59,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 from simulator.export import ExportError
 from simulator.export.tabular import snapshot
 from simulator.export.xapi import XAPI_VERSION, iter_statements
-from simulator.records import Store
+from simulator.records import RecordsStore
 from simulator.safetext import one_line
 
 BACKOFF = 0.5
@@ -515,7 +515,7 @@ Item = tuple[str, dict[str, Any]]
 
 @dataclass
 class _Sender:
-    store: Store
+    store: RecordsStore
     client: _Client
     report: LrsReport
     retries: int
@@ -698,7 +698,7 @@ def recorded_so_far(report: LrsReport) -> str:
 
 
 def send_to_lrs(
-    store: Store,
+    store: RecordsStore,
     url: str,
     user: str | None,
     password: str | None,
@@ -736,7 +736,7 @@ def send_to_lrs(
     batch_size = max(1, int(settings.batch))
     # Read through a second connection holding one snapshot, so the statements come from one
     # consistent state of the file while this connection records what the LRS confirmed.
-    reader = Store.open(store.path, create=False, check="none")  # the file was just checked
+    reader = store.reopen()  # the store was just checked
     pending: list[Item] = []
 
     def flush() -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from simulator.export import ExportFilter
-from simulator.records import Attempt, DecisionRow, Store, parse_time
+from simulator.records import Attempt, DecisionRow, RecordsStore, parse_time
 
 JSONL_FORMAT = "crisis-sim.attempt/1"
 """The ``format`` of every JSON Lines object; bumped when the shape changes incompatibly."""
@@ -124,12 +124,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
+def snapshot(store: RecordsStore) -> contextlib.AbstractContextManager[None]:
     """One read transaction around an export: every query sees the same state of the file."""
     return store.snapshot()
 
 
-def _batches(attempts: Iterable[Attempt], store: Store, size: int) -> Iterator[tuple[Attempt, list[DecisionRow]]]:
+def _batches(
+    attempts: Iterable[Attempt], store: RecordsStore, size: int
+) -> Iterator[tuple[Attempt, list[DecisionRow]]]:
     """Each attempt with its decisions, fetched ``size`` attempts at a time."""
     batch: list[Attempt] = []
 
@@ -147,7 +149,7 @@ def _batches(attempts: Iterable[Attempt], store: Store, size: int) -> Iterator[t
         yield from flush()
 
 
-def dimension_ids(store: Store, filters: ExportFilter) -> list[str]:
+def dimension_ids(store: RecordsStore, filters: ExportFilter) -> list[str]:
     """The dimension ids of every matching graded attempt, in first-seen order (the rubric's
     order for a single rubric). Parses one grade per (rubric, rubric hash, grading method)."""
     seen_rubrics: set[tuple[str, str, int | None]] = set()
@@ -226,7 +228,7 @@ def decision_rows(attempt: Attempt, decisions: list[DecisionRow]) -> Iterator[li
 
 
 def write_csv(
-    store: Store,
+    store: RecordsStore,
     out: TextIO,
     filters: ExportFilter,
     *,
@@ -301,7 +303,7 @@ def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, 
     }
 
 
-def write_jsonl(store: Store, out: TextIO, filters: ExportFilter, *, batch: int = BATCH) -> int:
+def write_jsonl(store: RecordsStore, out: TextIO, filters: ExportFilter, *, batch: int = BATCH) -> int:
     """Write one JSON object per attempt per line; returns the number of lines.
 
     The JSON is ASCII-only (other characters as ``\\uXXXX`` escapes), so no character inside a

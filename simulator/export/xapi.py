@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from simulator.export.tabular import BATCH, _batches, snapshot
-from simulator.records import Attempt, DecisionRow, Store, parse_time
+from simulator.records import Attempt, DecisionRow, RecordsStore, parse_time
 
 XAPI_VERSION = "1.0.3"
 
@@ -268,7 +268,7 @@ def _filter_values(filters: Any, include_incomplete: bool) -> dict[str, Any] | N
 
 
 def attempts_with_decisions(
-    store: Store, filters: Any, *, include_incomplete: bool = False, batch: int = BATCH
+    store: RecordsStore, filters: Any, *, include_incomplete: bool = False, batch: int = BATCH
 ) -> Iterator[tuple[Attempt, list[DecisionRow]]]:
     """The matching attempts (only completed ones unless ``include_incomplete``), each with its
     decisions, streamed: attempts from a cursor, decisions ``batch`` attempts at a time."""
@@ -279,7 +279,7 @@ def attempts_with_decisions(
 
 
 def iter_statements(
-    store: Store, filters: Any, academy: Any, *, include_incomplete: bool = False
+    store: RecordsStore, filters: Any, academy: Any, *, include_incomplete: bool = False
 ) -> Iterator[tuple[Attempt, dict[str, Any]]]:
     """Every statement of the matching attempts, with its attempt, streamed."""
     for attempt, decisions in attempts_with_decisions(store, filters, include_incomplete=include_incomplete):
@@ -287,7 +287,9 @@ def iter_statements(
             yield attempt, statement
 
 
-def write_statements(store: Store, out: TextIO, filters: Any, academy: Any, *, include_incomplete: bool = False) -> int:
+def write_statements(
+    store: RecordsStore, out: TextIO, filters: Any, academy: Any, *, include_incomplete: bool = False
+) -> int:
     """Write the statements of the matching attempts to ``out`` as one JSON array, one
     statement per line, streamed (``[``, the statements one at a time, ``]``); returns how many.
 

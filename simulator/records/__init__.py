@@ -21,15 +21,41 @@ message. Modules:
   on open);
 - ``errors``: ``StoreError`` and the shared messages.
 
-A PostgreSQL store (a later issue) adds a backend module and ``schema.MIGRATIONS["postgresql"]``
-behind the same interface.
+- ``base``: the interface written once over each backend's primitives (SQL both dialects run);
+- ``postgresql`` and ``pgschema``: the PostgreSQL store (``crisis-sim[postgres]``) and its
+  catalog check; ``open_store`` picks the backend from the location (a path or a
+  ``postgresql://`` URL).
 """
+
+import re
+from pathlib import Path
 
 from simulator.records.errors import StoreError, damaged_message, read_only_message
 from simulator.records.interface import RecordsStore
 from simulator.records.rows import Attempt, DecisionRow, parse_time, utc_now
 from simulator.records.schema import MIGRATIONS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from simulator.records.sqlite import BUSY_TIMEOUT_MS, CHECKS, FULL_CHECK_MAX_BYTES, LOCK_RETRIES, Store
+
+_SCHEME = re.compile(r"\A[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(location: str | Path) -> bool:
+    """Whether ``location`` names a records server (``postgresql://...``), not a file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(location: str | Path, *, create: bool = True, check: str = "auto") -> RecordsStore:
+    """The records store at ``location``: a SQLite file path, or a ``postgresql://`` URL
+    (``postgresql.PostgresStore``, with the optional extra ``crisis-sim[postgres]``).
+    ``create``: make the store if missing (playing); ``check``: see ``Store.open``."""
+    if is_url(location):
+        from simulator.records.postgresql import PostgresStore
+
+        return PostgresStore.open(str(location), create=create, check=check)
+    if isinstance(location, str) and _SCHEME.match(location):
+        scheme = location.split(":", 1)[0]
+        raise StoreError(f"--db {scheme}://...: records live in a file (a path) or on PostgreSQL (postgresql://...)")
+    return Store.open(location, create=create, check=check)
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -45,6 +71,8 @@ __all__ = [
     "Store",
     "StoreError",
     "damaged_message",
+    "is_url",
+    "open_store",
     "parse_time",
     "read_only_message",
     "utc_now",

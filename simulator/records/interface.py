@@ -1,11 +1,11 @@
 """What every records store offers: the dialect-neutral interface.
 
-The SQLite store (``simulator.records.sqlite.Store``) is the one backend today; a PostgreSQL
-store (a later issue) implements the same methods with its own migrations
-(``schema.MIGRATIONS["postgresql"]``). Callers (the recorder, the CLI, the app, the exports)
-use only what is listed here: plain Python values in, checked ``Attempt``/``DecisionRow`` rows
-out, ``StoreError`` (one line) for every failure. SQL, connections and transactions stay inside
-each backend.
+Two backends implement it: the SQLite file (``simulator.records.sqlite.Store``) and PostgreSQL
+(``simulator.records.postgresql.PostgresStore``), each with its own migrations
+(``schema.MIGRATIONS[dialect]``) and most methods written once in ``base.SqlStore``. Callers
+(the recorder, the CLI, the app, the exports) use only what is listed here: plain Python
+values in, checked ``Attempt``/``DecisionRow`` rows out, ``StoreError`` (one line) for every
+failure. SQL, connections and transactions stay inside each backend.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class RecordsStore(Protocol):
     """Where the records live, as shown in messages."""
 
     dialect: str
-    """``"sqlite"`` (``"postgresql"`` later): selects the migrations."""
+    """``"sqlite"`` or ``"postgresql"``: selects the migrations."""
 
     # opening and checking (``open`` is a classmethod of each backend)
     def close(self) -> None: ...
@@ -34,6 +34,9 @@ class RecordsStore(Protocol):
     def check_rows(self, batch: int = 500) -> tuple[int, int]: ...
     def require_writable(self) -> None: ...
     def snapshot(self) -> AbstractContextManager[None]: ...
+    def reopen(self) -> RecordsStore: ...
+    def __enter__(self) -> RecordsStore: ...
+    def __exit__(self, *exc: object) -> None: ...
 
     # writing: each call is one committed transaction, verified before it returns
     def ensure_trainee(self, trainee_id: str, display_name: str | None = None) -> None: ...

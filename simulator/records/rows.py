@@ -139,6 +139,14 @@ def _status(value: Any) -> str:
     return value
 
 
+def _started_then_id(value: Any) -> str:
+    started, _, attempt_id = _text(value).partition(" ")
+    if not attempt_id:
+        raise _Bad(f"holds {_shown(value)}, not a start time and an attempt id")
+    _time(started)
+    return attempt_id
+
+
 def _score(value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise _Bad(f"holds {_shown(value)}, not a number")
@@ -258,9 +266,10 @@ def progress_from_row(
     row: Sequence[Any], path: str, trainee_id: str
 ) -> tuple[str, bool, float | None, int, str | None]:
     """One row of ``Store.progress``: (scenario id, any passed, best score, completed count,
-    newest in-progress attempt id), each checked."""
+    newest in-progress attempt id), each checked. The query gives the newest attempt in
+    progress as ``"<started_at> <id>"`` (the greatest such text is the newest)."""
     checks = (("scenario_id", _text), ("passed", _flag), ("overall", _optional(_score)), ("completed", _integer),
-              ("id", _optional(_text)))
+              ("id", _optional(_started_then_id)))
     return tuple(_decode(checks, row, path, f"trainee {trainee_id}'s attempts"))  # type: ignore[return-value]
 
 

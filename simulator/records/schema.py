@@ -3,8 +3,11 @@ exactly the one crisis-sim created.
 
 Migrations: ``MIGRATIONS[dialect][n]`` upgrades a records database from version ``n`` to
 ``n + 1`` (``[0]`` creates version 1); every dialect has the same number of steps, so a version
-number means the same tables everywhere. Only SQLite exists today; a PostgreSQL store adds its
-own list under ``"postgresql"``.
+number means the same tables everywhere: SQLite (``SQLITE_MIGRATIONS``) and PostgreSQL
+(``POSTGRESQL_MIGRATIONS``, in the schema ``crisis_sim``). A change to the schema adds one step
+to **each** list; ``tests/test_pg_store.py`` checks that both dialects' migrations build the same
+tables, columns (types mapped: TEXT = text, INTEGER = bigint, REAL = double precision),
+constraints and indexes at every version.
 
 The exact-schema check: a records file can hold more than tables. A trigger (``BEFORE INSERT ON
 decisions ... RAISE(IGNORE)`` drops every decision while play reports "progress saved"), a view
@@ -87,7 +90,69 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: dict[str, tuple[str, ...]] = {"sqlite": SQLITE_MIGRATIONS}
+POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE trainees (
+        id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE attempts (
+        id TEXT PRIMARY KEY,
+        trainee_id TEXT NOT NULL REFERENCES trainees(id),
+        scenario_id TEXT NOT NULL,
+        scenario_version TEXT NOT NULL,
+        scenario_sha256 TEXT NOT NULL,
+        scenario_path TEXT NOT NULL,
+        rubric_id TEXT NOT NULL,
+        rubric_sha256 TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        seed BIGINT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('in_progress', 'completed', 'abandoned')),
+        grade_json TEXT,
+        overall DOUBLE PRECISION,
+        passed BIGINT,
+        ending_scene TEXT,
+        ending_rating TEXT
+    );
+    CREATE INDEX attempts_by_trainee ON attempts (trainee_id, started_at);
+    CREATE INDEX attempts_by_scenario ON attempts (scenario_id, started_at);
+    CREATE TABLE decisions (
+        attempt_id TEXT NOT NULL REFERENCES attempts(id),
+        sequence BIGINT NOT NULL,
+        scene TEXT NOT NULL,
+        choice TEXT,
+        made_at TEXT NOT NULL,
+        response_ms BIGINT,
+        meters_after TEXT NOT NULL,
+        PRIMARY KEY (attempt_id, sequence)
+    );
+    """,
+    # 2: cohorts on attempts, flags after each decision, and what was sent to which LRS
+    """
+    ALTER TABLE attempts ADD COLUMN cohort TEXT;
+    ALTER TABLE attempts ADD COLUMN grade_method BIGINT;
+    ALTER TABLE decisions ADD COLUMN flags_after TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX attempts_by_started ON attempts (started_at);
+    CREATE TABLE lrs_sent (
+        statement_id TEXT NOT NULL,
+        lrs TEXT NOT NULL,
+        attempt_id TEXT NOT NULL REFERENCES attempts(id),
+        sent_at TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        PRIMARY KEY (statement_id, lrs)
+    );
+    """,
+)
+"""The same steps for PostgreSQL: SQLite's INTEGER (64-bit) is BIGINT, REAL is DOUBLE PRECISION;
+JSON stays TEXT (stored and read back as the exact text written, like SQLite)."""
+
+PG_VERSION_TABLE = "CREATE TABLE schema_version (version BIGINT NOT NULL)"
+
+MIGRATIONS: dict[str, tuple[str, ...]] = {"sqlite": SQLITE_MIGRATIONS, "postgresql": POSTGRESQL_MIGRATIONS}
 """Every dialect's migrations, by dialect name."""
 
 assert all(len(steps) == SCHEMA_VERSION for steps in MIGRATIONS.values())
@@ -198,7 +263,7 @@ def foreign_objects(found: Iterable[SchemaObject], expected: Iterable[SchemaObje
         kind, _, table, _ = found_by_name[name]
         if name.startswith("sqlite_autoindex_") and table in foreign:
             continue  # the key of a foreign table: named with its table
-        on = f" on {_shown(table)}" if kind in ("trigger", "index") and table != name else ""
+        on = f" on {_shown(table)}" if kind in ("trigger", "index", "rule", "policy") and table != name else ""
         parts.append(f"{'an' if kind == 'index' else 'a'} {kind} '{_shown(name)}'{on} that crisis-sim did not create")
     for name in sorted(found_by_name.keys() & expected_by_name.keys()):
         got, want = found_by_name[name], expected_by_name[name]

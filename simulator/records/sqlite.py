@@ -25,34 +25,21 @@ its transaction before COMMIT: "progress saved" is only ever said about a row th
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from simulator.records import schema
+from simulator.records.base import PROGRESS_SQL, Fetch, SqlStore  # noqa: F401  (PROGRESS_SQL: tests, benchmarks)
 from simulator.records.errors import (
     StoreError,
     damaged_message,
     describe,
-    edited_message,
     foreign_wal_message,
     read_only_message,
-)
-from simulator.records.rows import (
-    ATTEMPT_COLUMNS,
-    DECISION_COLUMNS,
-    Attempt,
-    DecisionRow,
-    attempt_from_row,
-    decision_from_row,
-    grade_columns,
-    progress_from_row,
-    utc_now,
 )
 from simulator.records.schema import SCHEMA_VERSION
 from simulator.records.sqlitefile import (
@@ -74,18 +61,12 @@ FULL_CHECK_MAX_BYTES = 16 * 1024 * 1024
 CHECKS = ("none", "auto", "full")
 """How much of the file's content ``Store.open`` checks (see ``Store.open``)."""
 
-_SELECT_ATTEMPTS = (
-    "SELECT " + ", ".join(f"t.{c}" if c == "display_name" else f"a.{c}" for c in ATTEMPT_COLUMNS)
-    + " FROM attempts a JOIN trainees t ON t.id = a.trainee_id"
-)
-_SELECT_DECISIONS = "SELECT " + ", ".join(DECISION_COLUMNS) + " FROM decisions"
-
-
-class Store:
+class Store(SqlStore):
     """One open SQLite records file. Use ``Store.open(path)``; close with ``close()`` or ``with``.
 
-    The public methods below are the records interface (``simulator.records.RecordsStore``);
-    ``conn``, ``write`` and ``transaction`` are SQLite's own, for this module and tests."""
+    The records interface (``simulator.records.RecordsStore``) comes from ``SqlStore``; this
+    class adds SQLite's opening, checks, locking and transactions (``conn`` and
+    ``transaction`` are SQLite's own, for this module and tests)."""
 
     dialect = "sqlite"
 
@@ -141,7 +122,7 @@ class Store:
             # file belongs elsewhere (unless another process has just written that first page).
             if wal_frames_bytes(path) and path.stat().st_size == 0:
                 raise StoreError(foreign_wal_message(name, f"{name} is empty, and its own -wal could not exist yet"))
-        inspected = path.stat().st_size == 0 or cls._inspect(path, level)
+        checked = None if path.stat().st_size == 0 else cls._inspect(path, level)
         try:
             conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:
@@ -149,9 +130,9 @@ class Store:
         store = cls(conn, name)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not inspected:  # no read-only look was possible, and no -wal is there: check here
-                _verify(conn, path, read_header(path), level)
-            store._prepare(create)
+            if checked is False:  # no read-only look was possible, and no -wal is there: check here
+                checked = _verify(conn, path, read_header(path), level)
+            store._prepare(create, checked or None)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(describe(exc, name)) from None
@@ -161,12 +142,13 @@ class Store:
         return store
 
     @classmethod
-    def _inspect(cls, path: Path, level: str) -> bool:
+    def _inspect(cls, path: Path, level: str) -> tuple[int, int] | bool:
         """Check an existing file before any connection that could write it opens: header,
         identity against the view through its ``-wal``, exact schema, content (``level``).
-        Returns False when the read-only look was not possible (a rollback journal only a
-        writer may replay, a folder where the ``-shm`` index cannot be made) and no ``-wal``
-        is there: the caller then checks through its own connection, before it writes."""
+        Returns the schema cookie and version it checked, or False when the read-only look was
+        not possible (a rollback journal only a writer may replay, a folder where the ``-shm``
+        index cannot be made) and no ``-wal`` is there: the caller then checks through its own
+        connection, before it writes."""
         name = str(path)
         header = read_header(path)
         conn = None
@@ -175,7 +157,7 @@ class Store:
                 f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _verify(conn, path, header, level)
+            return _verify(conn, path, header, level)
         except sqlite3.Error as exc:
             text = str(exc)
             if "readonly" in text or "read-only" in text or "unable to open" in text:
@@ -189,7 +171,6 @@ class Store:
         finally:
             if conn is not None:
                 conn.close()
-        return True
 
     def _configure(self) -> None:
         mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -198,11 +179,15 @@ class Store:
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
 
-    def _prepare(self, create: bool) -> None:
+    def _prepare(self, create: bool, checked: tuple[int, int] | None = None) -> None:
         """Identity, WAL mode and migrations. A new file gets its identity while still in
         rollback-journal mode, so it is in the main file before any ``-wal`` exists; an older
-        file gets one with its next migration or play, checkpointed at once."""
-        current = self.version()
+        file gets one with its next migration or play, checkpointed at once. ``checked``: the
+        schema cookie and version the read-only look just checked; when this connection sees
+        the same cookie, the schema is the one checked (SQLite moves the cookie with every
+        schema change) and is not read a second time."""
+        unchanged = checked is not None and checked[0] == self._schema_cookie()
+        current = checked[1] if checked is not None and unchanged else self.version()
         mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal" and create:
             self._retry(self._claim_identity)
@@ -315,19 +300,17 @@ class Store:
         *,
         expect: int | None = None,
         what: str = "",
-        verify: Callable[[sqlite3.Connection], str | None] | None = None,
+        verify: Callable[[Fetch], str | None] | None = None,
     ) -> None:
-        """One statement in its own committed transaction; errors become StoreError. ``expect``:
-        the rows it must change; ``verify``: reads the result back inside the transaction and
-        says what is wrong (None: all is well). When either fails, nothing is committed and
-        StoreError says ``what`` was not stored."""
+        """One statement in its own committed transaction (``SqlStore.write``), retried while
+        another process holds the lock; SQLite's errors become StoreError."""
 
         def work() -> None:
             with self.transaction() as conn:
                 changed = conn.execute(sql, params).rowcount
                 if expect is not None and changed != expect:
                     raise StoreError(self._not_stored(what, f"{changed} row(s) changed instead of {expect}"))
-                problem = verify(conn) if verify is not None else None
+                problem = verify(lambda q, p: conn.execute(q, p).fetchall()) if verify is not None else None
                 if problem is not None:
                     raise StoreError(self._not_stored(what, problem))
 
@@ -336,116 +319,15 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(describe(exc, self.path)) from None
 
-    def _not_stored(self, what: str, why: str) -> str:
-        return (
-            f"{self.path}: {what} was not stored ({why}); nothing was saved: something in the file or another "
-            "program interferes: keep a copy and run 'crisis-sim check'"
-        )
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        def work() -> None:
+            with self.transaction() as conn:
+                conn.executemany(sql, rows)
 
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ---- trainees ----
-
-    def ensure_trainee(self, trainee_id: str, display_name: str | None = None) -> None:
-        """Create the trainee if new; update the display name when one is given."""
-        self.write(
-            "INSERT INTO trainees (id, display_name, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET display_name = CASE WHEN ? IS NULL THEN display_name "
-            "ELSE excluded.display_name END",
-            (trainee_id, display_name or trainee_id, utc_now(), display_name),
-            expect=1,
-            what=f"trainee {trainee_id}",
-        )
-
-    # ---- attempts ----
-
-    def start_attempt(
-        self,
-        trainee_id: str,
-        *,
-        scenario_id: str,
-        scenario_version: str,
-        scenario_sha256: str,
-        scenario_path: str,
-        rubric_id: str,
-        rubric_sha256: str,
-        mode: str,
-        seed: int | None = None,
-        cohort: str | None = None,
-    ) -> str:
-        attempt_id = str(uuid.uuid4())
-        self.write(
-            "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, "
-            "scenario_path, rubric_id, rubric_sha256, mode, seed, cohort, started_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_progress')",
-            (attempt_id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path,
-             rubric_id, rubric_sha256, mode, seed, cohort, utc_now()),
-            expect=1,
-            what="the new attempt",
-        )
-        return attempt_id
-
-    def record_decision(
-        self,
-        attempt_id: str,
-        sequence: int,
-        scene: str,
-        choice: str | None,
-        *,
-        meters_after: dict[str, int],
-        flags_after: dict[str, bool],
-        response_ms: int | None = None,
-        made_at: str | None = None,
-    ) -> None:
-        """Commit one decision (``choice`` None = the timer ran out) before returning. The row is
-        read back inside the transaction: if anything (a trigger, another program) kept it from
-        being stored as written, nothing is committed and StoreError says so."""
-        row = (attempt_id, sequence, scene, choice, made_at or utc_now(), response_ms,
-               json_text(meters_after), json_text(flags_after))
-
-        def read_back(conn: sqlite3.Connection) -> str | None:
-            stored = conn.execute(
-                f"{_SELECT_DECISIONS} WHERE attempt_id = ? AND sequence = ?", (attempt_id, sequence)
-            ).fetchall()
-            if stored == [row]:
-                return None
-            return "it is not in the file after the insert" if not stored else "it reads back differently"
-
-        self.write(
-            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-            expect=1,
-            what=f"decision {sequence} of attempt {attempt_id[:8]}",
-            verify=read_back,
-        )
-
-    def finish_attempt(self, attempt_id: str, grade: Any) -> None:
-        """Mark completed and store the grade (a ``scoring.grading.Grade``) for fast listing."""
-        data = grade.as_dict()
-        shown = grade_columns(data)
-        self.write(
-            "UPDATE attempts SET status = 'completed', ended_at = ?, grade_json = ?, overall = ?, passed = ?, "
-            "ending_scene = ?, ending_rating = ?, grade_method = ? WHERE id = ?",
-            (utc_now(), json_text(data), shown["overall"], int(shown["passed"]), shown["ending_scene"],
-             shown["ending_rating"], shown["grade_method"], attempt_id),
-            expect=1,
-            what=f"the grade of attempt {attempt_id[:8]}",
-        )
-
-    def abandon_attempt(self, attempt_id: str) -> None:
-        self.write(
-            "UPDATE attempts SET status = 'abandoned', ended_at = ? WHERE id = ? AND status = 'in_progress'",
-            (utc_now(), attempt_id),
-        )
-
-    # ---- reading ----
+        try:
+            self._retry(work)
+        except sqlite3.Error as exc:
+            raise StoreError(describe(exc, self.path)) from None
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
         """Stream rows (a cursor, not a list): memory stays flat for big exports."""
@@ -459,151 +341,35 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(describe(exc, self.path)) from None
 
-    def attempt(self, attempt_id: str) -> Attempt:
-        """An attempt by its id, or by a unique prefix of it (at least 6 characters)."""
-        rows = self._query(
-            f"{_SELECT_ATTEMPTS} WHERE a.id = ? OR (length(?) >= 6 AND a.id LIKE ? || '%') LIMIT 2",
-            (attempt_id, attempt_id, attempt_id),
-        )
-        found = [attempt_from_row(r, self.path) for r in rows]
-        if not found:
-            raise StoreError(f"no attempt '{attempt_id}' in {self.path}; 'crisis-sim results' lists them")
-        if len(found) > 1 and found[0].id != attempt_id:
-            raise StoreError(f"'{attempt_id}' matches several attempts; give more of the id")
-        return found[0]
+    def _broken_reference(self) -> tuple[str, str, str] | None:
+        broken = next(iter(self._query("PRAGMA foreign_key_check")), None)
+        return None if broken is None else (str(broken[0]), str(broken[1]), str(broken[2]))
 
-    def decisions(self, attempt_id: str) -> list[DecisionRow]:
-        return [
-            decision_from_row(r, self.path)
-            for r in self._query(f"{_SELECT_DECISIONS} WHERE attempt_id = ? ORDER BY sequence", (attempt_id,))
-        ]
+    def reopen(self) -> Store:
+        """A second connection to the file just opened and checked (exports that read one
+        snapshot while this connection writes)."""
+        return Store.open(self.path, create=False, check="none")
 
-    def attempts(
-        self,
-        *,
-        trainee: str | None = None,
-        scenario: str | None = None,
-        cohort: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        status: str | None = None,
-    ) -> Iterator[Attempt]:
-        """Attempts matching every filter given, oldest first (streamed)."""
-        where, params = [], []
-        for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
-                              ("a.status", status)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if since:
-            where.append("a.started_at >= ?")
-            params.append(since)
-        if until:
-            where.append("a.started_at < ?")
-            params.append(until)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        for row in self._query(f"{_SELECT_ATTEMPTS} {clause} ORDER BY a.started_at, a.id", params):
-            yield attempt_from_row(row, self.path)
+    def close(self) -> None:
+        self.conn.close()
 
-    def decisions_for(self, attempt_ids: Sequence[str]) -> dict[str, list[DecisionRow]]:
-        out: dict[str, list[DecisionRow]] = {a: [] for a in attempt_ids}
-        if not attempt_ids:
-            return out
-        marks = ",".join("?" * len(attempt_ids))
-        for row in self._query(
-            f"{_SELECT_DECISIONS} WHERE attempt_id IN ({marks}) ORDER BY attempt_id, sequence", list(attempt_ids)
-        ):
-            decision = decision_from_row(row, self.path)
-            out[decision.attempt_id].append(decision)
-        return out
+    def __enter__(self) -> Store:
+        return self
 
-    def known(self, column: str, value: str) -> bool:
-        """Whether any attempt has this trainee/scenario/cohort (to tell a typo from 'no results')."""
-        assert column in ("trainee_id", "scenario_id", "cohort")
-        return any(self._query(f"SELECT 1 FROM attempts WHERE {column} = ? LIMIT 1", (value,)))
-
-    def progress(self, trainee_id: str) -> dict[str, tuple[str, float | None, str | None]]:
-        """Per scenario for one trainee: (status, best completed score, newest in-progress attempt
-        id). Status: 'passed' if any attempt passed, else 'completed', else 'in progress'."""
-        out: dict[str, tuple[str, float | None, str | None]] = {}
-        for row in self._query(
-            "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), sum(status = 'completed'), "
-            "(SELECT id FROM attempts b WHERE b.trainee_id = a.trainee_id AND b.scenario_id = a.scenario_id "
-            " AND b.status = 'in_progress' ORDER BY started_at DESC LIMIT 1) "
-            "FROM attempts a WHERE trainee_id = ? GROUP BY scenario_id",
-            (trainee_id,),
-        ):
-            scenario_id, passed, best, done, open_id = progress_from_row(row, self.path, trainee_id)
-            status = "passed" if passed else "completed" if done else "in progress"
-            out[scenario_id] = (status, best, open_id)
-        return out
-
-    def check_rows(self, batch: int = 500) -> tuple[int, int]:
-        """Read every attempt (with its grade) and every decision through the checked decoder,
-        as exports would, and check that every row's references hold (``PRAGMA
-        foreign_key_check``: an attempt whose trainee is gone is missing from every listing);
-        returns (attempts, decisions). StoreError names the first problem."""
-        attempts = decisions = 0
-        ids: list[str] = []
-        with self.snapshot():
-            for attempt in self.attempts():
-                _ = attempt.grade
-                attempts += 1
-                ids.append(attempt.id)
-                if len(ids) >= batch:
-                    decisions += sum(map(len, self.decisions_for(ids).values()))
-                    ids.clear()
-            decisions += sum(map(len, self.decisions_for(ids).values()))
-            broken = next(iter(self._query("PRAGMA foreign_key_check")), None)
-        if broken is not None:
-            table, rowid, parent = broken[0], broken[1], broken[2]
-            problem = f"refers to a row of {parent} that is not there (listings and exports would leave it out)"
-            raise StoreError(edited_message(self.path, f"the {table} table: row {rowid}", problem))
-        return attempts, decisions
-
-    # ---- LRS bookkeeping ----
-
-    def sent_statements(self, lrs: str, statement_ids: Sequence[str]) -> set[str]:
-        if not statement_ids:
-            return set()
-        marks = ",".join("?" * len(statement_ids))
-        return {
-            r[0]
-            for r in self._query(
-                f"SELECT statement_id FROM lrs_sent WHERE lrs = ? AND statement_id IN ({marks})",
-                [lrs, *statement_ids],
-            )
-            if isinstance(r[0], str)
-        }
-
-    def mark_sent(self, lrs: str, attempt_id: str, statement_ids: Sequence[str], outcome: str) -> None:
-        def work() -> None:
-            with self.transaction() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO lrs_sent (statement_id, lrs, attempt_id, sent_at, outcome) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(sid, lrs, attempt_id, utc_now(), outcome) for sid in statement_ids],
-                )
-
-        try:
-            self._retry(work)
-        except sqlite3.Error as exc:
-            raise StoreError(describe(exc, self.path)) from None
-
-
-def json_text(value: Any) -> str:
-    """How JSON columns are written (sorted keys, so equal values are equal text)."""
-    return json.dumps(value, sort_keys=True)
-
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 # ---- the checks, shared by the read-only look and a writer's own ----
 
 
-def _verify(conn: sqlite3.Connection, path: Path, header: Header, level: str) -> None:
+def _verify(conn: sqlite3.Connection, path: Path, header: Header, level: str) -> tuple[int, int]:
     """Exact schema, identity through the ``-wal``, then content per ``level``; on ``conn``,
-    which may see the file through its ``-wal`` and must not have written anything."""
+    which may see the file through its ``-wal`` and must not have written anything. Returns
+    the schema cookie read before the check, and the version checked (a schema changed in
+    between has a newer cookie, so it is never taken for the one checked)."""
     name = str(path)
-    schema.check(conn, name)
+    cookie = int(conn.execute("PRAGMA schema_version").fetchone()[0])
+    version = schema.check(conn, name)
     seen_app = conn.execute("PRAGMA application_id").fetchone()[0]
     seen_id = conn.execute("PRAGMA user_version").fetchone()[0]
     if header.identity is not None:
@@ -618,6 +384,7 @@ def _verify(conn: sqlite3.Connection, path: Path, header: Header, level: str) ->
         _check_attempts_kept(conn, path)
     if level == "full" or (level == "auto" and _size(path) <= FULL_CHECK_MAX_BYTES):
         _integrity(conn, name)
+    return cookie, version
 
 
 def _hex(identity: int) -> str:

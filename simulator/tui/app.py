@@ -22,7 +22,7 @@ from textual.driver import Driver
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
 from simulator.recorder import Recorder, ResumeRefused, begin, resume
-from simulator.records import Store, StoreError
+from simulator.records import RecordsStore, StoreError, open_store
 from simulator.safetext import strip_unsafe
 from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
@@ -44,7 +44,7 @@ class CrisisSimApp(App[None]):
     def __init__(
         self,
         entries: Sequence[Any],
-        store: Store,
+        store: RecordsStore,
         *,
         config: Config | None = None,
         trainee: str | None = None,
@@ -252,7 +252,7 @@ def build_app(
     from simulator.library import library_files
 
     config = load_config()
-    store = Store.open(resolve_db(db, config))
+    store = open_store(resolve_db(db, config))
     entries = []
     for path in library_files(library):
         graded = load_graded(path, rubric_ref)

@@ -1,0 +1,314 @@
+"""What the SQLite and PostgreSQL stores share: the records interface written once, in SQL both
+dialects run, over a few primitives each backend provides.
+
+Statements here use ``?`` placeholders (PostgreSQL's backend turns them into ``%s``) and only
+SQL both engines read the same way: ``ON CONFLICT`` upserts, ``CAST(? AS TEXT)`` where a
+parameter's type must be known, ``CASE`` instead of summing booleans. Every value read back
+goes through ``rows``' checked decoder; every write is one committed transaction that a
+backend's ``write`` verifies before it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from simulator.records.errors import StoreError, edited_message
+from simulator.records.rows import (
+    ATTEMPT_COLUMNS,
+    DECISION_COLUMNS,
+    Attempt,
+    DecisionRow,
+    attempt_from_row,
+    decision_from_row,
+    grade_columns,
+    progress_from_row,
+    utc_now,
+)
+
+Fetch = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
+"""Runs a query inside the current write transaction and returns its rows (for ``verify``)."""
+
+SELECT_ATTEMPTS = (
+    "SELECT " + ", ".join(f"t.{c}" if c == "display_name" else f"a.{c}" for c in ATTEMPT_COLUMNS)
+    + " FROM attempts a JOIN trainees t ON t.id = a.trainee_id"
+)
+SELECT_DECISIONS = "SELECT " + ", ".join(DECISION_COLUMNS) + " FROM decisions"
+PROGRESS_SQL = (
+    "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), "
+    "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), "
+    "max(CASE WHEN status = 'in_progress' THEN started_at || ' ' || id END) "
+    "FROM attempts WHERE trainee_id = ? GROUP BY scenario_id"
+)
+"""A trainee's progress per scenario, through the trainee's index only (the newest attempt in
+progress as its start time and id, so no per-scenario subquery walks every trainee's attempts
+of that scenario: that took 0.5 s on a 100,000-attempt file)."""
+
+
+class SqlStore:
+    """The records interface (``interface.RecordsStore``) over a backend's primitives:
+    ``write``/``write_many`` (one verified, committed transaction), ``_query`` (streamed
+    rows), ``snapshot`` (one consistent read) and ``_broken_reference``."""
+
+    path: str
+    dialect: str
+
+    # ---- the primitives of each backend ----
+
+    def write(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        expect: int | None = None,
+        what: str = "",
+        verify: Callable[[Fetch], str | None] | None = None,
+    ) -> None:
+        """One statement in its own committed transaction. ``expect``: the rows it must change;
+        ``verify``: reads the result back inside the transaction and says what is wrong (None:
+        all is well). When either fails nothing is committed and StoreError says ``what`` was
+        not stored."""
+        raise NotImplementedError
+
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for each of ``rows``, in one committed transaction."""
+        raise NotImplementedError
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+        raise NotImplementedError
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _broken_reference(self) -> tuple[str, str, str] | None:
+        """The first row whose reference does not hold: (table, row, referenced table)."""
+        raise NotImplementedError
+
+    def _not_stored(self, what: str, why: str) -> str:
+        return (
+            f"{self.path}: {what} was not stored ({why}); nothing was saved: something in the store or another "
+            "program interferes: keep a copy and run 'crisis-sim check'"
+        )
+
+    # ---- trainees ----
+
+    def ensure_trainee(self, trainee_id: str, display_name: str | None = None) -> None:
+        """Create the trainee if new; update the display name when one is given."""
+        self.write(
+            "INSERT INTO trainees (id, display_name, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET display_name = CASE WHEN CAST(? AS TEXT) IS NULL "
+            "THEN trainees.display_name ELSE excluded.display_name END",
+            (trainee_id, display_name or trainee_id, utc_now(), display_name),
+            expect=1,
+            what=f"trainee {trainee_id}",
+        )
+
+    # ---- attempts ----
+
+    def start_attempt(
+        self,
+        trainee_id: str,
+        *,
+        scenario_id: str,
+        scenario_version: str,
+        scenario_sha256: str,
+        scenario_path: str,
+        rubric_id: str,
+        rubric_sha256: str,
+        mode: str,
+        seed: int | None = None,
+        cohort: str | None = None,
+    ) -> str:
+        attempt_id = str(uuid.uuid4())
+        self.write(
+            "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, "
+            "scenario_path, rubric_id, rubric_sha256, mode, seed, cohort, started_at, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_progress')",
+            (attempt_id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path,
+             rubric_id, rubric_sha256, mode, seed, cohort, utc_now()),
+            expect=1,
+            what="the new attempt",
+        )
+        return attempt_id
+
+    def record_decision(
+        self,
+        attempt_id: str,
+        sequence: int,
+        scene: str,
+        choice: str | None,
+        *,
+        meters_after: dict[str, int],
+        flags_after: dict[str, bool],
+        response_ms: int | None = None,
+        made_at: str | None = None,
+    ) -> None:
+        """Commit one decision (``choice`` None = the timer ran out) before returning. The row is
+        read back inside the transaction: if anything (a trigger, another program) kept it from
+        being stored as written, nothing is committed and StoreError says so."""
+        row = (attempt_id, sequence, scene, choice, made_at or utc_now(), response_ms,
+               json_text(meters_after), json_text(flags_after))
+
+        def read_back(fetch: Fetch) -> str | None:
+            stored = [tuple(r) for r in fetch(f"{SELECT_DECISIONS} WHERE attempt_id = ? AND sequence = ?",
+                                              (attempt_id, sequence))]
+            if stored == [row]:
+                return None
+            return "it is not in the file after the insert" if not stored else "it reads back differently"
+
+        self.write(
+            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+            expect=1,
+            what=f"decision {sequence} of attempt {attempt_id[:8]}",
+            verify=read_back,
+        )
+
+    def finish_attempt(self, attempt_id: str, grade: Any) -> None:
+        """Mark completed and store the grade (a ``scoring.grading.Grade``) for fast listing."""
+        data = grade.as_dict()
+        shown = grade_columns(data)
+        self.write(
+            "UPDATE attempts SET status = 'completed', ended_at = ?, grade_json = ?, overall = ?, passed = ?, "
+            "ending_scene = ?, ending_rating = ?, grade_method = ? WHERE id = ?",
+            (utc_now(), json_text(data), shown["overall"], int(shown["passed"]), shown["ending_scene"],
+             shown["ending_rating"], shown["grade_method"], attempt_id),
+            expect=1,
+            what=f"the grade of attempt {attempt_id[:8]}",
+        )
+
+    def abandon_attempt(self, attempt_id: str) -> None:
+        self.write(
+            "UPDATE attempts SET status = 'abandoned', ended_at = ? WHERE id = ? AND status = 'in_progress'",
+            (utc_now(), attempt_id),
+        )
+
+    # ---- reading ----
+
+    def attempt(self, attempt_id: str) -> Attempt:
+        """An attempt by its id, or by a unique prefix of it (at least 6 characters)."""
+        rows = self._query(
+            f"{SELECT_ATTEMPTS} WHERE a.id = ? OR (length(CAST(? AS TEXT)) >= 6 AND a.id LIKE CAST(? AS TEXT) || '%') "
+            "LIMIT 2",
+            (attempt_id, attempt_id, attempt_id),
+        )
+        found = [attempt_from_row(r, self.path) for r in rows]
+        if not found:
+            raise StoreError(f"no attempt '{attempt_id}' in {self.path}; 'crisis-sim results' lists them")
+        if len(found) > 1 and found[0].id != attempt_id:
+            raise StoreError(f"'{attempt_id}' matches several attempts; give more of the id")
+        return found[0]
+
+    def decisions(self, attempt_id: str) -> list[DecisionRow]:
+        return [
+            decision_from_row(r, self.path)
+            for r in self._query(f"{SELECT_DECISIONS} WHERE attempt_id = ? ORDER BY sequence", (attempt_id,))
+        ]
+
+    def attempts(
+        self,
+        *,
+        trainee: str | None = None,
+        scenario: str | None = None,
+        cohort: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        status: str | None = None,
+    ) -> Iterator[Attempt]:
+        """Attempts matching every filter given, oldest first (streamed)."""
+        where, params = [], []
+        for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
+                              ("a.status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            where.append("a.started_at >= ?")
+            params.append(since)
+        if until:
+            where.append("a.started_at < ?")
+            params.append(until)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        for row in self._query(f"{SELECT_ATTEMPTS} {clause} ORDER BY a.started_at, a.id", params):
+            yield attempt_from_row(row, self.path)
+
+    def decisions_for(self, attempt_ids: Sequence[str]) -> dict[str, list[DecisionRow]]:
+        out: dict[str, list[DecisionRow]] = {a: [] for a in attempt_ids}
+        if not attempt_ids:
+            return out
+        marks = ",".join("?" * len(attempt_ids))
+        for row in self._query(
+            f"{SELECT_DECISIONS} WHERE attempt_id IN ({marks}) ORDER BY attempt_id, sequence", list(attempt_ids)
+        ):
+            decision = decision_from_row(row, self.path)
+            out[decision.attempt_id].append(decision)
+        return out
+
+    def known(self, column: str, value: str) -> bool:
+        """Whether any attempt has this trainee/scenario/cohort (to tell a typo from 'no results')."""
+        assert column in ("trainee_id", "scenario_id", "cohort")
+        return any(self._query(f"SELECT 1 FROM attempts WHERE {column} = ? LIMIT 1", (value,)))
+
+    def progress(self, trainee_id: str) -> dict[str, tuple[str, float | None, str | None]]:
+        """Per scenario for one trainee: (status, best completed score, newest in-progress attempt
+        id). Status: 'passed' if any attempt passed, else 'completed', else 'in progress'."""
+        out: dict[str, tuple[str, float | None, str | None]] = {}
+        for row in self._query(PROGRESS_SQL, (trainee_id,)):
+            scenario_id, passed, best, done, open_id = progress_from_row(row, self.path, trainee_id)
+            status = "passed" if passed else "completed" if done else "in progress"
+            out[scenario_id] = (status, best, open_id)
+        return out
+
+    def check_rows(self, batch: int = 500) -> tuple[int, int]:
+        """Read every attempt (with its grade) and every decision through the checked decoder,
+        as exports would, and check that every row's references hold (an attempt whose trainee
+        is gone is missing from every listing: ``_broken_reference``);
+        returns (attempts, decisions). StoreError names the first problem."""
+        attempts = decisions = 0
+        ids: list[str] = []
+        with self.snapshot():
+            for attempt in self.attempts():
+                _ = attempt.grade
+                attempts += 1
+                ids.append(attempt.id)
+                if len(ids) >= batch:
+                    decisions += sum(map(len, self.decisions_for(ids).values()))
+                    ids.clear()
+            decisions += sum(map(len, self.decisions_for(ids).values()))
+            broken = self._broken_reference()
+        if broken is not None:
+            table, row, parent = broken
+            problem = f"refers to a row of {parent} that is not there (listings and exports would leave it out)"
+            raise StoreError(edited_message(self.path, f"the {table} table: row {row}", problem))
+        return attempts, decisions
+
+    # ---- LRS bookkeeping ----
+
+    def sent_statements(self, lrs: str, statement_ids: Sequence[str]) -> set[str]:
+        if not statement_ids:
+            return set()
+        marks = ",".join("?" * len(statement_ids))
+        return {
+            r[0]
+            for r in self._query(
+                f"SELECT statement_id FROM lrs_sent WHERE lrs = ? AND statement_id IN ({marks})",
+                [lrs, *statement_ids],
+            )
+            if isinstance(r[0], str)
+        }
+
+    def mark_sent(self, lrs: str, attempt_id: str, statement_ids: Sequence[str], outcome: str) -> None:
+        self.write_many(
+            "INSERT INTO lrs_sent (statement_id, lrs, attempt_id, sent_at, outcome) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (statement_id, lrs) DO UPDATE SET attempt_id = excluded.attempt_id, "
+            "sent_at = excluded.sent_at, outcome = excluded.outcome",
+            [(sid, lrs, attempt_id, utc_now(), outcome) for sid in statement_ids],
+        )
+
+
+def json_text(value: Any) -> str:
+    """How JSON columns are written (sorted keys, so equal values are equal text)."""
+    return json.dumps(value, sort_keys=True)
