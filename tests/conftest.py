@@ -158,3 +158,21 @@ def records_target(request, store_kind, tmp_path, monkeypatch):
     yield target
     if janitor is not None:
         janitor.drop()
+
+
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def module_store(request, tmp_path_factory):
+    """A fresh records store of each kind shared by a module's tests (filled once by a
+    module fixture); not made the default ``CRISIS_SIM_DB``: tests pass ``--db``."""
+    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+    skip_without_pg(request, request.param, server)
+    target, janitor = new_target(request.param, tmp_path_factory.mktemp("records"), server)
+    yield target
+    if janitor is not None:
+        janitor.drop()
+
+
+def sqlite_only(target, why: str) -> None:
+    """Skip the PostgreSQL run of a test about the SQLite file itself, saying why."""
+    if getattr(target, "kind", "sqlite") != "sqlite":
+        pytest.skip(f"SQLite file only: {why}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import sqlite_only
 from hypothesis import example, given
 from hypothesis import strategies as st
 from records_factory import NullSink, Played, copy_attempts, play
@@ -32,7 +33,7 @@ from simulator.export.tabular import (
     write_csv,
     write_jsonl,
 )
-from simulator.records import Store, StoreError
+from simulator.records import Store, StoreError, open_store
 
 BEST = SAMPLE_BEST
 DEFAULT_DIMS = ["safety_assessment", "engagement", "listening_empathy", "suicide_risk", "respectful_influence",
@@ -44,17 +45,19 @@ ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 @dataclass
 class Records:
-    db: Path
+    db: str
+    """A records file path or a PostgreSQL URL (the module runs once for each store kind)."""
     attempts: list[Played]
+    target: Any = None
 
     def by_trainee(self, trainee: str) -> Played:
         return next(p for p in self.attempts if p.trainee == trainee)
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Records:
-    db = tmp_path_factory.mktemp("records") / "records.sqlite3"
-    with Store.open(db) as store:
+def records(module_store) -> Records:
+    db = module_store.db
+    with open_store(db) as store:
         for trainee, name in (("ana", "Ana Díaz"), ("eq", FORMULA_NAME), ("odd", ODD_NAME), ("bo", "Bo")):
             store.ensure_trainee(trainee, name)
         played = [
@@ -71,7 +74,7 @@ def records(tmp_path_factory) -> Records:
         store.write("UPDATE attempts SET started_at = ?, ended_at = ? WHERE id = ?",
                     ("2026-03-05T08:00:00.000Z", "2026-03-05T08:05:00.000Z", other))
         played.append(Played(other, "bo", [], None, "2026-03-05T08:00:00.000Z"))
-    return Records(db, played)
+    return Records(db, played, module_store)
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -218,7 +221,7 @@ def test_decisions_long_format_matches_the_decision_log(records, tmp_path):
     text = export(records, tmp_path, "--format", "csv", "--decisions")
     assert next(csv.reader(io.StringIO(text, newline=""))) == list(DECISION_COLUMNS)
     rows = csv_rows(text)
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         logs = {p.attempt_id: store.decisions(p.attempt_id) for p in records.attempts}
     assert len(rows) == sum(len(log) for log in logs.values())
     for played in records.attempts:
@@ -258,7 +261,7 @@ def test_jsonl_has_one_versioned_object_per_attempt_with_grade_and_decisions(rec
     lines = text.splitlines()  # any line splitter works: no raw line separators inside strings
     assert len(lines) == len(records.attempts)
     objects = [json.loads(line) for line in lines]
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         for played, obj in zip(records.attempts, objects, strict=True):
             assert obj["format"] == JSONL_FORMAT
             assert obj["attempt_id"] == played.attempt_id and obj["trainee_id"] == played.trainee
@@ -284,7 +287,7 @@ def test_jsonl_has_one_versioned_object_per_attempt_with_grade_and_decisions(rec
 
 
 def test_jsonl_in_small_batches_gives_the_same_lines(records):
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         whole, small = io.StringIO(), io.StringIO()
         write_jsonl(store, whole, ExportFilter())
         write_jsonl(store, small, ExportFilter(), batch=2)
@@ -435,11 +438,12 @@ def test_a_failed_export_leaves_the_old_file_and_no_temporary_file(tmp_path):
 
 
 def test_out_never_overwrites_the_records_file(records, tmp_path):
-    data = records.db.read_bytes()
-    for target in (records.db, Path(f"{records.db}-wal")):
+    sqlite_only(records.target, "the records file cannot be an --out target")
+    data = Path(records.db).read_bytes()
+    for target in (Path(records.db), Path(f"{records.db}-wal")):
         out = cli(tmp_path, "--db", str(records.db), "--format", "csv", "--out", str(target))
         assert "records file" in one_line_error(out)
-    assert records.db.read_bytes() == data
+    assert Path(records.db).read_bytes() == data
 
 
 def test_out_in_a_missing_folder_is_a_one_line_error(records, tmp_path):
@@ -464,6 +468,7 @@ def peak_bytes(db: Path, write: Any) -> int:
 def sized(records, tmp_path_factory) -> tuple[Path, Path]:
     # Both at least twice the store's fetch size (500 rows; two fetches are alive at once while the cursor
     # moves on), so that fixed buffer is in both peaks.
+    sqlite_only(records.target, "the memory measure fills SQLite copies")
     folder = tmp_path_factory.mktemp("sized")
     small, large = folder / "small.sqlite3", folder / "large.sqlite3"
     copy_attempts(records.db, small, 1000)

@@ -9,28 +9,30 @@ import json
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cli_runner import run_cli
+from conftest import sqlite_only
 from hypothesis import given
 from hypothesis import strategies as st
 from records_factory import play
 from scenario_factory import SAMPLE_BEST
 
 from simulator.export.signing import SIGNING_KEY_ENV, fingerprint, sign_file, verify_file
-from simulator.records import Store
+from simulator.records import open_store
 
 KEY = "k" * 40
 OTHER_KEY = "z" * 40
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("signed") / "records.sqlite3"
-    with Store.open(path) as store:
+def db(module_store) -> str:
+    """Two graded attempts, in each kind of store (a file path or a PostgreSQL URL)."""
+    with open_store(module_store.db) as store:
         play(store, "ana", SAMPLE_BEST, started_at="2026-03-01T09:00:00.000Z")
         play(store, "bo", ["order-down"], started_at="2026-03-02T10:00:00.000Z")
-    return path
+    return module_store.db
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -229,8 +231,10 @@ def test_a_pipe_as_out_is_written_through_and_never_replaced_or_signed(capsys, d
 # ---- what an export may replace or remove (issue 12, item 9) ----------------------------------------
 
 
-def copy_of(db: Path, target: Path) -> Path:
-    target.write_bytes(db.read_bytes())
+def copy_of(db: str, target: Path) -> Path:
+    sqlite_only(SimpleNamespace(kind="postgresql" if db.startswith("postgresql://") else "sqlite"),
+                "about the records file's own name")
+    target.write_bytes(Path(db).read_bytes())
     return target
 
 

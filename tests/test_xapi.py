@@ -9,7 +9,6 @@ import dataclasses
 import io
 import json
 import re
-import sqlite3
 import threading
 import tracemalloc
 import uuid
@@ -36,7 +35,7 @@ from simulator.export.xapi import (
     statements,
     write_statements,
 )
-from simulator.records import Store
+from simulator.records import Store, open_store
 
 BEST = SAMPLE_BEST
 ACADEMY = AcademySettings(homepage="https://academy.example", base_iri="https://academy.example/xapi/")
@@ -66,15 +65,15 @@ class Records:
 
 
 @pytest.fixture
-def records(tmp_path) -> Records:
-    db = tmp_path / "records.sqlite3"
-    with Store.open(db) as store:
-        return Records(db, *passed_failed_running(store))
+def records(records_target) -> Records:
+    """The passed/failed/running set, in each kind of store."""
+    with records_target.open() as store:
+        return Records(records_target.db, *passed_failed_running(store))
 
 
-def export_all(db: Path, **kwargs: Any) -> list[dict[str, Any]]:
+def export_all(db: Path | str, **kwargs: Any) -> list[dict[str, Any]]:
     out = io.StringIO()
-    with Store.open(db, create=False) as store:
+    with open_store(db, create=False) as store:
         count = write_statements(store, out, ExportFilter(), ACADEMY, **kwargs)
     data = json.loads(out.getvalue())
     assert len(data) == count
@@ -85,11 +84,11 @@ def of(data: list[dict[str, Any]], played: Played) -> list[dict[str, Any]]:
     return [s for s in data if s["context"]["registration"] == played.attempt_id]
 
 
-def sent_rows(db: Path) -> list[tuple[str, str, str, str]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
+def sent_rows(db: Path | str) -> list[tuple[str, str, str, str]]:
+    with open_store(db, create=False) as store:
+        return [tuple(r) for r in store._query(
             "SELECT statement_id, lrs, attempt_id, outcome FROM lrs_sent ORDER BY statement_id"
-        ).fetchall()
+        )]
 
 
 # ---- statement shapes ----------------------------------------------------------------------------
@@ -179,7 +178,7 @@ def test_a_failed_attempt_with_a_timeout_and_a_critical_error(records):
 
 def test_ids_are_deterministic_uuid5_and_exporting_twice_is_identical(records):
     first, second = io.StringIO(), io.StringIO()
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         write_statements(store, first, ExportFilter(), ACADEMY)
         write_statements(store, second, ExportFilter(), ACADEMY)
     assert first.getvalue() == second.getvalue()
@@ -197,7 +196,7 @@ def test_ids_are_deterministic_uuid5_and_exporting_twice_is_identical(records):
     ]
     # The ids do not depend on the academy's IRIs: re-configuring never duplicates statements.
     other = AcademySettings(homepage="https://other.example", base_iri="https://other.example/x")
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         attempt = store.attempt(aid)
         assert [s["id"] for s in statements(attempt, store.decisions(aid), other)] == [s["id"] for s in passed]
 
@@ -210,7 +209,7 @@ def test_attempts_in_progress_only_with_include_incomplete(records):
     running = of(everything, records.in_progress)
     assert [s["verb"]["id"].removeprefix(VERB) for s in running] == ["attempted", "answered", "answered"]
     # The statements of a finished attempt start with the very same ones it had while in progress.
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         attempt = store.attempt(records.passed.attempt_id)
         decisions = store.decisions(attempt.id)
         unfinished = dataclasses.replace(
@@ -221,7 +220,7 @@ def test_attempts_in_progress_only_with_include_incomplete(records):
 
 
 def test_filters_and_status_without_include_incomplete(records):
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         out = io.StringIO()
         assert write_statements(store, out, ExportFilter(trainee="ben"), ACADEMY) == len(records.failed.script) + 3
         assert write_statements(store, io.StringIO(), ExportFilter(status="in_progress"), ACADEMY) == 0
@@ -253,7 +252,7 @@ def test_iris_are_percent_encoded_and_durations_iso_8601():
 def test_memory_stays_flat_however_many_attempts(records, tmp_path):
     # Both at least twice the store's fetch size (500 rows, two fetches alive at once while the
     # cursor moves on), so that fixed buffer is in both peaks.
-    small, large = tmp_path / "small.sqlite3", tmp_path / "large.sqlite3"
+    small, large = tmp_path / "small.sqlite3", tmp_path / "large.sqlite3"  # filled from either kind of store
     # Kept small so the test is quick under tracemalloc: the first decision, and the grade's parts
     # the statements use.
     used = ("overall", "passed", "dimensions", "critical_errors", "ending")
@@ -382,7 +381,7 @@ def send(
     **kwargs: Any,
 ) -> LrsReport:
     url = lrs if isinstance(lrs, str) else lrs.url
-    with Store.open(records.db, create=False) as store:
+    with open_store(records.db, create=False) as store:
         return send_to_lrs(
             store,
             url,

@@ -49,7 +49,7 @@ from simulator.export import ExportFilter
 from simulator.export.tabular import write_csv, write_jsonl
 from simulator.export.xapi import write_statements
 from simulator.library import library_files
-from simulator.records import Store
+from simulator.records import Store, StoreError, open_store
 from simulator.runner import Script, run_script
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
@@ -146,21 +146,41 @@ def reported(text: str) -> list[str | None]:
     return [m.group(2) if m.group(1) else None for m in DECISION_LINE.finditer(text)]
 
 
-def stored(db: Path) -> dict[str, tuple[str, list[tuple[int, str, str | None]]]]:
-    """Every attempt: (status, its decisions as (sequence, scene, choice) in sequence order)."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        attempts = dict(conn.execute("SELECT id, status FROM attempts"))
-        out = {a: (s, []) for a, s in attempts.items()}
-        for aid, seq, scene, choice in conn.execute(
-            "SELECT attempt_id, sequence, scene, choice FROM decisions ORDER BY attempt_id, sequence"
-        ):
-            out[aid][1].append((seq, scene, choice))
+def stored(db: Path | str) -> dict[str, tuple[str, list[tuple[int, str, str | None]]]]:
+    """Every attempt: (status, its decisions as (sequence, scene, choice) in sequence order),
+    read back through the records interface (a SQLite file or a PostgreSQL database)."""
+    with open_store(db, create=False, check="none") as store:
+        out: dict[str, tuple[str, list[tuple[int, str, str | None]]]] = {
+            a.id: (a.status, []) for a in store.attempts()
+        }
+        for aid, rows in store.decisions_for(list(out)).items():
+            out[aid][1].extend((d.sequence, d.scene, d.choice) for d in rows)
     return out
 
 
-def integrity(db: Path) -> list[str]:
+def integrity(db: Path | str) -> list[str]:
+    """SQLite: ``PRAGMA integrity_check``; PostgreSQL: the exact schema and every row read and
+    referenced as stored (the server checks its own pages)."""
+    if str(db).startswith("postgresql://"):
+        with open_store(db, create=False) as store:
+            store.check_integrity()
+            store.check_rows()
+        return ["ok"]
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return [r[0] for r in conn.execute("PRAGMA integrity_check")]
+
+
+def has_records(db: Path | str) -> bool:
+    """Whether the store exists yet (a kill during start-up may come before it is made)."""
+    if not str(db).startswith("postgresql://"):
+        return Path(db).exists()
+    try:
+        open_store(db, create=False).close()
+    except StoreError as exc:
+        if "no crisis-sim records" in str(exc):
+            return False
+        raise
+    return True
 
 
 def scripted_path(scenario_id: str, seed: int) -> list[tuple[str, str | None]]:
@@ -201,7 +221,7 @@ def plan_play(seed: int, scenarios: list[str]) -> PlayKill:
     return PlayKill(seed, rng.choice(scenarios), mode, rng.randint(0, 9), jitter)
 
 
-def kill_during_play(db: Path, plan: PlayKill, tmp: Path) -> tuple[list[str | None], list[str] | None, bool]:
+def kill_during_play(db: Path | str, plan: PlayKill, tmp: Path) -> tuple[list[str | None], list[str] | None, bool]:
     """Run and kill; returns (what it printed as decided, what was sent in flight (interactive),
     whether it got far enough to print the header, i.e. the attempt was started)."""
     rng = random.Random(plan.seed + 1)
@@ -239,7 +259,7 @@ def kill_during_play(db: Path, plan: PlayKill, tmp: Path) -> tuple[list[str | No
     return reported(child.text), sent, "Briefing:" in child.text
 
 
-def resume_to_the_end(db: Path, attempt_id: str, seed: int) -> list[tuple[int, str, str | None]]:
+def resume_to_the_end(db: Path | str, attempt_id: str, seed: int) -> list[tuple[int, str, str | None]]:
     done = subprocess.run(
         [*CLI, "resume", attempt_id, "--policy", "random", "--seed", str(seed), "--json", "--db", str(db)],
         capture_output=True, text=True, cwd=REPO, timeout=WAIT, env={**os.environ, "NO_COLOR": "1"},
@@ -250,8 +270,8 @@ def resume_to_the_end(db: Path, attempt_id: str, seed: int) -> list[tuple[int, s
     return [(d["sequence"], d["scene"], d["choice"]) for d in data["decisions"]]
 
 
-def test_kill_9_during_play_loses_nothing_reported_and_the_attempt_resumes(tmp_path, soak):
-    db = tmp_path / "records.sqlite3"
+def test_kill_9_during_play_loses_nothing_reported_and_the_attempt_resumes(tmp_path, soak, records_target):
+    db = records_target.db
     scenarios = [p.stem for p in library_files(None)]
     base = base_seed(soak)
     count = kills(soak)
@@ -262,7 +282,7 @@ def test_kill_9_during_play_loses_nothing_reported_and_the_attempt_resumes(tmp_p
         plan = plan_play(base + i, scenarios)
         try:
             printed, sent, started = kill_during_play(db, plan, tmp_path)
-            if not db.exists():
+            if not has_records(db):
                 assert not printed and not started, "decisions were printed but there is no records file"
                 continue
             assert integrity(db) == ["ok"]
