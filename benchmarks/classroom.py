@@ -58,7 +58,7 @@ def worker(number: int, db: str, attempts: int, seed: int, think_ms: float) -> d
     from simulator.engine import Session
     from simulator.library import library_files
     from simulator.recorder import begin
-    from simulator.records import Store, StoreError
+    from simulator.records import StoreError, open_store
 
     library = [g for g in (load_graded(p) for p in library_files(None)) if g.ok]
     rng = random.Random(seed)
@@ -69,7 +69,7 @@ def worker(number: int, db: str, attempts: int, seed: int, think_ms: float) -> d
     if sys.stdin.readline().strip() != "go":
         return {"worker": number, "attempts": [], "commits": [], "errors": ["no go from the parent"]}
     try:
-        store = Store.open(db)
+        store = open_store(db)
     except StoreError as exc:
         return {"worker": number, "attempts": [], "commits": [], "errors": [str(exc)]}
     write = store.write
@@ -166,7 +166,7 @@ class Classroom:
         }
 
 
-def _spawn(number: int, db: Path, attempts: int, seed: int, think_ms: float) -> subprocess.Popen[str]:
+def _spawn(number: int, db: Path | str, attempts: int, seed: int, think_ms: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "benchmarks.classroom", "--worker", str(number), "--db", str(db),
          "--attempts", str(attempts), "--seed", str(seed), "--think-ms", str(think_ms)],
@@ -185,7 +185,9 @@ def _wait_ready(proc: subprocess.Popen[str], deadline: float) -> bool:
     return False
 
 
-def run_classroom(db: Path, processes: int, attempts: int, *, seed: int = 2026, think_ms: float = 0.0) -> Classroom:
+def run_classroom(
+    db: Path | str, processes: int, attempts: int, *, seed: int = 2026, think_ms: float = 0.0
+) -> Classroom:
     """Start the classroom on ``db`` (created by the workers if missing), wait, check, report."""
     result = Classroom(processes, attempts, think_ms)
     procs = [_spawn(n, db, attempts, seed + n, think_ms) for n in range(processes)]
@@ -219,7 +221,7 @@ def run_classroom(db: Path, processes: int, attempts: int, *, seed: int = 2026, 
     return result
 
 
-def _check(db: Path, result: Classroom) -> None:
+def _check(db: Path | str, result: Classroom) -> None:
     """Compare what the workers committed with what the file holds."""
     reported: dict[str, list[tuple[int, str, str | None]]] = {}
     finished: set[str] = set()
@@ -240,16 +242,10 @@ def _check(db: Path, result: Classroom) -> None:
     result.started = len(reported)
     result.finished = len(finished)
     result.expected = sum(len(log) for log in reported.values())
-    if not db.exists():
+    if isinstance(db, Path) and not db.exists():
         result.integrity = "no records file"
         return
-    with contextlib.closing(sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)) as conn:
-        result.integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
-        statuses = dict(conn.execute("SELECT id, status FROM attempts"))
-        rows = conn.execute(
-            "SELECT attempt_id, sequence, scene, choice, count(*) OVER (PARTITION BY attempt_id, sequence) "
-            "FROM decisions ORDER BY attempt_id, sequence"
-        ).fetchall()
+    statuses, rows = _read_back(db, result)
     stored: dict[str, list[tuple[int, str, str | None]]] = {}
     for aid, seq, scene, choice, copies in rows:
         stored.setdefault(aid, []).append((seq, scene, choice))
@@ -273,6 +269,28 @@ def _check(db: Path, result: Classroom) -> None:
     orphans = set(statuses) - set(reported)
     result.orphans = len(orphans)
     result.unexpected += sum(len(stored.get(a, [])) for a in orphans)
+
+
+def _read_back(db: Path | str, result: Classroom) -> tuple[dict[str, str], list[tuple[Any, ...]]]:
+    """Every attempt's status and every stored decision (with how many copies of it), read
+    independently of the workers: SQLite through a read-only connection, PostgreSQL through
+    the records interface's checked open."""
+    query = ("SELECT attempt_id, sequence, scene, choice, count(*) OVER (PARTITION BY attempt_id, sequence) "
+             "FROM decisions ORDER BY attempt_id, sequence")
+    if isinstance(db, str):
+        from simulator.records import StoreError, open_store
+
+        try:
+            with open_store(db, create=False) as store:
+                store.check_integrity()
+                result.integrity = "ok"
+                return ({a.id: a.status for a in store.attempts()}, [tuple(r) for r in store._query(query)])
+        except StoreError as exc:
+            result.integrity = str(exc)
+            return {}, []
+    with contextlib.closing(sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+        result.integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+        return dict(conn.execute("SELECT id, status FROM attempts")), conn.execute(query).fetchall()
 
 
 def figures(result: Classroom, title: str) -> str:
@@ -330,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom", description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=30)
     parser.add_argument("--attempts", type=int, default=3, help="attempts each process plays")
-    parser.add_argument("--db", type=Path, help="the records file (default: a new one in a temporary folder)")
+    parser.add_argument("--db", help="the records file or a postgresql:// URL (default: a new file in a temporary "
+                        "folder)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean thinking time before each decision")
     parser.add_argument("--json", action="store_true", help="print the figures and every worker's report as JSON")
@@ -340,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.worker, str(args.db), args.attempts, args.seed, args.think_ms)), flush=True)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or Path(tmp) / "records.sqlite3"
+        given = args.db or str(Path(tmp) / "records.sqlite3")
+        db = given if given.startswith("postgresql://") else Path(given)
         result = run_classroom(db, args.processes, args.attempts, seed=args.seed, think_ms=args.think_ms)
     if args.json:
         print(json.dumps({**result.summary(), "reports": result.reports}))

@@ -1,17 +1,16 @@
 """A classroom at CI size: 8 processes x 2 attempts of real scenarios into one records file at
 once, through the real recorder (``benchmarks/classroom.py``, the same harness the 30-process
 benchmark runs). Every decision a process committed is stored exactly once, in order, nothing
-else is, no process meets a busy/locked error, and the file passes ``integrity_check``. The
+else is, no process meets a busy/locked error, and the store passes its checks. Run against a
+SQLite file and a PostgreSQL database. The
 file is read here again, independently of the harness's own check. No timing is asserted:
 the commit times are the benchmark's business (``python -m benchmarks --only classroom``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
@@ -20,8 +19,8 @@ from scenario_factory import REPO
 PROCESSES, ATTEMPTS = 8, 2
 
 
-def test_a_classroom_writing_at_once_stores_every_decision_exactly_once(tmp_path):
-    db = tmp_path / "classroom.sqlite3"
+def test_a_classroom_writing_at_once_stores_every_decision_exactly_once(records_target):
+    db = records_target.db
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.classroom", "--processes", str(PROCESSES), "--attempts", str(ATTEMPTS),
          "--db", str(db), "--json"],
@@ -41,15 +40,13 @@ def test_a_classroom_writing_at_once_stores_every_decision_exactly_once(tmp_path
     assert sorted(r["worker"] for r in reports) == list(range(PROCESSES))
     committed = {a["id"]: [tuple(d) for d in a["decisions"]] for r in reports for a in r["attempts"]}
     assert len(committed) == PROCESSES * ATTEMPTS and all(committed.values())
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        stored: dict[str, list[tuple[int, str, str | None]]] = {}
-        for aid, seq, scene, choice in conn.execute(
-            "SELECT attempt_id, sequence, scene, choice FROM decisions ORDER BY attempt_id, sequence"
-        ):
-            stored.setdefault(aid, []).append((seq, scene, choice))
-        statuses = dict(conn.execute("SELECT id, status FROM attempts"))
-        trainees = {t for (t,) in conn.execute("SELECT trainee_id FROM attempts")}
+    with records_target.open(create=False, check="full") as store:  # SQLite: integrity_check too
+        attempts = list(store.attempts())
+        statuses = {a.id: a.status for a in attempts}
+        trainees = {a.trainee_id for a in attempts}
+        stored = {aid: [(d.sequence, d.scene, d.choice) for d in rows]
+                  for aid, rows in store.decisions_for(list(statuses)).items() if rows}
+        assert store.check_rows() == (len(attempts), sum(map(len, stored.values())))
     assert stored == committed
     for log in stored.values():
         assert [seq for seq, _, _ in log] == list(range(1, len(log) + 1))

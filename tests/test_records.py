@@ -19,19 +19,18 @@ import pytest
 from scenario_factory import REPO, SAMPLE, SAMPLE_BEST
 from test_run_cli import cli
 
-from simulator.records import SCHEMA_VERSION, SQLITE_MIGRATIONS, Store, StoreError
+from simulator.records import SCHEMA_VERSION, SQLITE_MIGRATIONS, Store, StoreError, open_store
 
 BEST = SAMPLE_BEST
 
 
-def decisions_in(db: Path) -> list[tuple[str, int, str, str | None]]:
-    """Every stored decision, attempts in the order they started."""
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT d.attempt_id, d.sequence, d.scene, d.choice FROM decisions d "
-            "JOIN attempts a ON a.id = d.attempt_id "
-            "ORDER BY a.started_at, a.rowid, d.sequence"
-        ).fetchall()
+def decisions_in(db: Path | str) -> list[tuple[str, int, str, str | None]]:
+    """Every stored decision, attempts in the order they started, read back through the records
+    interface (a SQLite file or a PostgreSQL database)."""
+    with open_store(db, create=False, check="none") as store:
+        attempts = list(store.attempts())
+        found = store.decisions_for([a.id for a in attempts])
+    return [(a.id, d.sequence, d.scene, d.choice) for a in attempts for d in found[a.id]]
 
 
 class Interactive:
@@ -71,8 +70,8 @@ class Interactive:
         self.proc.wait(timeout=10)
 
 
-def test_kill_9_loses_no_decision_already_made(isolated_user_dirs):
-    db = Path(os.environ["CRISIS_SIM_DB"])
+def test_kill_9_loses_no_decision_already_made(records_target):
+    db = records_target.db
     for made in (1, 3, 5):
         run = Interactive("overpass-railing")
         for choice in BEST[:made]:
@@ -84,12 +83,12 @@ def test_kill_9_loses_no_decision_already_made(isolated_user_dirs):
         attempt = rows[-1][0]
         mine = [r for r in rows if r[0] == attempt]
         assert [r[3] for r in mine] == BEST[:made]
-    with Store.open(db) as store:
+    with open_store(db) as store:
         assert {a.status for a in store.attempts()} == {"in_progress"}
 
 
-def test_kill_9_at_an_arbitrary_moment_keeps_every_committed_decision(isolated_user_dirs):
-    db = Path(os.environ["CRISIS_SIM_DB"])
+def test_kill_9_at_an_arbitrary_moment_keeps_every_committed_decision(records_target):
+    db = records_target.db
     run = Interactive("overpass-railing")
     answered = 0
     for choice in BEST[:4]:
@@ -105,27 +104,27 @@ def test_kill_9_at_an_arbitrary_moment_keeps_every_committed_decision(isolated_u
     assert len(stored) >= answered - 1
 
 
-def test_resume_after_a_kill_finishes_with_the_same_grade_as_a_straight_run(isolated_user_dirs):
+def test_resume_after_a_kill_finishes_with_the_same_grade_as_a_straight_run(records_target):
     run = Interactive("overpass-railing")
     for choice in BEST[:3]:
         run.wait_for_prompt()
         run.answer(choice)
     run.wait_for_prompt()
     run.kill()
-    attempt = decisions_in(Path(os.environ["CRISIS_SIM_DB"]))[-1][0]
+    attempt = decisions_in(records_target.db)[-1][0]
     resumed = cli("resume", attempt[:8], "--choose", ",".join(BEST[3:]), "--json")
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(resumed.stdout)
     straight = json.loads(cli("run", "overpass-railing", "--choose", ",".join(BEST), "--json").stdout)
     assert data["grade"]["overall"] == straight["grade"]["overall"] == 100.0
     assert [d["choice"] for d in data["decisions"]] == BEST
-    with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
+    with records_target.open() as store:
         record = store.attempt(attempt)
         assert record.status == "completed" and record.overall == 100.0
         assert [d.choice for d in store.decisions(attempt)] == BEST
 
 
-def test_interactive_resume_shows_where_the_trainee_left_off(isolated_user_dirs):
+def test_interactive_resume_shows_where_the_trainee_left_off(records_target):
     stopped = cli("run", "overpass-railing", stdin="1\nq\n")
     assert "crisis-sim resume" in stopped.stderr
     attempt = stopped.stderr.split("crisis-sim resume ")[1].split("'")[0]
@@ -136,7 +135,7 @@ def test_interactive_resume_shows_where_the_trainee_left_off(isolated_user_dirs)
     assert "=== Debrief ===" in out.stdout
 
 
-def test_resume_is_refused_when_the_scenario_changed(tmp_path, isolated_user_dirs):
+def test_resume_is_refused_when_the_scenario_changed(tmp_path, records_target):
     copy = tmp_path / "overpass.yaml"
     shutil.copy(SAMPLE, copy)
     out = cli("run", str(copy), "--choose", "slow-approach")
@@ -150,7 +149,7 @@ def test_resume_is_refused_when_the_scenario_changed(tmp_path, isolated_user_dir
     )
 
 
-def test_resume_of_a_finished_or_unknown_attempt_is_refused(isolated_user_dirs):
+def test_resume_of_a_finished_or_unknown_attempt_is_refused(records_target):
     done = json.loads(cli("run", "overpass-railing", "--choose", "order-down", "--json").stdout)
     again = cli("resume", done["attempt_id"])
     assert again.returncode == 1 and "is completed" in again.stderr
@@ -158,7 +157,7 @@ def test_resume_of_a_finished_or_unknown_attempt_is_refused(isolated_user_dirs):
     assert missing.returncode == 1 and "no attempt 'deadbeef-0000'" in missing.stderr
 
 
-def test_processes_writing_at_once_lose_nothing(isolated_user_dirs):
+def test_processes_writing_at_once_lose_nothing(records_target):
     procs = [
         subprocess.Popen(
             [
@@ -188,7 +187,7 @@ def test_processes_writing_at_once_lose_nothing(isolated_user_dirs):
         assert proc.returncode == 0, err
         data = json.loads(out)
         expected[data["attempt_id"]] = [(d["sequence"], d["scene"], d["choice"]) for d in data["decisions"]]
-    with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
+    with records_target.open() as store:
         stored = {a.id: [(d.sequence, d.scene, d.choice) for d in store.decisions(a.id)] for a in store.attempts()}
         assert stored == expected
         assert all(a.status == "completed" for a in store.attempts())
