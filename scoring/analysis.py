@@ -16,9 +16,11 @@ memoisation, within two bounds; hitting either is reported, never a hang:
   work counted here, so the budget bounds memory too: at most ``BYTES_PER_WORK`` bytes a unit
   (measured by ``tests/fuzz/test_fuzz_analyze.py``).
 
-Reports: endings and whether each is reachable; the best path (least *regret*: the value lost
-against the best option at each decision, found with Dijkstra, critical errors avoided) and the
-worst path (always taking the worst option on offer, critical errors first); their grades;
+Reports: endings and whether each is reachable; the best path (least *regret*: what is lost
+against the best option at each decision, as ``scoring.grading.judge`` measures it, found with
+Dijkstra; a critical error is never taken) and the worst path (always taking the worst option on
+offer, critical errors first); their grades; paths without a critical error whose grade
+disagrees with their ending (a `good` ending that fails, a `poor` ending that passes);
 decisions where every option scores the same; run-time dead ends; point-farming cycles; and
 which principles and dimensions the scenario exercises.
 
@@ -33,15 +35,16 @@ import heapq
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
-from scoring.grading import Grade, grade, option_value
+from scoring.grading import Grade, grade, judge, option_value, stake_weights
 from scoring.rubric import Rubric, effective_rubric
 from simulator import rules
 from simulator.engine import Decision
 from simulator.expressions import Values
-from simulator.loader import Reporter
-from simulator.model import Choice, Scenario, Timeout
+from simulator.loader import Loc, Reporter
+from simulator.model import Choice, Scenario, Scene, Timeout
 
 DEFAULT_MAX_STATES = 200_000
 DEFAULT_MAX_WORK = 30_000_000
@@ -55,6 +58,9 @@ BYTES_PER_WORK = 16
 """Memory analysis may hold per unit of work done (checked by a test, with tracemalloc)."""
 RATING_RANK = {"good": 0, "acceptable": 1, "poor": 2}
 CRITICAL_COST = 10**9
+MAX_GRADED_PATHS = 10
+"""Paths the check of grades against endings grades for real; fewer in very large scenarios
+(each grade replays a Session, which costs seconds on a 50,000-scene file): see graded_paths."""
 
 StateKey = tuple[str, tuple[int, ...], tuple[bool, ...], tuple[int, ...]]
 
@@ -82,6 +88,7 @@ class Edge:
     regret: int
     critical: str | None
     loops: bool = False  # the move runs into an auto loop
+    credited: int = 0  # the value it counts as at this decision (see scoring.grading.judge)
 
 
 @dataclass(slots=True)
@@ -122,6 +129,8 @@ class Analysis:
     principles: list[str]
     dimensions: list[str]
     empty_outcomes: list[str] = field(default_factory=list)  # endings reached with no outcome part holding
+    grade_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    grade_check_partial: str = ""  # why the check of grades against endings is not complete, if it is not
 
     @property
     def problems(self) -> list[str]:
@@ -141,6 +150,12 @@ class Analysis:
             out.append("the best path does not pass")
         if self.worst and self.worst.grade and self.worst.grade.passed:
             out.append("the worst path passes")
+        for m in self.grade_mismatches:
+            verdict = "fails" if m["rating"] == "good" else "passes"
+            out.append(
+                f"a path without a critical error reaches ending '{m['ending']}' (rated {m['rating']}) and {verdict} "
+                f"with a score of {m['score']:g}" + (f": {m['reasons'][0]}" if m["reasons"] else "")
+            )
         return out
 
     @property
@@ -208,6 +223,7 @@ class Explorer:
         self.work = 0
         self.start: StateKey | None = None
         self._values: dict[int, int] = {}
+        self._choices: dict[str, dict[str, Choice]] = {}  # scene -> its choices by id (grade check)
         self._scene_work: dict[str, tuple[int, int]] = {}
         self.start_loops = False  # the auto moves of the start scene loop before any decision
 
@@ -316,12 +332,11 @@ class Explorer:
             offered = rules.offered(s, scene, run)
             info = StateInfo(run.scene, "decision" if offered or scene.timeout else "stuck")
             self.states[key] = info
-            candidates = [o for o in offered if not o.critical]
-            best_value = max((self.value(o) for o in candidates), default=0)
             options: list[tuple[str | None, Choice | Timeout]] = [(c.id, c) for c in offered]
             if scene.timeout is not None:
                 options.append((None, scene.timeout))
-            for choice_id, option in options:
+            judged = judge([o for _, o in options], [self.value(o) for _, o in options])
+            for index, (choice_id, option) in enumerate(options):
                 if self.work >= self.max_work:
                     self._stop("work")  # this state's other options are not followed
                     break
@@ -331,9 +346,12 @@ class Explorer:
                 nxt.flags = rules.apply_flags(nxt.flags, option.set)
                 nxt.scene = option.to
                 value = self.value(option)
-                regret = CRITICAL_COST if option.critical else max(0, best_value - value)
+                credited = judged.credited[index]
+                regret = CRITICAL_COST if option.critical else judged.stakes - judged.scored(index)
                 if not self.settle(nxt):
-                    info.edges.append(Edge(choice_id, None, value, regret, option.critical, loops=True))
+                    info.edges.append(
+                        Edge(choice_id, None, value, regret, option.critical, loops=True, credited=credited)
+                    )
                     continue
                 target = self.key(nxt)
                 known = seen.get(target)
@@ -347,7 +365,7 @@ class Explorer:
                         queue.append(target)
                 else:
                     target = known
-                info.edges.append(Edge(choice_id, target, value, regret, option.critical))
+                info.edges.append(Edge(choice_id, target, value, regret, option.critical, credited=credited))
 
     # -- paths --
 
@@ -361,7 +379,9 @@ class Explorer:
         return PathResult(choices, timeouts, decisions, ending, g)
 
     def best_path(self) -> PathResult | None:
-        """Least total regret to any ending; ties broken by rating, then length."""
+        """Least total regret to any ending; ties broken by rating, then length. A critical error
+        is never taken: when no path without one reaches an ending among the states explored
+        (e.g. the state bound stopped the search early), there is no best path."""
         if self.start is None:
             return None
         dist: dict[StateKey, tuple[int, int]] = {self.start: (0, 0)}
@@ -383,7 +403,7 @@ class Explorer:
                     best_end = candidate
                 continue
             for edge in info.edges:
-                if edge.target is None:
+                if edge.target is None or edge.critical:
                     continue
                 new = (cost + edge.regret, length + 1)
                 if edge.target not in dist or new < dist[edge.target]:
@@ -393,13 +413,7 @@ class Explorer:
                     heapq.heappush(heap, (new[0], new[1], counter, edge.target))
         if best_end is None:
             return None
-        steps: list[tuple[StateKey, Edge]] = []
-        key = best_end[3]
-        while key in parent:
-            prev, edge = parent[key]
-            steps.append((prev, edge))
-            key = prev
-        return self._decisions(list(reversed(steps)))
+        return self._decisions(self._steps(parent, best_end[3]))
 
     def worst_path(self) -> PathResult | None:
         """Always the worst option on offer (critical errors first, then lowest value), avoiding
@@ -425,7 +439,7 @@ class Explorer:
             if ranked is None:
                 ranked = ranked_at[key] = sorted(
                     (e for e in info.edges if e.target is not None),
-                    key=lambda e: (e.critical is None, e.value),
+                    key=lambda e: (e.critical is None, e.credited),
                 )
             if not ranked:
                 break
@@ -438,6 +452,179 @@ class Explorer:
             key = edge.target  # type: ignore[assignment]
             on_path.add(key)
         return self._decisions(steps)
+
+    # -- grades against endings --
+
+    def _order(self) -> tuple[list[StateKey], dict[StateKey, list[Edge]], bool]:
+        """The states reachable from the start without a critical error, in topological order,
+        with their forward edges; edges that close a loop of states are left out (third value:
+        whether any was), so every path followed is one a trainee can really play."""
+        assert self.start is not None
+        forward: dict[StateKey, list[Edge]] = {}
+        state: dict[StateKey, int] = {self.start: 1}  # 1: on the DFS stack, 2: done
+        postorder: list[StateKey] = []
+        looped = False
+        stack = [(self.start, iter(self._safe_edges(self.start)))]
+        forward[self.start] = []
+        while stack:
+            key, edges = stack[-1]
+            for edge in edges:
+                target = edge.target
+                assert target is not None
+                mark = state.get(target)
+                if mark == 1:
+                    looped = True
+                    continue
+                forward[key].append(edge)
+                if mark is None:
+                    state[target] = 1
+                    forward[target] = []
+                    stack.append((target, iter(self._safe_edges(target))))
+                    break
+            else:
+                stack.pop()
+                state[key] = 2
+                postorder.append(key)
+        return postorder[::-1], forward, looped
+
+    def _safe_edges(self, key: StateKey) -> list[Edge]:
+        info = self.states.get(key)
+        if info is None or info.kind != "decision":
+            return []
+        return [e for e in info.edges if e.target is not None and not e.critical and e.target in self.states]
+
+    def _margins(self, key: StateKey, dims: list[str]) -> dict[str | None, tuple[Fraction, ...]]:
+        """Per edge of a decision state (by choice id): how far it moves each pass condition:
+        the score above the pass mark, what is at stake, and each dimension above the minimum."""
+        info = self.states[key]
+        scene = self.scenario.scenes[info.scene]
+        by_id = self._choices.get(info.scene)
+        if by_id is None:  # per scene, not per edge: a hub may offer thousands of choices
+            by_id = self._choices[info.scene] = {c.id: c for c in scene.choices}
+        options: list[Choice | Timeout] = [
+            by_id[e.choice] if e.choice is not None else scene.timeout  # type: ignore[misc]
+            for e in info.edges
+        ]
+        judged = judge(options, [self.value(o) for o in options])
+        groups = {d: self.rubric.dimension_principles(d) for d in dims}
+        weights = stake_weights(options, groups)
+        rule = self.rubric.pass_
+        out: dict[str | None, tuple[Fraction, ...]] = {}
+        for index, edge in enumerate(info.edges):
+            scored, stakes = judged.scored(index), judged.stakes
+            row = [Fraction(100 * scored - rule.score * stakes, 100), Fraction(stakes)]
+            for d in dims:
+                w = weights[d] if stakes else 0
+                above = 100 * scored - rule.dimension_min * stakes
+                row.append(Fraction(w * above, 100 * stakes) if w else Fraction(0))
+            out[edge.choice] = tuple(row)
+        return out
+
+    def grade_mismatches(self) -> tuple[list[dict[str, Any]], str]:
+        """Paths without a critical error whose grade disagrees with their ending: an ending
+        rated `good` reached with a failing grade, or one rated `poor` with a passing grade.
+
+        Passing is a set of sums over the path's decisions, each of which must stay at or above
+        zero: (score - pass mark) x stakes, the stakes themselves, and (dimension score -
+        minimum) x its weight. So the lowest of each sum to every ending is a shortest-path
+        problem on the state graph (exact, one pass in topological order); the path found for
+        each is then graded for real. For `poor` endings (when the pass rule lets them pass) the
+        highest score and the highest of each dimension are tried. Returns the disagreements (one
+        per ending scene) and, when the check could not be complete, why."""
+        if self.start is None:
+            return [], ""
+        rule = self.rubric.pass_
+        dims = list(self.rubric.dimensions)
+        order, forward, looped = self._order()
+        margins = {k: self._margins(k, dims) for k in order if forward.get(k)}
+        endings: dict[str, list[StateKey]] = {}
+        for key in order:
+            info = self.states[key]
+            if info.kind == "ending":
+                endings.setdefault(info.scene, []).append(key)
+        wanted = {"good": -1, **({"poor": 1} if "poor" in rule.ratings else {})}  # -1: lowest sums, 1: highest
+        found: dict[str, dict[str, Any]] = {}
+        graded = skipped = 0
+        budget = graded_paths(self.scenario)
+        for rating, sign in wanted.items():
+            scenes = [sid for sid in endings if self.scenario.scenes[sid].end.rating == rating]  # type: ignore[union-attr]
+            if not scenes:
+                continue
+            criteria = [c for c in range(2 + len(dims)) if not (sign > 0 and c == 1)]  # more at stake never helps
+            runs = [(c, *self._extreme(order, forward, margins, c, sign)) for c in criteria]
+            for sid in scenes:
+                for criterion, dist, parent in runs:
+                    reached = [k for k in endings[sid] if k in dist]
+                    if not reached:
+                        break
+                    key = min(reached, key=lambda k, d=dist: -sign * d[k])  # the lowest, or the highest
+                    fails = dist[key] == 0 if criterion == 1 else dist[key] < 0
+                    if sign < 0 and not fails:
+                        continue
+                    if graded >= budget:
+                        skipped += 1
+                        break
+                    graded += 1
+                    path = self._decisions(self._steps(parent, key))
+                    g = path.grade
+                    if g is None or g.passed == (rating == "good"):
+                        continue
+                    found[sid] = {
+                        "ending": sid,
+                        "rating": rating,
+                        "score": g.overall,
+                        "performance": g.performance,
+                        "passed": g.passed,
+                        "reasons": g.reasons,
+                        "choices": path.choices,
+                        "timeouts": path.timeouts,
+                    }
+                    break
+        partial = []
+        if self.bound_hit:
+            partial.append("the state bound was hit, so some paths were never explored")
+        if looped:
+            partial.append("paths that go round a loop of states were not checked")
+        if skipped:
+            partial.append(
+                f"{skipped} more ending(s) were not checked: {budget} path(s) at most are graded in a scenario "
+                f"of {len(self.scenario.scenes):,} scenes; fix the disagreements shown and run it again"
+            )
+        return list(found.values()), "; ".join(partial)
+
+    @staticmethod
+    def _extreme(
+        order: list[StateKey],
+        forward: dict[StateKey, list[Edge]],
+        margins: dict[StateKey, dict[str | None, tuple[Fraction, ...]]],
+        criterion: int,
+        sign: int,
+    ) -> tuple[dict[StateKey, Fraction], dict[StateKey, tuple[StateKey, Edge]]]:
+        """The lowest (sign -1) or highest (sign 1) sum of one margin from the start to every
+        state, over the acyclic forward edges, with the last step of each such path."""
+        dist: dict[StateKey, Fraction] = {order[0]: Fraction(0)}
+        parent: dict[StateKey, tuple[StateKey, Edge]] = {}
+        for key in order:
+            here = dist.get(key)
+            if here is None:
+                continue
+            for edge in forward.get(key, ()):
+                target = edge.target
+                assert target is not None
+                total = here + margins[key][edge.choice][criterion]
+                old = dist.get(target)
+                if old is None or (total > old if sign > 0 else total < old):
+                    dist[target] = total
+                    parent[target] = (key, edge)
+        return dist, parent
+
+    def _steps(self, parent: dict[StateKey, tuple[StateKey, Edge]], key: StateKey) -> list[tuple[StateKey, Edge]]:
+        steps: list[tuple[StateKey, Edge]] = []
+        while key in parent:
+            prev, edge = parent[key]
+            steps.append((prev, edge))
+            key = prev
+        return steps[::-1]
 
     # -- findings --
 
@@ -460,6 +647,13 @@ class Explorer:
                 if comp is not None and component.get(edge.target) == comp:
                     found.setdefault((info.scene, edge.choice), {"scene": info.scene, "choice": edge.choice})
         return list(found.values())
+
+
+def graded_paths(scenario: Scenario) -> int:
+    """How many paths the grade check grades: MAX_GRADED_PATHS, down to 1 for scenarios of
+    thousands of scenes, so a huge file costs at most about one more grade than the best and
+    worst paths do."""
+    return max(1, min(MAX_GRADED_PATHS, 5_000 // max(1, len(scenario.scenes))))
 
 
 def _strongly_connected(graph: dict[StateKey, list[StateKey]]) -> dict[StateKey, int]:
@@ -559,6 +753,7 @@ def analyze(
                 uniform.setdefault(info.scene, {"scene": info.scene, "choices": [e.choice for e in choice_edges]})
     rub = ex.rubric
     dims = sorted({rub.principles[p].dimension for p in principles if p in rub.principles})
+    mismatches, partial = ex.grade_mismatches()
     return Analysis(
         scenario_id=scenario.id,
         states=len(ex.states),
@@ -580,6 +775,8 @@ def analyze(
         principles=sorted(principles),
         dimensions=dims,
         empty_outcomes=empty_outcomes(ex),
+        grade_mismatches=mismatches,
+        grade_check_partial=partial,
     )
 
 
@@ -624,6 +821,8 @@ def static_checks(scenario: Scenario, rubric: Rubric, report: Reporter) -> None:
                 "Add an unconditional choice or a timeout (crisis-sim analyze checks it exactly)",
                 at_key=True,
             )
+    for sid, scene in scenario.scenes.items():
+        _acceptable_order(sid, scene, rub, report)
     # Farming: a loop of unguarded moves (choices without 'if', auto moves without 'if')
     # that contains a choice worth points and none that costs any.
     graph: dict[StateKey, list[StateKey]] = {}
@@ -650,4 +849,41 @@ def static_checks(scenario: Scenario, rubric: Rubric, report: Reporter) -> None:
                 "point-farming",
                 f"choice '{choice.id}' scores points and sits in a loop with no 'if' to stop it, "
                 f'so a trainee could repeat it to farm points; guard it, e.g. if: "visits({sid}) < 2"',
+            )
+
+
+def _acceptable_order(sid: str, scene: Scene, rubric: Rubric, report: Reporter) -> None:
+    """Warn when an option marked ``acceptable: true`` is worth less than an option that is not
+    marked and not the best: the weaker one would then count as the best while the stronger one
+    is marked down. Mark the stronger one too, or check the points."""
+    options: list[tuple[Loc, Choice | Timeout]] = [
+        (("scenes", sid, "choices", i), c) for i, c in enumerate(scene.choices)
+    ]
+    if scene.timeout is not None:
+        options.append((("scenes", sid, "timeout"), scene.timeout))
+    if not all(p in rubric.principles for _, o in options for p in o.scores):
+        return  # reported as unknown principles already
+    values = [option_value(o.scores, rubric) for _, o in options]
+    safe = [v for (_, o), v in zip(options, values, strict=True) if not o.critical]
+    if not safe:
+        return
+    best = max(safe)
+    for (loc, option), value in zip(options, values, strict=True):
+        if not option.acceptable or option.critical:
+            continue
+        stronger = [
+            (o, v)
+            for (_, o), v in zip(options, values, strict=True)
+            if not o.acceptable and not o.critical and value < v < best
+        ]
+        if stronger:
+            other, worth = max(stronger, key=lambda ov: ov[1])
+            this = f"choice '{option.id}'" if isinstance(option, Choice) else "the timeout"
+            that = f"choice '{other.id}'" if isinstance(other, Choice) else "the timeout"
+            report.warn(
+                (*loc, "acceptable"),
+                "acceptable-worth-less",
+                f"{this} in scene '{sid}' is marked acceptable, so it counts as the best ({best}), but it is worth "
+                f"{value}, less than {that} (worth {worth}), which is not marked and counts as {worth}; "
+                "mark that one acceptable too, or check the points",
             )

@@ -1,21 +1,32 @@
 """Grading: ``grade(scenario, rubric, decisions) -> Grade``, a pure function.
 
-The method (explained with a worked example in docs/scoring.md):
+Method 2 (explained for instructors, with a worked example, in docs/scoring.md):
 
 1. Replay the decisions through a Session, so each decision is judged against the options that
-   were really on offer at that moment (conditions depend on meters, flags and visits).
-2. Each option has a *value*: the sum of its points, each weighted by its principle's dimension
-   weight. The *reference* at a decision is the best-valued option on offer (critical-error
-   options never are); when the trainee's choice is worth as much as the best, it is its own
-   reference, so a different but equally good choice costs nothing.
-3. Per dimension (and per principle) the grade adds up what the chosen options earned and what
-   the reference options would have earned. Score = earned / possible, clamped to 0..1. If the
-   reference earned nothing positive there (possible <= 0), the score is 1 when the trainee did
-   at least as well and 0 when worse. A dimension that no option on the path ever scored is
-   "not applicable", and its weight is shared out over the others.
-4. Overall = the weighted mean of the applicable dimension scores, x 100.
-5. Pass rule: no critical error, overall >= the pass score, every applicable dimension >= the
-   minimum, the scenario finished, and the ending's rating is one that may pass.
+   were really on offer at that moment: the choices whose conditions held, plus the scene's
+   timeout (letting the time run out is always an option when a scene has a timer).
+2. Each option has a *value*: its points, each times its principle's dimension weight.
+   ``judge`` turns the values on offer into what the decision put *at stake* and what each
+   option *scored* there (a whole number from -stakes to +stakes):
+   - b = the best value among options that are not critical errors; w = the worst on offer;
+   - an option marked ``acceptable: true`` is credited with b (as good as the best); a critical
+     error with the worst value on offer and never more than 0;
+   - if b > 0: stakes = b and an option scores its credited value, clamped to -b..b, so a choice
+     worth 45 where 60 was possible costs exactly 15;
+   - if b <= 0 (nothing positive on offer): stakes = b - w and an option scores credited - w, so
+     the least harmful option is full marks and the most harmful none; b == w: nothing at stake.
+3. Performance = (sum of scored) / (sum of stakes), clamped to 0..1. A decision's
+   *effectiveness* e = scored / stakes.
+4. A dimension (or principle) is at stake at a decision when some option on offer has points in
+   it; its weight there is the most points (in absolute value) any option on offer has in it.
+   Its score = the weighted mean of e over the decisions where it was at stake, clamped to 0..1;
+   never at stake: not applicable (None).
+5. Pass rule: no critical error, performance >= the pass score, every applicable dimension >=
+   the minimum, the scenario finished, the ending's rating may pass, something was at stake.
+6. The reported score (``overall``) is the performance when the run passed; a run that did not
+   pass reports at most one point below the pass mark (never below 0), so no failed result
+   carries a passing score (cmi5: a failed score must be below the mastery score). The uncapped
+   figure stays in ``performance``.
 
 Exact arithmetic (``fractions.Fraction``) keeps the grade identical however often it is
 recomputed; values are rounded to one decimal only when shown.
@@ -23,6 +34,7 @@ recomputed; values are rounded to one decimal only when shown.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -32,10 +44,13 @@ from scoring.rubric import Rubric, effective_rubric
 from simulator.engine import Decision, Session
 from simulator.model import Choice, Scenario, Timeout
 
-GRADE_VERSION = 1
-"""Bumped when the grading method changes, so stored grades can be told apart."""
+GRADE_VERSION = 2
+"""The grading method. Stored grades carry it; ``crisis-sim regrade --upgrade`` recomputes grades
+made with an older method. 1: earned/possible points per dimension (retired); 2: this module."""
 
 PROFICIENT = 85
+
+Option = Choice | Timeout
 
 
 @dataclass(frozen=True)
@@ -47,32 +62,42 @@ class OptionInfo:
     points: dict[str, int]
     feedback: str
     critical: str | None
+    acceptable: bool = False
+    value: int = 0  # points x dimension weights
+    credited: int = 0  # what it counted as at this decision (see ``judge``)
 
 
 @dataclass(frozen=True)
 class DecisionReview:
+    """One decision, judged: what was chosen, what it was worth and what was at stake."""
+
     sequence: int
     scene: str
     chosen: OptionInfo
-    earned: dict[str, int]  # points per principle for the chosen option
-    value: float  # weighted value of the chosen option
-    best: OptionInfo | None  # the better option on offer, or None when the choice was the best
-    best_value: float
-    offered: list[str]  # ids of the options on offer
+    earned: dict[str, int]  # points per principle of the chosen option
+    value: int  # value of the chosen option
+    credited: int  # what the choice counted as (acceptable: the best value; critical: at most 0)
+    best_value: int  # b: the best value among options on offer that are not critical errors
+    worst_value: int  # w: the worst credited value on offer
+    stakes: int  # what this decision put at stake (0: every option counted the same)
+    scored: int  # what the choice scored, from -stakes to +stakes
+    effectiveness: float | None  # scored / stakes, None when nothing was at stake
+    better: list[OptionInfo]  # the best options on offer, when the choice fell short of them
+    also_strong: list[OptionInfo]  # the other best or acceptable options, when the choice was one
+    offered: list[str]  # ids of the choices on offer (the timeout, if any, is on offer as well)
 
 
 @dataclass(frozen=True)
 class ScoreLine:
-    """Earned and possible points for a dimension or principle; ``score`` is 0..100, or None
-    when not applicable (never offered on this path)."""
+    """A dimension's or principle's score, 0..100, or None when it was never at stake (not
+    applicable), with what it rests on: the number of decisions and the weight at stake."""
 
     id: str
     name: str
-    earned: int
-    possible: int
     score: float | None
-    weight: int = 0  # dimensions only: the rubric weight
-    share: float = 0.0  # dimensions only: the share of the overall score after re-weighting
+    decisions: int  # decisions where it was at stake
+    stake: int  # the sum of its weight at those decisions
+    weight: int = 0  # dimensions only: the rubric weight (each point in it is worth this much)
     dimension: str = ""  # principles only
 
     @property
@@ -106,12 +131,15 @@ class Grade:
     scenario_sha256: str
     rubric_id: str
     rubric_sha256: str
-    overall: float
+    overall: float  # the reported score: the performance, capped below the pass mark when not passed
+    performance: float  # the uncapped score, for instructors
     passed: bool
     proficient: bool
     reasons: list[str]
     pass_score: int
     dimension_min: int
+    scored: int  # sum of what the choices scored
+    at_stake: int  # sum of what the decisions put at stake
     dimensions: list[ScoreLine]
     principles: list[ScoreLine]
     critical_errors: list[CriticalHit]
@@ -119,37 +147,22 @@ class Grade:
     decisions: list[DecisionReview]
     method: int = GRADE_VERSION
     exact_overall: Fraction = field(default=Fraction(0), repr=False, compare=True)
+    exact_performance: Fraction = field(default=Fraction(0), repr=False, compare=True)
+
+    @property
+    def capped(self) -> bool:
+        """True when the reported score is below the performance (a run that did not pass)."""
+        return self.exact_overall < self.exact_performance
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("exact_overall")
+        data.pop("exact_performance")
         return data
 
 
 class GradeError(Exception):
     """The decisions do not fit the scenario (e.g. a record from another version)."""
-
-
-def _option(choice: Choice | Timeout, chosen_id: str | None) -> OptionInfo:
-    if isinstance(choice, Choice):
-        return OptionInfo(choice.id, choice.text, dict(choice.scores), choice.feedback, choice.critical)
-    return OptionInfo(
-        None,
-        f"(let the {choice.seconds} s run out without acting)",
-        dict(choice.scores),
-        choice.feedback,
-        choice.critical,
-    )
-
-
-def _ratio(earned: int, possible: int) -> Fraction:
-    if possible > 0:
-        return min(Fraction(1), max(Fraction(0), Fraction(earned, possible)))
-    return Fraction(1) if earned >= possible else Fraction(0)
-
-
-def _pct(value: Fraction) -> float:
-    return round(float(value * 100), 1)
 
 
 def option_value(points: Mapping[str, int], rubric: Rubric) -> int:
@@ -159,25 +172,106 @@ def option_value(points: Mapping[str, int], rubric: Rubric) -> int:
     return sum(pts * weight[principle] for principle, pts in points.items())
 
 
-def reference(options: Sequence[Choice], chosen: Choice | Timeout, rubric: Rubric) -> Choice | Timeout:
-    """The option the chosen one is measured against (see the module docstring)."""
-    candidates = [o for o in options if not o.critical]
-    if not candidates:
-        return chosen
-    best = max(candidates, key=lambda o: option_value(o.scores, rubric))  # first of equals
-    if option_value(chosen.scores, rubric) >= option_value(best.scores, rubric) and not chosen.critical:
-        return chosen
-    return best
+@dataclass(frozen=True)
+class Judgement:
+    """How one decision is judged, from the values of the options on offer (in order)."""
+
+    best: int  # b
+    worst: int  # w: the lowest credited value
+    stakes: int
+    credited: tuple[int, ...]  # per option, in the order judged
+
+    def scored(self, index: int) -> int:
+        """What option ``index`` scores here, from -stakes to +stakes (0 when nothing is at stake)."""
+        if self.stakes == 0:
+            return 0
+        credited = self.credited[index]
+        if self.best > 0:
+            return max(-self.best, min(self.best, credited))
+        return credited - self.worst
+
+    def is_best(self, index: int, option: Option) -> bool:
+        """Not a critical error and credited with the best value (acceptable options are)."""
+        return not option.critical and self.credited[index] == self.best
+
+
+def judge(options: Sequence[Option], values: Sequence[int]) -> Judgement:
+    """Judge a decision: ``options`` on offer (choices and the timeout) with their ``values``
+    (``option_value``). The one definition of what a decision puts at stake, used by grading
+    and path analysis alike (see the module docstring, step 2)."""
+    safe = [v for o, v in zip(options, values, strict=True) if not o.critical]
+    lowest = min(values, default=0)
+    if not safe:  # only critical errors on offer: nothing to earn; the error itself fails the run
+        floor = min(0, lowest)
+        return Judgement(floor, floor, 0, tuple(floor for _ in options))
+    best = max(safe)
+    critical_credit = min(0, lowest)
+    credited = tuple(
+        critical_credit if o.critical else best if o.acceptable else v
+        for o, v in zip(options, values, strict=True)
+    )
+    worst = min(credited)
+    return Judgement(best, worst, best if best > 0 else best - worst, credited)
+
+
+def stake_weights(options: Sequence[Option], groups: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """How much each group (a dimension's principles, or one principle) is at stake at a
+    decision: the most points, in absolute value, that any option on offer has in it."""
+    return {
+        gid: max((sum(abs(o.scores.get(p, 0)) for p in members) for o in options), default=0)
+        for gid, members in groups.items()
+    }
+
+
+def _option(option: Option, value: int, credited: int) -> OptionInfo:
+    text = option.text if isinstance(option, Choice) else f"(let the {option.seconds} s run out without acting)"
+    return OptionInfo(
+        option.id if isinstance(option, Choice) else None,
+        text,
+        dict(option.scores),
+        option.feedback,
+        option.critical,
+        option.acceptable,
+        value,
+        credited,
+    )
+
+
+def _clamp01(value: Fraction) -> Fraction:
+    return min(Fraction(1), max(Fraction(0), value))
+
+
+def _pct(value: Fraction) -> float:
+    return round(float(value * 100), 1)
+
+
+def _below(value: Fraction, mark: int) -> str:
+    """A score for a 'below the mark' message: as shown elsewhere, unless rounding would reach
+    the mark (69.96 reads as 69.9, never as 70)."""
+    shown = _pct(value)
+    return f"{shown}" if shown < mark else f"{math.floor(value * 1000) / 10}"
+
+
+def reported(performance: Fraction, passed: bool, pass_score: int) -> Fraction:
+    """The score a run reports (0..1): its performance if it passed, else at most one point
+    below the pass mark (and never below 0)."""
+    if passed:
+        return performance
+    return min(performance, Fraction(max(pass_score - 1, 0), 100))
 
 
 def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> Grade:
     """Grade a decision log. Pure: the same inputs always give an identical Grade."""
     rubric = effective_rubric(rubric, scenario)
+    dim_groups = {did: rubric.dimension_principles(did) for did in rubric.dimensions}
+    principle_groups = {pid: (pid,) for pid in rubric.principles}
     session = Session(scenario)
     session.start()
-    earned: dict[str, int] = dict.fromkeys(rubric.principles, 0)
-    possible: dict[str, int] = dict.fromkeys(rubric.principles, 0)
-    touched: set[str] = set()
+    scored_total = stakes_total = 0
+    # per dimension / principle: sum of e x weight, sum of weight, decisions at stake
+    sums: dict[str, list[Any]] = {
+        key: [Fraction(0), 0, 0] for key in [*(f"d:{d}" for d in dim_groups), *(f"p:{p}" for p in principle_groups)]
+    }
     reviews: list[DecisionReview] = []
     hits: list[CriticalHit] = []
     for decision in decisions:
@@ -185,36 +279,52 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
             raise GradeError(f"decision {decision.sequence} comes after the scenario stopped")
         scene = scenario.scenes[session.scene]
         offered = session.offered()
+        options: list[Option] = [*offered, *([scene.timeout] if scene.timeout is not None else [])]
         if decision.choice is None:
             if scene.timeout is None:
                 raise GradeError(f"decision {decision.sequence}: scene '{session.scene}' has no timeout")
-            chosen: Choice | Timeout = scene.timeout
+            index = len(options) - 1
         else:
-            match = [c for c in offered if c.id == decision.choice]
-            if not match:
+            index = next((i for i, c in enumerate(offered) if c.id == decision.choice), -1)
+            if index < 0:
                 raise GradeError(
                     f"decision {decision.sequence}: choice '{decision.choice}' was not on offer in "
                     f"scene '{session.scene}'"
                 )
-            chosen = match[0]
-        ref = reference(offered, chosen, rubric)
-        for option in [*offered, chosen]:
-            touched.update(p for p, pts in option.scores.items() if pts)
-        for p, pts in chosen.scores.items():
-            earned[p] += pts
-        for p, pts in ref.scores.items():
-            possible[p] += pts
-        chosen_info = _option(chosen, decision.choice)
+        chosen = options[index]
+        values = [option_value(o.scores, rubric) for o in options]
+        judged = judge(options, values)
+        scored = judged.scored(index)
+        scored_total += scored
+        stakes_total += judged.stakes
+        if judged.stakes:
+            e = Fraction(scored, judged.stakes)
+            for prefix, groups in (("d:", dim_groups), ("p:", principle_groups)):
+                for gid, weight in stake_weights(options, groups).items():
+                    if weight:
+                        entry = sums[prefix + gid]
+                        entry[0] += e * weight
+                        entry[1] += weight
+                        entry[2] += 1
+        infos = [_option(o, v, c) for o, v, c in zip(options, values, judged.credited, strict=True)]
+        tops = [i for i, o in enumerate(options) if judged.stakes and judged.is_best(i, o)]
+        chosen_is_best = index in tops or not judged.stakes
         reviews.append(
             DecisionReview(
-                decision.sequence,
-                session.scene,
-                chosen_info,
-                dict(chosen.scores),
-                float(option_value(chosen.scores, rubric)),
-                None if ref is chosen else _option(ref, None),
-                float(option_value(ref.scores, rubric)),
-                [c.id for c in offered],
+                sequence=decision.sequence,
+                scene=session.scene,
+                chosen=infos[index],
+                earned=dict(chosen.scores),
+                value=values[index],
+                credited=judged.credited[index],
+                best_value=judged.best,
+                worst_value=judged.worst,
+                stakes=judged.stakes,
+                scored=scored,
+                effectiveness=round(scored / judged.stakes, 3) if judged.stakes else None,
+                better=[] if chosen_is_best else [infos[i] for i in tops],
+                also_strong=[infos[i] for i in tops if i != index] if chosen_is_best else [],
+                offered=[c.id for c in offered],
             )
         )
         if chosen.critical:
@@ -235,58 +345,38 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
         except Exception as exc:  # SessionError: the log does not fit this scenario
             raise GradeError(str(exc)) from None
 
-    principle_lines = []
-    for pid, principle in rubric.principles.items():
-        applicable = pid in touched
-        score = _pct(_ratio(earned[pid], possible[pid])) if applicable else None
-        principle_lines.append(
-            ScoreLine(pid, principle.name, earned[pid], possible[pid], score, dimension=principle.dimension)
-        )
+    def line(key: str, gid: str, name: str, **extra: Any) -> tuple[ScoreLine, Fraction | None]:
+        total, weight, count = sums[key]
+        ratio = _clamp01(total / weight) if weight else None
+        return ScoreLine(gid, name, None if ratio is None else _pct(ratio), count, weight, **extra), ratio
 
-    dim_ratios: dict[str, Fraction] = {}
-    dim_sums: dict[str, tuple[int, int]] = {}
-    for did in rubric.dimensions:
-        members = rubric.dimension_principles(did)
-        e = sum(earned[p] for p in members)
-        pos = sum(possible[p] for p in members)
-        dim_sums[did] = (e, pos)
-        if any(p in touched for p in members):
-            dim_ratios[did] = _ratio(e, pos)
-    total_weight = sum(rubric.dimensions[d].weight for d in dim_ratios)
-    overall = (
-        sum(dim_ratios[d] * rubric.dimensions[d].weight for d in dim_ratios) / total_weight
-        if total_weight
-        else Fraction(0)
-    )
-    dimension_lines = [
-        ScoreLine(
-            did,
-            dim.name,
-            dim_sums[did][0],
-            dim_sums[did][1],
-            _pct(dim_ratios[did]) if did in dim_ratios else None,
-            weight=dim.weight,
-            share=round(dim.weight / total_weight * 100, 1) if did in dim_ratios and total_weight else 0.0,
-        )
-        for did, dim in rubric.dimensions.items()
+    principle_lines = [
+        line(f"p:{pid}", pid, p.name, dimension=p.dimension)[0] for pid, p in rubric.principles.items()
     ]
+    dim_results = [line(f"d:{did}", did, d.name, weight=d.weight) for did, d in rubric.dimensions.items()]
+    dimension_lines = [result for result, _ in dim_results]
+    performance = _clamp01(Fraction(scored_total, stakes_total)) if stakes_total else Fraction(0)
 
     rule = rubric.pass_
     reasons: list[str] = []
     if rule.no_critical:
         reasons += [f"critical error at decision {h.sequence}: {h.name}" for h in hits]
-    if overall * 100 < rule.score:
-        reasons.append(f"overall score {_pct(overall)} is below the pass mark of {rule.score}")
-    for line in dimension_lines:
-        if line.score is not None and dim_ratios[line.id] * 100 < rule.dimension_min:
-            reasons.append(f"{line.name} scored {line.score}, below the minimum of {rule.dimension_min}")
+    if performance * 100 < rule.score:
+        reasons.append(f"overall score {_below(performance, rule.score)} is below the pass mark of {rule.score}")
+    for dim_line, ratio in dim_results:
+        if ratio is not None and ratio * 100 < rule.dimension_min:
+            reasons.append(
+                f"{dim_line.name} scored {_below(ratio, rule.dimension_min)}, below the minimum of {rule.dimension_min}"
+            )
     ending = session.ending
     if ending is None:
         reasons.append("the scenario did not reach an ending")
     elif ending.rating not in rule.ratings:
         reasons.append(f"the ending was rated {ending.rating}; passing needs {' or '.join(rule.ratings)}")
-    if not touched:
-        reasons.append("no scored decision was made")
+    if not stakes_total:
+        reasons.append("nothing was at stake on this path (every decision offered options of equal value)")
+    passed = not reasons
+    overall = reported(performance, passed, rule.score)
 
     return Grade(
         scenario_id=scenario.id,
@@ -295,15 +385,19 @@ def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> 
         rubric_id=rubric.id,
         rubric_sha256=rubric.sha256,
         overall=_pct(overall),
-        passed=not reasons,
-        proficient=not reasons and overall * 100 >= PROFICIENT,
+        performance=_pct(performance),
+        passed=passed,
+        proficient=passed and overall * 100 >= PROFICIENT,
         reasons=reasons,
         pass_score=rule.score,
         dimension_min=rule.dimension_min,
+        scored=scored_total,
+        at_stake=stakes_total,
         dimensions=dimension_lines,
         principles=principle_lines,
         critical_errors=hits,
         ending=EndingInfo(ending.scene, ending.rating, ending.outcome, ending.debrief) if ending else None,
         decisions=reviews,
         exact_overall=overall,
+        exact_performance=performance,
     )

@@ -1,24 +1,87 @@
-"""Plain-text renderings of a Grade (the debrief) and of an Analysis.
+"""Plain-text renderings of a Grade (the debrief) and of an Analysis, and the wording both the
+plain debrief and the app use for a score, a decision and its points.
 
 Plain text on purpose: the headless runner is also the screen-reader path, so every number
-is written out (no bars or colours needed), and the numbers add up visibly: each dimension
-shows earned / possible points and its share of the overall score.
+is written out (no bars or colours needed). Each dimension shows its score and what it rests
+on (the decisions where it was at stake); each decision shows what the choice was worth against
+the best on offer; principles are named as the rubric names them.
 """
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 
 from scoring.analysis import Analysis
-from scoring.grading import Grade, OptionInfo
+from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
 
 WIDTH = 88
 
 
-def _points(points: dict[str, int]) -> str:
+def principle_names(grade: Grade) -> dict[str, str]:
+    """Principle id -> the name the rubric (or the scenario) gives it."""
+    return {p.id: p.name for p in grade.principles}
+
+
+def points_text(points: Mapping[str, int], names: Mapping[str, str]) -> str:
+    """``Calm voice and body +1, Active listening -2`` (ids only for names the grade lacks)."""
     if not points:
         return "no points"
-    return ", ".join(f"{p} {v:+d}" for p, v in points.items())
+    return ", ".join(f"{names.get(p, p)} {v:+d}" for p, v in points.items())
+
+
+def verdict(grade: Grade) -> str:
+    """``PASSED (proficient)`` / ``NOT PASSED``."""
+    if not grade.passed:
+        return "NOT PASSED"
+    return "PASSED (proficient)" if grade.proficient else "PASSED"
+
+
+def cap_note(grade: Grade) -> str | None:
+    """Why the reported score is lower than the performance, when it is."""
+    if not grade.capped:
+        return None
+    cap = max(grade.pass_score - 1, 0)
+    return (
+        f"performance {grade.performance:g}; a run that does not pass reports at most {cap}, "
+        "below the pass mark"
+    )
+
+
+def dimension_text(line: ScoreLine) -> str:
+    """What a dimension's score rests on, or that it does not apply."""
+    if line.score is None:
+        return "  n/a  never at stake"  # not applicable: left out of the pass rule
+    count = f"{line.decisions} decision{'s' if line.decisions != 1 else ''}"
+    return f"{line.score:5.1f}  at stake in {count}"
+
+
+def option_worth(option: OptionInfo) -> str:
+    """``worth 85``, with how it was counted when that differs from its value."""
+    text = f"worth {option.value}"
+    if option.credited != option.value:
+        why = "a critical error" if option.critical else "as good as the best"
+        text += f", counted as {option.credited} ({why})"
+    return text
+
+
+def review_worth(review: DecisionReview) -> str:
+    """What the choice was worth and scored: ``worth 85; the best on offer was worth 100:
+    scored 85 of 100``."""
+    worth = option_worth(review.chosen)
+    if not review.stakes:
+        return f"{worth}; every option here counted the same (nothing at stake)"
+    if not review.better:
+        return f"{worth}, the best on offer: scored {review.scored} of {review.stakes}"
+    return f"{worth}; the best on offer was worth {review.best_value}: scored {review.scored} of {review.stakes}"
+
+
+def advice(review: DecisionReview) -> tuple[str, list[OptionInfo]]:
+    """The label and options to show after a decision: ``Better:`` the best options when the
+    choice fell short of them; else ``Also strong:`` the other best or acceptable options."""
+    if review.better:
+        return "Better:", review.better
+    return "Also strong:", review.also_strong
 
 
 def _option(option: OptionInfo) -> str:
@@ -32,24 +95,19 @@ def _wrap(text: str, indent: str) -> list[str]:
 
 def format_grade(grade: Grade) -> str:
     """The debrief as text: result, reasons, dimensions, critical errors, decision review."""
+    names = principle_names(grade)
     lines = ["", "=== Debrief ==="]
-    verdict = "PASSED" if grade.passed else "NOT PASSED"
-    if grade.proficient:
-        verdict += " (proficient)"
-    lines.append(f"Overall score: {grade.overall:g}/100 - {verdict} (pass mark {grade.pass_score})")
+    lines.append(f"Overall score: {grade.overall:g}/100 - {verdict(grade)} (pass mark {grade.pass_score})")
+    note = cap_note(grade)
+    if note:
+        lines.append(f"  ({note})")
     if grade.ending:
         lines.append(f"Ending: {grade.ending.outcome} (rated {grade.ending.rating})")
     for reason in grade.reasons:
         lines.append(f"  - not passed: {reason}")
-    lines += ["", "Dimensions (earned / possible points -> score; share of the overall score):"]
+    lines += ["", "Dimensions (score 0-100, and the decisions it rests on):"]
     for d in grade.dimensions:
-        if d.score is None:
-            lines.append(f"  {d.name:<24} not applicable on this path (its weight is shared out)")
-        else:
-            lines.append(
-                f"  {d.name:<24} {d.earned:>3} / {d.possible:<3} -> {d.score:5.1f}"
-                f"  (weight {d.weight}, share {d.share:g}%)"
-            )
+        lines.append(f"  {d.name:<24} {dimension_text(d)}")
     if grade.critical_errors:
         lines += ["", "Critical errors (each fails the scenario):"]
         for hit in grade.critical_errors:
@@ -58,16 +116,25 @@ def format_grade(grade: Grade) -> str:
     lines += ["", "Decision by decision:"]
     for review in grade.decisions:
         chosen = review.chosen
-        lines.append(f"  {review.sequence}. {_option(chosen)} {_points(review.earned)}")
+        lines.append(f"  {review.sequence}. {_option(chosen)} {review_worth(review)}")
+        lines += _wrap(f"Points: {points_text(review.earned, names)}", "       ")
         lines += _wrap(chosen.text, "       ")
         if chosen.feedback:
             lines += _wrap(f"Why: {chosen.feedback}", "       ")
-        if review.best is not None:
-            lines.append(f"     Better: {_option(review.best)} {_points(review.best.points)}")
-            lines += _wrap(review.best.text, "       ")
-            if review.best.feedback:
-                lines += _wrap(f"Why: {review.best.feedback}", "       ")
+        label, options = advice(review)
+        for option in options:
+            lines.append(f"     {label} {_option(option)} {option_worth(option)}")
+            lines += _wrap(f"Points: {points_text(option.points, names)}", "       ")
+            lines += _wrap(option.text, "       ")
+            if option.feedback:
+                lines += _wrap(f"Why: {option.feedback}", "       ")
     return "\n".join(lines)
+
+
+def run_command(scenario: str, choices: list[str], timeouts: list[str]) -> str:
+    """The ``crisis-sim run`` command that replays a path."""
+    command = f"crisis-sim run {scenario} --choose {','.join(choices)}"
+    return command + (f" --timeout-at {','.join(timeouts)}" if timeouts else "")
 
 
 def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
@@ -83,16 +150,24 @@ def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
     lines.append("Endings:")
     for ending, reachable in analysis.endings.items():
         lines.append(f"  {ending:<28} {'reachable' if reachable else 'NOT REACHABLE'}")
+    scenario = ref or analysis.scenario_id
     for label, path in (("Best", analysis.best), ("Worst", analysis.worst)):
         if path is None or path.grade is None:
-            lines.append(f"{label} path: none reaches an ending")
+            how = " without a critical error" if label == "Best" else ""
+            lines.append(f"{label} path: none reaches an ending{how}")
             continue
         g = path.grade
         lines.append(f"{label} path: score {g.overall:g}, {'passes' if g.passed else 'fails'}, ending '{path.ending}'")
-        command = f"crisis-sim run {ref or analysis.scenario_id} --choose {','.join(path.choices)}"
-        if path.timeouts:
-            command += f" --timeout-at {','.join(path.timeouts)}"
-        lines.append(f"  {command}")
+        lines.append(f"  {run_command(scenario, path.choices, path.timeouts)}")
+    if analysis.grade_mismatches:
+        lines.append("Grades that disagree with the ending (paths without a critical error):")
+        for m in analysis.grade_mismatches:
+            verdict = "fails" if m["rating"] == "good" else "passes"
+            lines.append(f"  ending '{m['ending']}' (rated {m['rating']}) {verdict} with a score of {m['score']:g}")
+            lines += [f"    - {r}" for r in m["reasons"]]
+            lines.append(f"    {run_command(scenario, m['choices'], m['timeouts'])}")
+    if analysis.grade_check_partial:
+        lines.append(f"  ! grades were checked against endings only in part: {analysis.grade_check_partial}")
     if analysis.uniform_decisions:
         lines.append("Decisions where every option scores the same:")
         lines += [f"  {u['scene']}: {', '.join(u['choices'])}" for u in analysis.uniform_decisions]

@@ -57,7 +57,8 @@ class Dimension(Frozen):
 
     name: Text = Field(description="Name shown in the debrief and results, e.g. 'Safety assessment'.")
     weight: Weight = Field(
-        description="Relative weight of this dimension in the overall score (a whole number from 1 to 10000). "
+        description="Relative weight of this dimension (a whole number from 1 to 10000): each point a choice "
+        "scores in one of its principles is worth this much in the choice's value, and so in the overall score. "
         "Weights need not add up to 100; the default rubric's do, so they read as percentages."
     )
     description: Text = Field(description="What this dimension measures, in a sentence.")
@@ -431,10 +432,9 @@ def format_rubric(rubric: Rubric, width: int = 88) -> str:
         out += ["", *wrap(rubric.description, 0)]
     out += ["", *wrap(pass_rule_text(rubric.pass_), 0)]
     total = sum(d.weight for d in rubric.dimensions.values())
-    out += ["", f"Dimensions (weights total {total})"]
+    out += ["", f"Dimensions (weights total {total}; a point in a principle is worth its dimension's weight)"]
     for did, dim in rubric.dimensions.items():
-        share = f", {dim.weight * 100 / total:.0f}% of the score" if total != 100 else ""
-        out += ["", f"  {dim.name} [{did}], weight {dim.weight}{share}", *wrap(dim.description, 4)]
+        out += ["", f"  {dim.name} [{did}], weight {dim.weight}", *wrap(dim.description, 4)]
         for pid in rubric.dimension_principles(did):
             p = rubric.principles[pid]
             out.append(f"    - {p.name} [{pid}]")

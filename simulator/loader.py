@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from simulator.diagnostics import Diagnostic, DiagnosticError, Suggester, did_you_mean, has_errors
 from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
 from simulator.lint import authoring_lint, wording_findings
-from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Scenario, Scene
+from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Choice, Scenario, Scene, Timeout
 from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_file
 
 Loc = tuple[str | int, ...]
@@ -434,6 +434,7 @@ class _Checker:
         if scene.timeout is not None:
             self.scene_ref(scene.timeout.to, base + ("timeout", "to"), f"timeout of scene '{sid}'")
             self.effects(scene.timeout.effects, scene.timeout.set, base + ("timeout",))
+            self.acceptable_not_critical(scene.timeout, base + ("timeout",), f"the timeout of scene '{sid}'")
         seen: dict[str, int] = {}
         for i, choice in enumerate(scene.choices):
             loc = base + ("choices", i)
@@ -450,6 +451,7 @@ class _Checker:
             self.scene_ref(choice.to, loc + ("to",), f"choice '{choice.id}'")
             self.condition(choice.if_, loc + ("if",))
             self.effects(choice.effects, choice.set, loc)
+            self.acceptable_not_critical(choice, loc, f"choice '{choice.id}'")
         if scene.end is not None:
             self.ending_parts(sid, scene)
             for key, present in (("choices", scene.choices), ("auto", scene.auto), ("timeout", scene.timeout)):
@@ -492,6 +494,16 @@ class _Checker:
                     "empty, so add a part without 'if' (crisis-sim analyze checks it exactly)",
                     at_key=True,
                 )
+
+    def acceptable_not_critical(self, option: Choice | Timeout, loc: Loc, what: str) -> None:
+        """An option cannot be both as good as the best and a run-failing mistake."""
+        if option.acceptable and option.critical:
+            self.report.add(
+                loc + ("acceptable",),
+                "acceptable-critical",
+                f"{what} is marked both 'acceptable: true' and 'critical: {option.critical}'; "
+                "a critical error fails the run, so it cannot be as good as the best: remove one",
+            )
 
     def auto_to_itself(self, sid: str, scene: Scene) -> None:
         """An auto move back to its own scene repeats forever once taken: on the way only the
@@ -620,6 +632,7 @@ WARNING_CODES = frozenset(
         # the checks against the rubric (scoring/catalog.attach_rubric)
         "unused-principle",
         "possible-dead-end",
+        "acceptable-worth-less",
     }
 )
 """Every warning a scenario file can get, so every code ``# crisis-sim: ignore[...]`` can

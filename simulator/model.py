@@ -126,6 +126,11 @@ class Timeout(Frozen):
     critical: Ident | None = Field(
         None, description="A critical-error id from the rubric: letting time run out fails the run."
     )
+    acceptable: bool = Field(
+        False,
+        description="true: waiting here is as good as the best option on offer, whatever its points "
+        "(graded as the best; the debrief shows 'Also strong:' rather than 'Better:').",
+    )
     feedback: str = Field("", description="Why hesitating here matters (shown in the debrief).")
 
 
@@ -143,6 +148,11 @@ class Choice(Frozen):
     scores: dict[Ident, Points] = Field(default_factory=dict, description="Principle id -> points from -3 to +3.")
     critical: Ident | None = Field(
         None, description="A critical-error id from the rubric: choosing this fails the run."
+    )
+    acceptable: bool = Field(
+        False,
+        description="true: sound practice, as good as the best option on offer whatever its points "
+        "(graded as the best; the debrief shows 'Also strong:' rather than 'Better:'). Not with critical.",
     )
     feedback: str = Field("", description="Why this choice helps or hurts, shown in the debrief.")
 

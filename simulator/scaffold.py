@@ -217,6 +217,9 @@ scenes:
         set: {{knows_name: true}}
         effects: {{rapport: 1}}
         scores: {{respectful_approach: 1}}
+        # 'acceptable: true': as good as the best option here (offer-choices) though it
+        # scores less, so taking this step first costs nothing (see docs/scoring.md).
+        acceptable: true
         feedback: Asking their name and using it shows respect and gives them some control.
       - id: offer-choices
         text: '"Thanks for telling me. Would it help to call someone you trust tonight? It''s your call."'

@@ -10,28 +10,32 @@ from test_run_cli import cli
 
 def test_analyze_sample_best_passes_worst_fails_and_paths_replay_to_the_same_scores():
     out = cli("analyze", "overpass-railing", "--json")
-    assert out.returncode == 0, out.stderr
+    # exit 1: the sample's good ending can be reached with a failing grade (see test_library)
+    assert out.returncode == 1, out.stderr
     data = json.loads(out.stdout)
-    assert data["problems"] == [] and not data["bound_hit"]
+    assert len(data["problems"]) == 1 and not data["bound_hit"] and data["grade_check_partial"] == ""
     assert data["best"]["score"] == 100.0 and data["best"]["passed"] is True
-    assert data["worst"]["passed"] is False
+    assert data["worst"]["score"] == 0.0 and data["worst"]["passed"] is False
     assert all(data["endings"].values())
-    for key in ("best", "worst"):
-        path = data[key]
+    mismatch = data["grade_mismatches"][0]
+    assert mismatch["ending"] == "good_ending" and mismatch["passed"] is False
+    for key, path in (("best", data["best"]), ("worst", data["worst"]), ("mismatch", mismatch)):
         args = ["run", "overpass-railing", "--choose", ",".join(path["choices"]), "--json"]
         if path["timeouts"]:
             args += ["--timeout-at", ",".join(path["timeouts"])]
         replay = json.loads(cli(*args).stdout)
-        assert replay["grade"]["overall"] == path["score"]
-        assert replay["grade"]["passed"] == path["passed"]
+        assert replay["grade"]["overall"] == path["score"], key
+        assert replay["grade"]["passed"] == path["passed"], key
 
 
 def test_analyze_text_output_gives_runnable_commands():
     out = cli("analyze", "overpass-railing")
-    assert out.returncode == 0
+    assert out.returncode == 1
     assert "Best path: score 100, passes" in out.stdout
     assert "crisis-sim run overpass-railing --choose ask-dispatch,slow-approach," in out.stdout
-    assert "Problems: none" in out.stdout
+    section = out.stdout.split("Grades that disagree with the ending (paths without a critical error):\n")[1]
+    assert section.startswith("  ending 'good_ending' (rated good) fails with a score of ")
+    assert "\n    crisis-sim run overpass-railing --choose slow-approach," in section
 
 
 def test_analyze_reports_the_bound_and_exits_1():
@@ -40,12 +44,87 @@ def test_analyze_reports_the_bound_and_exits_1():
     assert "the state bound (20) was hit" in out.stdout
 
 
+def test_a_stopped_search_never_offers_a_critical_error_as_the_best_path():
+    """With 10 states only the critical 'order-down' reaches an ending: no best path, and the
+    grade check says it is partial."""
+    out = cli("analyze", "overpass-railing", "--max-states", "10", "--json")
+    data = json.loads(out.stdout)
+    assert out.returncode == 1 and data["bound_hit"] and data["best"] is None
+    assert data["worst"]["choices"] == ["order-down"]
+    assert "state bound was hit" in data["grade_check_partial"]
+    text = cli("analyze", "overpass-railing", "--max-states", "10").stdout
+    assert "Best path: none reaches an ending without a critical error" in text
+    assert "grades were checked against endings only in part" in text
+
+
+SOUND = """\
+start: a
+scenes:
+  a:
+    choices:
+      - {id: listen, text: Listen, to: b, scores: {active_listening: 2}}
+      - {id: lecture, text: Lecture, to: LECTURE, scores: {active_listening: -2}}
+  b:
+    choices:
+      - {id: thank, text: Thank, to: WELL, scores: {empathy_validation: 1}}
+      - {id: leave, text: Leave, to: badly, scores: {empathy_validation: -1}}
+  well:
+    end: {rating: good, outcome: Done well.}
+  badly:
+    end: {rating: poor, outcome: Done badly.}
+"""
+
+
+def test_analyze_reports_a_good_ending_reached_with_a_failing_grade(tmp_path):
+    sound = cli("analyze", str(write(tmp_path, SOUND.replace("WELL", "well").replace("LECTURE", "badly"))))
+    assert sound.returncode == 0 and "Problems: none" in sound.stdout, sound.stdout
+    # the lecture now leads on, and the good ending is still one kind word away
+    body = SOUND.replace("WELL", "well").replace("LECTURE", "b")
+    out = cli("analyze", str(path := write(tmp_path, body, "lecture.yaml")))
+    assert out.returncode == 1
+    assert "ending 'well' (rated good) fails with a score of 0" in out.stdout
+    command = f"crisis-sim run {path} --choose lecture,thank"
+    assert f"    {command}\n" in out.stdout
+    assert "a path without a critical error reaches ending 'well' (rated good) and fails" in out.stdout
+    replay = cli(*command.split()[1:], "--no-record")
+    assert "NOT PASSED" in replay.stdout and "(rated good)" in replay.stdout
+
+
+def test_analyze_reports_a_poor_ending_reached_with_a_passing_grade(tmp_path):
+    """Only a rubric whose pass rule accepts poor endings can pass one."""
+    from scoring.rubric import find_rubric
+
+    folder = tmp_path / "rubrics"
+    folder.mkdir()
+    text = find_rubric("default").read_text(encoding="utf-8")
+    assert "ratings: [good, acceptable]" in text
+    (folder / "default.yaml").write_text(text.replace("[good, acceptable]", "[good, acceptable, poor]"))
+    body = SOUND.replace("WELL", "badly").replace("LECTURE", "badly")  # doing well ends badly: a wrong rating
+    out = cli("analyze", str(write(tmp_path, body)), "--rubric", str(folder / "default.yaml"))
+    assert out.returncode == 1
+    assert "ending 'badly' (rated poor) passes with a score of 100" in out.stdout
+    default = cli("analyze", str(write(tmp_path, body, "default-rubric.yaml")))  # there, poor never passes
+    assert "rated poor" not in default.stdout and "the best path does not pass" in default.stdout
+
+
+def test_analyze_says_when_loops_keep_the_grade_check_partial(tmp_path):
+    body = SOUND.replace("WELL", "well").replace("LECTURE", "badly").replace(
+        "      - {id: leave,", "      - {id: pause, text: Pause, to: b}\n      - {id: leave,"
+    )
+    out = cli("analyze", str(write(tmp_path, body)))
+    assert "grades were checked against endings only in part: paths that go round a loop of states" in out.stdout
+
+
 def test_run_json_carries_the_whole_grade():
     data = json.loads(cli("run", "overpass-railing", "--choose", "order-down", "--json").stdout)
     grade = data["grade"]
     assert grade["passed"] is False and grade["critical_errors"][0]["id"] == "threat_or_force_without_need"
-    assert {d["id"] for d in grade["dimensions"]} >= {"safety_assessment", "listening_empathy"}
-    assert grade["decisions"][0]["best"]["id"] == "ask-dispatch"
+    assert grade["overall"] == 0.0 and grade["performance"] == 0.0 and grade["method"] == 2
+    dims = {d["id"]: d["score"] for d in grade["dimensions"]}
+    assert set(dims) == {"safety_assessment", "engagement", "listening_empathy", "suicide_risk",
+                         "respectful_influence", "resolution_care"}
+    assert dims["resolution_care"] is None and dims["safety_assessment"] == 0.0  # n/a is null
+    assert [o["id"] for o in grade["decisions"][0]["better"]] == ["ask-dispatch"]
 
 
 FARM = """\
@@ -110,7 +189,7 @@ def test_analyze_prints_runnable_commands_for_files_outside_the_library(tmp_path
     copy = tmp_path / "my-copy.yaml"
     shutil.copy(SAMPLE, copy)
     out = cli("analyze", str(copy))
-    assert out.returncode == 0
+    assert out.returncode == 1  # the sample's known grade mismatch (see test_library)
     command = next(line.strip() for line in out.stdout.splitlines() if line.strip().startswith("crisis-sim run"))
     assert command.startswith(f"crisis-sim run {copy} --choose ")
     replay = cli(*command.split()[1:], "--no-record")

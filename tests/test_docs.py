@@ -182,3 +182,84 @@ def test_id_patterns_are_documented():
     text = doc_text()
     for pattern in PATTERN_HELP:
         assert f"`{pattern}`" in text, pattern
+
+
+# ---- docs/scoring.md: the worked example is recomputed ----------------------------------------
+
+SCORING = REPO / "docs" / "scoring.md"
+
+
+def _table(text: str, marker: str) -> list[list[str]]:
+    """The rows of the Markdown table after ``<!-- marker -->`` (header and rule left out)."""
+    block = text.split(f"<!-- {marker} -->\n", 1)[1].split("\n\n", 1)[0]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in block.splitlines()[2:]]
+
+
+def test_the_worked_example_of_scoring_md_is_what_grading_computes(tmp_path):
+    from scoring.catalog import load_graded
+    from scoring.grading import grade
+    from scoring.report import format_grade
+    from simulator.engine import Session
+
+    text = SCORING.read_text(encoding="utf-8")
+    match = re.search(r"<!-- example: worked -->\s*```yaml\n(.*?)```", text, re.S)
+    assert match, "docs/scoring.md has no worked example"
+    path = tmp_path / "worked-example.yaml"
+    path.write_text(match.group(1), encoding="utf-8")
+    graded = load_graded(path)
+    assert graded.ok and graded.diagnostics == [], [d.format() for d in graded.diagnostics]
+    command = re.search(r"crisis-sim run worked-example\.yaml --choose (\S+)", text)
+    session = Session(graded.scenario)
+    session.start()
+    for choice in command.group(1).split(","):
+        session.choose(choice)
+    g = grade(graded.scenario, graded.rubric, session.decisions)
+
+    rows = _table(text, "worked-decisions")
+    assert len(rows) == len(g.decisions)
+    for row, review in zip(rows, g.decisions, strict=True):
+        assert row[0] == str(review.sequence) and row[1].split()[0] == f"`{review.chosen.id}`"
+        assert ("(acceptable)" in row[1]) == review.chosen.acceptable
+        numbers = [int(cell) for cell in row[2:]]
+        assert numbers == [review.value, review.credited, review.best_value, review.worst_value, review.stakes,
+                           review.scored], row
+    performance = re.search(
+        r"\*\*Performance\*\* = \(([-\d +]+)\) ÷ \(([-\d +]+)\) = (\d+) ÷ (\d+) = \*\*([\d.]+)\*\*", text
+    )
+    assert [int(x) for x in performance.group(1).split(" + ")] == [r.scored for r in g.decisions]
+    assert [int(x) for x in performance.group(2).split(" + ")] == [r.stakes for r in g.decisions]
+    assert (int(performance.group(3)), int(performance.group(4))) == (g.scored, g.at_stake)
+    assert float(performance.group(5)) == g.performance
+
+    by_name = {d.name: d for d in g.dimensions}
+    for name, at_stake, weights, score in _table(text, "worked-dimensions"):
+        line = by_name[name]
+        if score == "n/a":
+            assert line.score is None and at_stake == "never"
+        else:
+            assert line.score == float(score) and line.stake == int(weights)
+            stakes = [n for n in (1, 2, 3) if _at_stake(g, graded.scenario, n, name, graded.rubric)]
+            assert at_stake == ", ".join(f"decision {n}" for n in stakes) and line.decisions == len(stakes)
+    reported = re.search(r"\*\*reported score is (\d+)\*\*", text)
+    assert g.overall == float(reported.group(1)) and not g.passed
+    assert g.reasons == ["Listening and empathy scored 33.3, below the minimum of 50"]
+    assert f"*{g.reasons[0]}*" in " ".join(text.split())
+    headline = re.search(r"reads\s+`(Overall score: [^`]+)` with `performance ([\d.]+)`", text)
+    assert headline.group(1) in format_grade(g) and float(headline.group(2)) == g.performance
+    assert "With\n`reflect` at decision 2 instead, every decision scores all it puts at stake: 100, passed." in text
+    better = Session.replay(graded.scenario, [])
+    for choice in ("introduce", "reflect", "stay-back"):
+        better.choose(choice)
+    g2 = grade(graded.scenario, graded.rubric, better.decisions)
+    assert (g2.overall, g2.passed) == (100.0, True)
+
+
+
+def _at_stake(g, scenario, sequence: int, dimension_name: str, rubric) -> bool:
+    """Whether some option of decision ``sequence``'s scene has points in the dimension (the
+    worked example has no conditions, so every option of the scene is on offer)."""
+    did = next(d.id for d in g.dimensions if d.name == dimension_name)
+    members = set(rubric.dimension_principles(did))
+    scene = scenario.scenes[g.decisions[sequence - 1].scene]
+    options = [*scene.choices, *([scene.timeout] if scene.timeout else [])]
+    return any(members & {p for p, v in o.scores.items() if v} for o in options)

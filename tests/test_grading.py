@@ -1,5 +1,7 @@
-"""Grading properties: best path 100 and passes, worst fails, critical errors fail, purity,
-key order irrelevance, and not-applicable dimensions sharing out their weight."""
+"""Grading examples on the sample and small inline scenarios: best path 100 and passes, worst
+fails, critical errors fail and report below the pass mark, acceptable options, the rule for
+decisions with nothing positive on offer, not-applicable dimensions, key order irrelevance.
+The invariants over generated scenarios live in test_grading_properties.py."""
 
 from __future__ import annotations
 
@@ -56,15 +58,16 @@ def test_best_path_scores_100_and_passes(sample, rubric):
     g = grade(sample, rubric, play(sample, BEST))
     assert g.overall == 100.0 and g.passed and g.proficient and g.reasons == []
     assert g.ending.rating == "good"
-    assert all(r.best is None for r in g.decisions)  # every choice was the best on offer
+    assert all(r.better == [] for r in g.decisions)  # every choice was the best on offer
     applicable = [d for d in g.dimensions if d.score is not None]
-    assert applicable and all(d.score == 100.0 and d.earned == d.possible for d in applicable)
+    assert applicable and all(d.score == 100.0 and d.decisions >= 1 for d in applicable)
+    assert g.performance == 100.0 and g.scored == g.at_stake > 0
 
 
 def test_always_worst_fails(sample, rubric):
     g = grade(sample, rubric, play_worst(sample, rubric))
     assert not g.passed
-    assert g.overall < 70
+    assert g.overall == 0.0
     assert g.critical_errors
 
 
@@ -87,12 +90,52 @@ def test_critical_error_fails_whatever_the_points(tmp_path, rubric):
         """,
     )
     g = grade(scenario, rubric, play(scenario, ["great-but-critical"]))
-    assert g.overall == 100.0  # the points are all there...
-    assert not g.passed  # ...and it still fails
-    assert g.reasons == ["critical error at decision 1: Unsafe promise or lie"]
+    # its points are worth more than 'good', but a critical error earns nothing: it is credited
+    # with the worst on offer and never more than 0...
+    assert g.decisions[0].value == 120 and g.decisions[0].credited == 0 and g.performance == 0.0
+    assert not g.passed and g.overall == 0.0  # ...and it fails
+    assert g.reasons[0] == "critical error at decision 1: Unsafe promise or lie"
     assert g.critical_errors[0].id == "unsafe_promise_or_lie" and g.critical_errors[0].sequence == 1
-    # a critical option is never the reference: 'good' is measured against itself
+    assert [o.id for o in g.decisions[0].better] == ["good"]
+    # a critical option is never the best: 'good' is measured against itself
     assert grade(scenario, rubric, play(scenario, ["good"])).passed
+
+
+def test_a_run_that_fails_reports_below_the_pass_mark_and_keeps_its_performance(tmp_path, rubric):
+    scenario = load(
+        tmp_path,
+        """\
+        start: a
+        scenes:
+          a:
+            choices:
+              - {id: listen, text: Listen, to: b, scores: {active_listening: 3}}
+              - {id: rush, text: Rush, to: b, scores: {active_listening: -3}}
+          b:
+            choices:
+              - {id: stay, text: Stay, to: done, scores: {empathy_validation: 1}}
+              - id: promise
+                text: Promise
+                to: done
+                scores: {empathy_validation: 1}
+                critical: unsafe_promise_or_lie
+          done:
+            end: {rating: good, outcome: Done.}
+        """,
+    )
+    g = grade(scenario, rubric, play(scenario, ["listen", "promise"]))
+    # 60 of 80 at stake: performance 75, above the pass mark, but the critical error fails it
+    assert (g.scored, g.at_stake, g.performance) == (60, 80, 75.0)
+    assert not g.passed and g.overall == 69.0 and g.capped
+    assert g.as_dict()["performance"] == 75.0 and g.as_dict()["overall"] == 69.0
+    from scoring.report import format_grade
+
+    text = format_grade(g)
+    assert "Overall score: 69/100 - NOT PASSED (pass mark 70)" in text
+    assert "performance 75; a run that does not pass reports at most 69" in text
+    # below the cap the performance is reported as it is
+    low = grade(scenario, rubric, play(scenario, ["rush", "stay"]))
+    assert not low.passed and low.overall == low.performance == 0.0 and not low.capped
 
 
 def test_same_decisions_always_give_the_identical_grade(sample, rubric):
@@ -126,7 +169,7 @@ def test_reordering_yaml_keys_changes_nothing(tmp_path, sample, rubric):
         assert a == b
 
 
-def test_untouched_dimension_is_not_applicable_and_its_weight_is_shared(tmp_path, rubric):
+def test_a_dimension_never_at_stake_is_not_applicable(tmp_path, rubric):
     scenario = load(
         tmp_path,
         """\
@@ -142,14 +185,14 @@ def test_untouched_dimension_is_not_applicable_and_its_weight_is_shared(tmp_path
     )
     g = grade(scenario, rubric, play(scenario, ["rush"]))
     by_id = {d.id: d for d in g.dimensions}
-    assert by_id["suicide_risk"].score is None and by_id["suicide_risk"].share == 0
-    assert by_id["listening_empathy"].score == 0.0  # possible 2, earned 0
-    assert by_id["safety_assessment"].score == 0.0  # possible 1, earned -1 -> clamped
-    # only the two touched dimensions (weights 20 and 20) count: each has half the overall
-    assert by_id["listening_empathy"].share == 50.0 and by_id["safety_assessment"].share == 50.0
-    assert sum(d.share for d in g.dimensions) == pytest.approx(100)
+    assert by_id["suicide_risk"].score is None and by_id["suicide_risk"].decisions == 0
+    # 'listen' was worth 60 and 'rush' -20: e = -20/60, clamped to 0 in both dimensions at stake
+    assert by_id["listening_empathy"].score == 0.0 and by_id["listening_empathy"].decisions == 1
+    assert by_id["safety_assessment"].score == 0.0
+    assert g.performance == 0.0
     best = grade(scenario, rubric, play(scenario, ["listen"]))
     assert best.overall == 100.0 and best.passed
+    assert {d.id for d in best.dimensions if d.score is not None} == {"listening_empathy", "safety_assessment"}
 
 
 def test_numbers_add_up(sample, rubric):
@@ -157,16 +200,14 @@ def test_numbers_add_up(sample, rubric):
         sample, ["slow-approach", "euphemism", "repair", "ask-directly", "reasons", "invite-now", "just-chat"]
     )
     g = grade(sample, rubric, decisions)
-    applicable = [d for d in g.dimensions if d.score is not None]
-    recomputed = sum(d.score * d.share / 100 for d in applicable)
-    assert g.overall == pytest.approx(recomputed, abs=0.15)
-    for d in applicable:
-        members = [p for p in g.principles if p.dimension == d.id]
-        assert d.earned == sum(p.earned for p in members)
-        assert d.possible == sum(p.possible for p in members)
+    assert g.scored == sum(r.scored for r in g.decisions) and g.at_stake == sum(r.stakes for r in g.decisions)
+    assert g.performance == round(100 * g.scored / g.at_stake, 1)
+    for review in g.decisions:  # b > 0 everywhere on this path: stakes = b, scored = credited clamped
+        assert review.stakes == review.best_value > 0
+        assert review.scored == max(-review.stakes, min(review.stakes, review.credited))
     assert g.ending.rating == "acceptable"
     review = g.decisions[1]
-    assert review.chosen.id == "euphemism" and review.best.id == "reflect-feeling"
+    assert review.chosen.id == "euphemism" and [o.id for o in review.better] == ["reflect-feeling"]
     assert "plainly" in review.chosen.feedback
 
 
@@ -175,7 +216,7 @@ def test_timeout_decisions_are_graded(sample, rubric):
     s.start()
     s.expire()
     g = grade(sample, rubric, s.decisions)
-    assert g.decisions[0].chosen.id is None and g.decisions[0].best.id == "ask-dispatch"
+    assert g.decisions[0].chosen.id is None and [o.id for o in g.decisions[0].better] == ["ask-dispatch"]
     assert "did not reach an ending" in g.reasons[-1]
 
 
@@ -205,7 +246,14 @@ def test_random_playthroughs_grade_within_bounds_and_reproducibly(sample, rubric
 
 def test_analysis_of_the_sample(sample, rubric):
     a = analyze(sample, rubric)
-    assert not a.bound_hit and a.problems == []
+    assert not a.bound_hit and not a.grade_check_partial
+    # The one problem: stumbling through five weak choices still reaches the good ending (the
+    # library rewrite is to make the ending depend on them; see test_library.KNOWN_GRADE_MISMATCHES).
+    assert [(m["ending"], m["passed"]) for m in a.grade_mismatches] == [("good_ending", False)]
+    assert len(a.problems) == 1 and "reaches ending 'good_ending' (rated good) and fails" in a.problems[0]
+    mismatch = a.grade_mismatches[0]
+    replayed = grade(sample, rubric, play(sample, mismatch["choices"]))
+    assert (replayed.overall, replayed.passed, replayed.ending.scene) == (mismatch["score"], False, "good_ending")
     assert all(a.endings.values()) and len(a.endings) == 4
     assert a.best.grade.overall == 100.0 and a.best.grade.passed
     assert not a.worst.grade.passed

@@ -145,8 +145,10 @@ async def test_coach_mode_shows_feedback_and_the_better_option(make_app):
         await pilot.press("2")  # slow-approach: good, but asking dispatch first was better
         await pilot.pause()
         text = transcript_text(app.screen)
-        assert "Coach: slow down time distance cover +2" in text
-        assert 'Better: Stay in the car for a moment and ask dispatch' in text
+        assert "Coach: your choice was worth 85; the best on offer was worth 100: scored 85 of 100." in text
+        assert "Points: Slow down; use time, distance and cover +2, Respectful approach +2" in text  # rubric names
+        assert "Better: Stay in the car for a moment and ask dispatch what else they know. (worth 100: " in text
+        assert "Better:" in text and "Also strong:" not in text
     with Store.open(app.store.path) as store:
         assert next(store.attempts()).mode == "coach"
 
@@ -358,3 +360,40 @@ async def test_a_trainee_going_round_a_loop_stops_at_max_decisions(make_app, tmp
     with Store.open(app.store.path) as store:
         [attempt] = list(store.attempts(trainee="t-loop"))
         assert attempt.status == "abandoned" and len(store.decisions(attempt.id)) == 3
+
+
+def worked_example(folder):
+    """The worked example of docs/scoring.md, written into ``folder``."""
+    import re
+
+    text = (SAMPLE.parent.parent / "docs" / "scoring.md").read_text(encoding="utf-8")
+    body = re.search(r"<!-- example: worked -->\s*```yaml\n(.*?)```", text, re.S).group(1)
+    path = folder / "worked-example.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+async def test_debrief_shows_the_capped_score_the_performance_and_also_strong(make_app, library):
+    """A run that fails on a dimension reports 69 and shows the performance beside it; the
+    acceptable choice gets "Also strong:", the weaker one "Better:", principles by name."""
+    path = worked_example(library)
+    app = make_app(trainee="t-worked", scenario_ref=str(path))
+    async with app.run_test(size=(100, 40)) as pilot:
+        play = await start_play(pilot)
+        for choice in ("introduce", "open-question", "stay-back"):
+            await choose(pilot, play, choice)
+        assert await wait_until(pilot, lambda: isinstance(app.screen, DebriefScreen))
+        screen = app.screen
+        verdict = str(screen.query_one("#verdict", Static).content)
+        assert verdict.startswith("Score: 69 / 100 (pass mark 70): NOT PASSED")
+        assert "performance 70.4; a run that does not pass reports at most 69" in verdict
+        reviews = [str(w.content) for w in screen.query(".review")]
+        assert "Also strong: Stay back and ask dispatch what the caller saw." in reviews[0]
+        assert "worth 45, counted as 60 (as good as the best)" in reviews[0] and "Better:" not in reviews[0]
+        assert "Better: \"It sounds like a lot of people are pushing you." in reviews[1]
+        assert "(worth 60: Active listening +2, Empathy and validation +1)" in reviews[1]
+        lines = [str(w.content) for w in screen.query(".dimension")]
+        assert any(line.startswith("Suicide risk") and "n/a  never at stake" in line for line in lines)
+    with Store.open(app.store.path) as store:
+        [attempt] = list(store.attempts(trainee="t-worked"))
+        assert attempt.overall == 69.0 and attempt.grade["performance"] == 70.4 and attempt.grade_method == 2

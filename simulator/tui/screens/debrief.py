@@ -1,5 +1,7 @@
 """Debrief: the ending and its rating, the score and pass/fail with reasons, a bar per dimension,
-critical errors, and each decision with the better option and why; help resources at the end."""
+critical errors, and each decision with what it was worth, the better (or equally strong)
+options and why; help resources at the end. The wording comes from ``scoring.report``, shared
+with the plain-text debrief."""
 
 from __future__ import annotations
 
@@ -11,6 +13,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
+from scoring.report import (
+    advice,
+    cap_note,
+    dimension_text,
+    option_worth,
+    points_text,
+    principle_names,
+    review_worth,
+    verdict,
+)
 from simulator.model import paragraphs
 from simulator.tui.text import parts, plain
 
@@ -20,10 +32,6 @@ BAR = 20
 def _bar(score: float) -> str:
     filled = round(score / 100 * BAR)
     return "█" * filled + "░" * (BAR - filled)
-
-
-def _points(points: dict[str, int]) -> str:
-    return ", ".join(f"{name.replace('_', ' ')} {value:+d}" for name, value in points.items()) or "no points"
 
 
 class DebriefScreen(Screen[None]):
@@ -54,21 +62,25 @@ class DebriefScreen(Screen[None]):
                 if g.ending.debrief.strip():
                     text = "\n\n".join(paragraphs(g.ending.debrief))
                     yield Static(plain(text), markup=False, classes="ending-debrief")
-            verdict = "PASSED" + (" (proficient)" if g.proficient else "") if g.passed else "NOT PASSED"
+            names = principle_names(g)
+            note = cap_note(g)
             yield Static(
-                parts(("Score: ", "bold"), f"{g.overall:g} / 100 (pass mark {g.pass_score}): ", (verdict, "bold")),
+                parts(
+                    ("Score: ", "bold"),
+                    f"{g.overall:g} / 100 (pass mark {g.pass_score}): ",
+                    (verdict(g), "bold"),
+                    f"\n({note})" if note else "",
+                ),
                 markup=False,
                 id="verdict",
                 classes="-passed" if g.passed else "-failed",
             )
             if g.reasons:
                 yield Static(plain("\n".join(f"• {r}" for r in g.reasons)), markup=False, id="reasons")
-            yield Static(plain("Dimensions (earned / possible points)"), classes="section")
+            yield Static(plain("Dimensions (score, and the decisions it rests on)"), classes="section")
             for d in g.dimensions:
-                if d.score is None:
-                    text = f"{d.name:<24} {'not applicable on this path':<{BAR}}"
-                else:
-                    text = f"{d.name:<24} {_bar(d.score)} {d.score:5.1f}  ({d.earned}/{d.possible}, share {d.share:g}%)"
+                bar = " " * BAR if d.score is None else _bar(d.score)
+                text = f"{d.name:<24} {bar} {dimension_text(d)}"
                 low = d.score is not None and d.score < g.dimension_min
                 yield Static(plain(text), markup=False, classes="dimension" + (" -low" if low else ""))
             if g.critical_errors:
@@ -85,16 +97,18 @@ class DebriefScreen(Screen[None]):
                 pieces: list[str | tuple[str, str]] = [
                     (f"{review.sequence}. You: ", "bold"),
                     " ".join(chosen.text.split()),
-                    f"\nPoints: {_points(review.earned)}",
+                    f"\nYour choice was {review_worth(review)}",
+                    f"\nPoints: {points_text(review.earned, names)}",
                 ]
                 if chosen.feedback:
                     pieces.append(f"\nWhy: {' '.join(chosen.feedback.split())}")
-                if review.best is not None:
-                    pieces += [("\nBetter: ", "bold"), " ".join(review.best.text.split())]
-                    pieces.append(f"\n({_points(review.best.points)})")
-                    if review.best.feedback:
-                        pieces.append(f" {' '.join(review.best.feedback.split())}")
-                yield Static(parts(*pieces), markup=False, classes="review" + (" -better" if review.best else ""))
+                label, options = advice(review)
+                for option in options:
+                    pieces += [(f"\n{label} ", "bold"), " ".join(option.text.split())]
+                    pieces.append(f"\n({option_worth(option)}: {points_text(option.points, names)})")
+                    if option.feedback:
+                        pieces.append(f" {' '.join(option.feedback.split())}")
+                yield Static(parts(*pieces), markup=False, classes="review" + (" -better" if review.better else ""))
             if s.resources:
                 yield Static(plain("Help and support"), classes="section")
                 yield Static(plain("\n".join(f"• {r}" for r in s.resources)), markup=False, id="resources")

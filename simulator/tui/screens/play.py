@@ -52,10 +52,6 @@ WATCH_INTERVAL = 0.5
 MAX_SHOWN_ERRORS = 5
 
 
-def _points(points: dict[str, int]) -> str:
-    return ", ".join(f"{name.replace('_', ' ')} {value:+d}" for name, value in points.items()) or "no points"
-
-
 def rebuild(scenario: Scenario, old: Session) -> tuple[Session, str | None]:
     """A started session of ``scenario`` at the place ``old`` had reached (its decisions
     replayed); or, when the place cannot be kept, a fresh start and the reason why."""
@@ -208,17 +204,22 @@ class PlayScreen(Screen[None]):
 
     def coach(self) -> None:
         from scoring.grading import grade
+        from scoring.report import advice, option_worth, points_text, principle_names, review_worth
 
-        review = grade(self.session.scenario, self.entry.rubric, self.session.decisions).decisions[-1]
-        lines = [f"Coach: {_points(review.earned)}."]
+        result = grade(self.session.scenario, self.entry.rubric, self.session.decisions)
+        review, names = result.decisions[-1], principle_names(result)
+        lines = [f"Coach: your choice was {review_worth(review)}.", f"Points: {points_text(review.earned, names)}."]
         if review.chosen.feedback:
             lines.append(f"Why: {' '.join(review.chosen.feedback.split())}")
-        if review.best is not None:
-            lines.append(f"Better: {' '.join(review.best.text.split())} ({_points(review.best.points)})")
-            if review.best.feedback:
-                lines.append(f"Because: {' '.join(review.best.feedback.split())}")
-        else:
-            lines.append("That was the best option on offer.")
+        label, options = advice(review)
+        for option in options:
+            text = " ".join(option.text.split())
+            lines.append(f"{label} {text} ({option_worth(option)}: {points_text(option.points, names)})")
+            if option.feedback:
+                lines.append(f"Because: {' '.join(option.feedback.split())}")
+        if not options:
+            best = "That was the best option on offer."
+            lines.append(best if review.stakes else "Every option here counted the same.")
         self.query_one(Transcript).coaching("\n".join(lines))
 
     # -- the countdown --
