@@ -49,11 +49,13 @@ ATTEMPT_COLUMNS = (
     "duration_seconds",
     "status",
     "overall",
+    "performance",
     "passed",
     "proficient",
     "ending_scene",
     "ending_rating",
     "critical_errors",
+    "grade_method",
 )
 """The fixed columns of the one-row-per-attempt CSV; ``dim_<id>`` columns follow."""
 
@@ -169,11 +171,12 @@ def attempt_row(attempt: Attempt, dims: list[str]) -> list[Any]:
     grade = attempt.grade
     scores: dict[str, Any] = {}
     critical = ""
-    proficient = None
+    proficient = performance = None
     if grade is not None:
         scores = {str(d["id"]): d.get("score") for d in grade.get("dimensions", [])}
         critical = ";".join(str(c["id"]) for c in grade.get("critical_errors", []))
         proficient = grade.get("proficient")
+        performance = grade.get("performance")  # method 2 on; older grades have none
     row = [
         attempt.id,
         attempt.trainee_id,
@@ -190,11 +193,13 @@ def attempt_row(attempt: Attempt, dims: list[str]) -> list[Any]:
         duration_seconds(attempt),
         attempt.status,
         attempt.overall,
+        performance,
         _bool(attempt.passed),
         _bool(proficient),
         attempt.ending_scene or "",
         attempt.ending_rating or "",
         critical,
+        attempt.grade_method,
     ]
     row += [scores.get(d) for d in dims]
     return ["" if cell is None else cell for cell in row]
@@ -282,6 +287,7 @@ def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, 
         "duration_seconds": duration_seconds(attempt),
         "status": attempt.status,
         "overall": attempt.overall,
+        "performance": (attempt.grade or {}).get("performance"),
         "passed": attempt.passed,
         "ending_scene": attempt.ending_scene,
         "ending_rating": attempt.ending_rating,

@@ -170,6 +170,8 @@ def _final_result(attempt: Attempt, iris: Iris) -> dict[str, Any]:
         extensions[iris.extension("ending")] = {"scene": ending.get("scene"), "rating": ending.get("rating")}
     if attempt.grade_method is not None:
         extensions[iris.extension("grade-method")] = attempt.grade_method
+    if grade.get("performance") is not None:  # the uncapped score (method 2 on); result.score is the reported one
+        extensions[iris.extension("performance")] = round(grade["performance"] / 100, 4)
     if extensions:
         result["extensions"] = extensions
     return result
