@@ -406,7 +406,7 @@ def test_config_command_and_broken_config(tmp_path, monkeypatch):
         ("passed", 1, "column passed (stored yes, recomputed no)"),
         ("ending_rating", "good", "column ending_rating (stored good, recomputed poor)"),
         ("ending_scene", "good_ending", "column ending_scene (stored good_ending, recomputed "),
-        ("grade_method", 7, "column grade_method (stored 7, recomputed 1)"),
+        ("grade_method", 7, "column grade_method (stored 7, recomputed 2)"),
     ],
 )
 def test_regrade_compares_every_column_that_is_shown(isolated_user_dirs, column, value, words):

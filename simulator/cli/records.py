@@ -89,23 +89,59 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
 @cli.command()
 @click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
 @click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="Recompute grades made with an older grading method with the current one and store them, "
+    "saying how many changed and by how much.",
+)
 @DB_OPTION
-def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
+def regrade(trainee: str | None, scenario: str | None, upgrade: bool, db: str | None) -> int:
     """Recompute every completed attempt's grade from its decisions and compare it with
     everything stored about it: the grade and the columns that listings, the CSV and the app
     show (overall, passed, ending, grading method). Exits 1 if any differ (or cannot be
-    recomputed), naming them. The whole file is checked first, as for an export."""
-    from scoring.grading import GradeError, grade
+    recomputed), naming them. The whole file is checked first, as for an export.
+
+    Grades made with an older grading method are not compared (the method changed, not the
+    record) but counted apart; --upgrade recomputes and stores them with the current method."""
+    from scoring.grading import GRADE_VERSION, GradeError, grade
     from simulator.recorder import ResumeRefused, check_same_content, stored_decisions
     from simulator.records.rows import grade_columns
 
     store = open_store(db, create=False, check="full")
     checked = differ = skipped = 0
+    older: list[tuple[Any, dict[str, Any], dict[str, Any] | None]] = []  # (attempt, stored, recomputed)
     for a in store.attempts(trainee=trainee, scenario=scenario, status="completed"):
+        stored = a.grade or {}
+        shown = {"overall": a.overall, "passed": a.passed, "ending_scene": a.ending_scene,
+                 "ending_rating": a.ending_rating, "grade_method": a.grade_method}
+        method = _method(stored, a.grade_method)
+        if method > GRADE_VERSION:
+            skipped += 1
+            click.echo(escaped_line(
+                f"{a.id[:8]} {a.scenario_id}: cannot recompute: graded with method {method}, newer than this "
+                f"crisis-sim's method {GRADE_VERSION}; upgrade crisis-sim"
+            ))
+            continue
+        if method < GRADE_VERSION:
+            # Its columns must still copy its own grade: an edited column is a difference here too.
+            columns = [(c, shown[c], v) for c, v in grade_columns(stored).items() if stored and shown[c] != v]
+            if columns:
+                differ += 1
+                click.echo(escaped_line(
+                    f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): stored grade (method {method}) and its columns "
+                    "differ in " + "; ".join(f"column {c} (stored {_shown(s)}, in the grade {_shown(v)})"
+                                             for c, s, v in columns)
+                ))
+                continue
+            if not upgrade:
+                older.append((a, stored, None))
+                continue
         try:
             graded = scenario_for(a)
             check_same_content(a, graded.scenario, graded.rubric)
-            fresh = grade(graded.scenario, graded.rubric, stored_decisions(store, a.id)).as_dict()
+            result = grade(graded.scenario, graded.rubric, stored_decisions(store, a.id))
+            fresh = result.as_dict()
         except (DiagnosticError, ResumeRefused, GradeError, OSError) as exc:  # GradeError: decisions missing or edited
             # OSError: the stored scenario path or rubric name is one this system cannot look up
             skipped += 1
@@ -114,11 +150,12 @@ def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
                 reason = known_error(exc) or str(exc)
             click.echo(escaped_line(f"{a.id[:8]} {a.scenario_id}: cannot recompute: {reason}"))
             continue
+        if method < GRADE_VERSION:
+            store.replace_grade(a.id, result)
+            older.append((a, stored, fresh))
+            continue
         checked += 1
-        stored = a.grade or {}
         keys = sorted(k for k in set(fresh) | set(stored) if fresh.get(k) != stored.get(k))
-        shown = {"overall": a.overall, "passed": a.passed, "ending_scene": a.ending_scene,
-                 "ending_rating": a.ending_rating, "grade_method": a.grade_method}
         columns = [(c, shown[c], v) for c, v in grade_columns(fresh).items() if shown[c] != v]
         if keys or columns:
             differ += 1
@@ -135,7 +172,53 @@ def regrade(trainee: str | None, scenario: str | None, db: str | None) -> int:
     click.echo(
         f"{checked} grade(s) recomputed: {checked - differ} agree, {differ} differ, {skipped} could not be recomputed"
     )
+    for line in _older_report(older, GRADE_VERSION):
+        click.echo(escaped_line(line))
     return 1 if differ or skipped else 0
+
+
+def _method(stored: dict[str, Any], column: int | None) -> int:
+    """The grading method that made a stored grade: the grade's own ``method`` (the column only
+    copies it); grades from before methods were numbered are method 1."""
+    method = stored.get("method", column)
+    return method if isinstance(method, int) and not isinstance(method, bool) else 1
+
+
+def _passed(passed: Any) -> str:
+    return "passed" if passed else "not passed"
+
+
+def _older_report(older: list[tuple[Any, dict[str, Any], dict[str, Any] | None]], current: int) -> list[str]:
+    """What ``regrade`` says about grades made with an older method: their number, or (after
+    --upgrade) each change and how many changed and by how much."""
+    if not older:
+        return []
+    methods = ", ".join(str(m) for m in sorted({_method(s, a.grade_method) for a, s, _ in older}))
+    if older[0][2] is None:
+        return [
+            f"{len(older)} grade(s) were made with an older grading method ({methods}) and were not compared; "
+            f"'crisis-sim regrade --upgrade' recomputes and stores them with method {current}"
+        ]
+    lines, deltas, flips = [], [], 0
+    for a, stored, fresh in older:
+        assert fresh is not None
+        before, after = stored.get("overall"), fresh["overall"]
+        flip = bool(stored.get("passed")) != bool(fresh["passed"])
+        flips += flip
+        if isinstance(before, (int, float)) and not isinstance(before, bool):
+            deltas.append((round(after - before, 1), a))
+        lines.append(
+            f"{a.id[:8]} {a.scenario_id} ({a.trainee_id}): method {_method(stored, a.grade_method)} -> {current}: "
+            f"score {_shown(before)} -> {after:g}, {_passed(stored.get('passed'))} -> {_passed(fresh['passed'])}"
+        )
+    changed = [(d, a) for d, a in deltas if d]
+    summary = f"upgraded {len(older)} grade(s) from method {methods} to method {current}: {len(changed)} changed score"
+    if changed:
+        mean = round(sum(d for d, _ in changed) / len(changed), 1)
+        largest, who = max(changed, key=lambda da: abs(da[0]))
+        summary += f" (mean change {mean:+g}, largest {largest:+g} on attempt {who.id[:8]})"
+    summary += f", {flips} changed between passed and not passed, {len(older) - len(changed)} kept their score"
+    return [*lines, summary]
 
 
 def _shown(value: Any) -> str:

@@ -180,6 +180,20 @@ class SqlStore:
             what=f"the grade of attempt {attempt_id[:8]}",
         )
 
+    def replace_grade(self, attempt_id: str, grade: Any) -> None:
+        """Store a recomputed grade (``regrade --upgrade``) of a completed attempt, with the
+        columns that copy it; the attempt's times and status stay as they were."""
+        data = grade.as_dict()
+        shown = grade_columns(data)
+        self.write(
+            "UPDATE attempts SET grade_json = ?, overall = ?, passed = ?, ending_scene = ?, ending_rating = ?, "
+            "grade_method = ? WHERE id = ? AND status = 'completed'",
+            (json_text(data), shown["overall"], int(shown["passed"]), shown["ending_scene"], shown["ending_rating"],
+             shown["grade_method"], attempt_id),
+            expect=1,
+            what=f"the recomputed grade of attempt {attempt_id[:8]}",
+        )
+
     def abandon_attempt(self, attempt_id: str) -> None:
         self.write(
             "UPDATE attempts SET status = 'abandoned', ended_at = ? WHERE id = ? AND status = 'in_progress'",
