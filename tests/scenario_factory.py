@@ -66,6 +66,21 @@ scenes:
 """
 
 
+def random_playthrough(scenario: Scenario, rnd, timeout_share: float = 0.2):
+    """A finished session of ``scenario`` played at random: a random choice on offer each time,
+    or (with a timer, ``timeout_share`` of the time) letting the time run out."""
+    from simulator.engine import Session
+
+    session = Session(scenario)
+    session.start()
+    while session.waiting:
+        if session.timeout_seconds() and rnd.random() < timeout_share:
+            session.expire()
+        else:
+            session.choose(rnd.choice(session.offered()).id)
+    return session
+
+
 # ---- generated scenarios, for the grading and analysis properties ------------------------------
 
 def _default_rubric():

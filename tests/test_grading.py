@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenario_factory import SAMPLE, SAMPLE_BEST, load
+from scenario_factory import SAMPLE, SAMPLE_BEST, load, random_playthrough
 
 from scoring.analysis import analyze
 from scoring.grading import grade
@@ -230,13 +230,7 @@ def test_a_log_that_does_not_fit_is_refused(sample, rubric):
 @settings(max_examples=40, deadline=None)
 @given(st.randoms(use_true_random=False))
 def test_random_playthroughs_grade_within_bounds_and_reproducibly(sample, rubric, rnd):
-    s = Session(sample)
-    s.start()
-    while s.waiting:
-        if s.timeout_seconds() and rnd.random() < 0.2:
-            s.expire()
-        else:
-            s.choose(rnd.choice(s.offered()).id)
+    s = random_playthrough(sample, rnd)
     g = grade(sample, rubric, s.decisions)
     assert 0 <= g.overall <= 100
     assert g == grade(sample, rubric, s.decisions)

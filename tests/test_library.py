@@ -105,21 +105,15 @@ def test_random_runs_keep_the_debrief_invariant(path, loaded, soak):
     passing score."""
     import random
 
+    from scenario_factory import random_playthrough
     from test_grading_properties import check_debrief_lines
 
     from scoring.grading import grade
-    from simulator.engine import Session
 
     graded = loaded[path.name]
     rnd = random.Random(path.stem)
     for _ in range(500 if soak else 25):
-        session = Session(graded.scenario)
-        session.start()
-        while session.waiting:
-            if session.timeout_seconds() and rnd.random() < 0.15:
-                session.expire()
-            else:
-                session.choose(rnd.choice(session.offered()).id)
+        session = random_playthrough(graded.scenario, rnd, timeout_share=0.15)
         g = grade(graded.scenario, graded.rubric, session.decisions)
         check_debrief_lines(g)
         assert g.passed or g.overall < g.pass_score
