@@ -35,7 +35,6 @@ import heapq
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from scoring.grading import Grade, grade, judge, option_value, stake_weights
@@ -58,6 +57,8 @@ BYTES_PER_WORK = 16
 """Memory analysis may hold per unit of work done (checked by a test, with tracemalloc)."""
 RATING_RANK = {"good": 0, "acceptable": 1, "poor": 2}
 CRITICAL_COST = 10**9
+NEAR_ZERO = 1e-9
+"""A pass margin below this may fail (floats; the path is then graded exactly)."""
 MAX_GRADED_PATHS = 10
 """Paths the check of grades against endings grades for real; fewer in very large scenarios
 (each grade replays a Session, which costs seconds on a 50,000-scene file): see graded_paths."""
@@ -224,6 +225,7 @@ class Explorer:
         self.start: StateKey | None = None
         self._values: dict[int, int] = {}
         self._choices: dict[str, dict[str, Choice]] = {}  # scene -> its choices by id (grade check)
+        self._margin_cache: dict[tuple[str, tuple[str | None, ...]], dict[str | None, tuple[float, ...]]] = {}
         self._scene_work: dict[str, tuple[int, int]] = {}
         self.start_loops = False  # the auto moves of the start scene loop before any decision
 
@@ -493,10 +495,16 @@ class Explorer:
             return []
         return [e for e in info.edges if e.target is not None and not e.critical and e.target in self.states]
 
-    def _margins(self, key: StateKey, dims: list[str]) -> dict[str | None, tuple[Fraction, ...]]:
+    def _margins(self, key: StateKey, dims: list[str]) -> dict[str | None, tuple[float, ...]]:
         """Per edge of a decision state (by choice id): how far it moves each pass condition:
-        the score above the pass mark, what is at stake, and each dimension above the minimum."""
+        the score above the pass mark, what is at stake, and each dimension above the minimum.
+        They depend only on the options on offer, so states that offer the same ones share them.
+        Floats are enough here: every path found is then graded exactly."""
         info = self.states[key]
+        offer = (info.scene, tuple(e.choice for e in info.edges))
+        cached = self._margin_cache.get(offer)
+        if cached is not None:
+            return cached
         scene = self.scenario.scenes[info.scene]
         by_id = self._choices.get(info.scene)
         if by_id is None:  # per scene, not per edge: a hub may offer thousands of choices
@@ -506,18 +514,18 @@ class Explorer:
             for e in info.edges
         ]
         judged = judge(options, [self.value(o) for o in options])
-        groups = {d: self.rubric.dimension_principles(d) for d in dims}
-        weights = stake_weights(options, groups)
+        weights = stake_weights(options, {d: self.rubric.dimension_principles(d) for d in dims})
         rule = self.rubric.pass_
-        out: dict[str | None, tuple[Fraction, ...]] = {}
+        out: dict[str | None, tuple[float, ...]] = {}
+        stakes = judged.stakes
         for index, edge in enumerate(info.edges):
-            scored, stakes = judged.scored(index), judged.stakes
-            row = [Fraction(100 * scored - rule.score * stakes, 100), Fraction(stakes)]
+            scored = judged.scored(index)
+            row = [(100 * scored - rule.score * stakes) / 100, float(stakes)]
             for d in dims:
                 w = weights[d] if stakes else 0
-                above = 100 * scored - rule.dimension_min * stakes
-                row.append(Fraction(w * above, 100 * stakes) if w else Fraction(0))
+                row.append(w * (100 * scored - rule.dimension_min * stakes) / (100 * stakes) if w else 0.0)
             out[edge.choice] = tuple(row)
+        self._margin_cache[offer] = out
         return out
 
     def grade_mismatches(self) -> tuple[list[dict[str, Any]], str]:
@@ -537,6 +545,9 @@ class Explorer:
         dims = list(self.rubric.dimensions)
         order, forward, looped = self._order()
         margins = {k: self._margins(k, dims) for k in order if forward.get(k)}
+        # the score, the stakes, and the dimensions ever at stake (the others cannot fail a run)
+        rows = [row for m in self._margin_cache.values() for row in m.values()]
+        live = {0, 1} | {2 + i for i in range(len(dims)) if any(row[2 + i] for row in rows)}
         endings: dict[str, list[StateKey]] = {}
         for key in order:
             info = self.states[key]
@@ -550,7 +561,7 @@ class Explorer:
             scenes = [sid for sid in endings if self.scenario.scenes[sid].end.rating == rating]  # type: ignore[union-attr]
             if not scenes:
                 continue
-            criteria = [c for c in range(2 + len(dims)) if not (sign > 0 and c == 1)]  # more at stake never helps
+            criteria = [c for c in range(2 + len(dims)) if c in live and not (sign > 0 and c == 1)]
             runs = [(c, *self._extreme(order, forward, margins, c, sign)) for c in criteria]
             for sid in scenes:
                 for criterion, dist, parent in runs:
@@ -558,9 +569,11 @@ class Explorer:
                     if not reached:
                         break
                     key = min(reached, key=lambda k, d=dist: -sign * d[k])  # the lowest, or the highest
-                    fails = dist[key] == 0 if criterion == 1 else dist[key] < 0
+                    fails = dist[key] == 0 if criterion == 1 else dist[key] < NEAR_ZERO
                     if sign < 0 and not fails:
                         continue
+                    if sign > 0 and criterion == 0 and dist[key] < -NEAR_ZERO:
+                        break  # even the best score on the way to this ending is below the pass mark
                     if graded >= budget:
                         skipped += 1
                         break
@@ -596,13 +609,13 @@ class Explorer:
     def _extreme(
         order: list[StateKey],
         forward: dict[StateKey, list[Edge]],
-        margins: dict[StateKey, dict[str | None, tuple[Fraction, ...]]],
+        margins: dict[StateKey, dict[str | None, tuple[float, ...]]],
         criterion: int,
         sign: int,
-    ) -> tuple[dict[StateKey, Fraction], dict[StateKey, tuple[StateKey, Edge]]]:
+    ) -> tuple[dict[StateKey, float], dict[StateKey, tuple[StateKey, Edge]]]:
         """The lowest (sign -1) or highest (sign 1) sum of one margin from the start to every
         state, over the acyclic forward edges, with the last step of each such path."""
-        dist: dict[StateKey, Fraction] = {order[0]: Fraction(0)}
+        dist: dict[StateKey, float] = {order[0]: 0.0}
         parent: dict[StateKey, tuple[StateKey, Edge]] = {}
         for key in order:
             here = dist.get(key)

@@ -11,12 +11,15 @@ logs (``scenario_factory.graded_scenarios``), not only the bundled library:
   dimension;
 - a run that does not pass reports a score below its pass mark in every place one score is shown
   or exported: the debrief headline, ``results``, CSV ``overall``, JSON Lines, xAPI ``result.score``;
-- grading is a pure function of (scenario, rubric, decisions).
+- grading is a pure function of (scenario, rubric, decisions);
+- analyze's check of grades against endings misses no good ending that random play reaches with
+  a failing grade, and every disagreement it reports replays as it says.
 
 The options' credit is computed here from the rule as docs/scoring.md states it, not by calling
-the grading module's own judge, so a change to the rule is caught. Two planted bugs (full marks
-where nothing positive was on offer, method 1's mistake; and ignoring ``acceptable``) are shown
-to be found by these properties with the CI budget (``test_the_budget_finds_planted_bugs``).
+the grading module's own judge, so a change to the rule is caught. Planted bugs (full marks where
+nothing positive was on offer, method 1's mistake; ignoring ``acceptable``; a weaker choice
+scoring more; analyze's check losing its pass margins) are shown to be found by these properties
+with the CI budget (``test_the_budget_finds_planted_bugs``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from hypothesis import strategies as st
 from scenario_factory import graded_scenarios
 
 import scoring.grading as grading
+from scoring.analysis import Explorer
 from scoring.grading import Judgement, grade, option_value
 from scoring.report import format_grade
 from simulator.engine import Session
@@ -228,6 +232,48 @@ def test_grading_is_pure(graded, rnd):
     assert scenario.model_dump() == dump
 
 
+# ---- analyze: grades against endings ----------------------------------------------------------
+
+
+@given(SCENARIOS, st.randoms(use_true_random=False))
+def test_analyze_finds_a_good_ending_with_a_failing_grade_whenever_one_exists(graded, rnd):
+    """Against random play: when analyze says no path without a critical error reaches a good
+    ending with a failing grade (and its check was complete), no random such path does; every
+    disagreement it reports replays to the grade and ending it names; its best path never takes
+    a critical error."""
+    from scoring.analysis import analyze
+
+    scenario, rubric = graded
+    a = analyze(scenario, rubric)
+    assert a.grade_check_partial == ""  # generated scenarios loop only once, guarded by a flag
+    for m in a.grade_mismatches:
+        replay = Session(scenario)
+        replay.start()
+        steps, timeouts = list(m["choices"]), list(m["timeouts"])  # as `run --choose ... --timeout-at ...`
+        while replay.waiting:
+            if timeouts and replay.scene == timeouts[0]:
+                timeouts.pop(0)
+                replay.expire()
+            else:
+                replay.choose(steps.pop(0))
+        assert not steps and not timeouts
+        g = grade(scenario, rubric, replay.decisions)
+        assert (g.overall, g.passed, g.ending.scene) == (m["score"], m["passed"], m["ending"])
+        assert not g.critical_errors and g.passed == (m["rating"] == "poor")
+    if a.best is not None:
+        assert not a.best.grade.critical_errors
+    failing_good = {m["ending"] for m in a.grade_mismatches if m["rating"] == "good"}
+    for _ in range(20):
+        session = walk(scenario, rubric, lambda options, credited, b: rnd.choice(options))
+        g = grade(scenario, rubric, session.decisions)
+        if g.critical_errors or g.ending is None or g.ending.rating != "good":
+            continue
+        if not g.passed:
+            event("a random path reached a good ending with a failing grade")
+            note(f"{[d.choice for d in session.decisions]} -> {g.overall} {g.reasons}")
+            assert g.ending.scene in failing_good
+
+
 # ---- a failed run never shows a passing score -------------------------------------------------
 
 
@@ -318,21 +364,35 @@ def _weaker_scores_more(options, values):
 ORIGINAL_JUDGE = grading.judge
 
 
+def _analyze_sees_every_path_pass(self, key, dims):
+    """analyze's grade check with its pass margins lost: every path looks like it passes."""
+    return {choice: tuple(1.0 for _ in row) for choice, row in ORIGINAL_MARGINS(self, key, dims).items()}
+
+
+ORIGINAL_MARGINS = Explorer._margins
+
+
 @pytest.mark.parametrize(
-    ("bug", "prop"),
+    ("where", "bug", "prop"),
     [
         (
+            (grading, "judge"),
             _full_marks_when_nothing_positive,
             test_the_worst_path_scores_0_when_every_decision_offers_something_not_positive,
         ),
-        (_no_acceptable_credit, test_a_best_path_scores_exactly_100_everywhere),
-        (_weaker_scores_more, test_a_better_option_to_the_same_state_never_lowers_a_score),
+        ((grading, "judge"), _no_acceptable_credit, test_a_best_path_scores_exactly_100_everywhere),
+        ((grading, "judge"), _weaker_scores_more, test_a_better_option_to_the_same_state_never_lowers_a_score),
+        (
+            (Explorer, "_margins"),
+            _analyze_sees_every_path_pass,
+            test_analyze_finds_a_good_ending_with_a_failing_grade_whenever_one_exists,
+        ),
     ],
-    ids=["full-marks-at-nothing-positive", "no-acceptable-credit", "weaker-scores-more"],
+    ids=["full-marks-at-nothing-positive", "no-acceptable-credit", "weaker-scores-more", "analyze-blind"],
 )
-def test_the_budget_finds_planted_bugs(monkeypatch, bug, prop):
+def test_the_budget_finds_planted_bugs(monkeypatch, where, bug, prop):
     """The property, with the profile's number of examples (no shrinking: finding is enough)."""
-    monkeypatch.setattr(grading, "judge", bug)
+    monkeypatch.setattr(*where, bug)
     budget = settings(settings.default, phases=[Phase.generate], database=None)
     with pytest.raises(AssertionError):
         budget(given(SCENARIOS, st.randoms(use_true_random=False))(prop.hypothesis.inner_test))()
