@@ -727,6 +727,77 @@ def record(
     return Recorded(p, suite.sidecar, created, warnings)
 
 
+@dataclass(frozen=True)
+class Updated:
+    """What ``update`` did to one scenario's sidecar."""
+
+    sidecar: Path | None
+    changes: list[str]  # "'NAME': score 85.3 -> 69, passed true -> false", one per changed test
+    kept: list[str]  # tests left as they were because their steps no longer play to an ending
+    inline: list[str]  # inline tests that differ: the scenario file is never rewritten
+
+
+def _pinned(p: Playthrough, actual: Actual) -> Playthrough:
+    """``p`` with what its steps now lead to; a score range stays a range when it still holds."""
+    assert actual.grade is not None and actual.ending is not None
+    score: Any = actual.score
+    if p.score is not None and p.score.min != p.score.max and p.score.min <= (actual.score or 0) <= p.score.max:
+        score = {"min": p.score.min, "max": p.score.max}
+    data = p.model_dump(by_alias=True)
+    data.update(ending=actual.ending, score=score, passed=actual.passed, critical=actual.critical)
+    if p.score is None:
+        data["score"] = None
+    if p.passed is None:
+        data["passed"] = None
+    if p.critical is None:
+        data["critical"] = None
+    return Playthrough.model_validate(data)
+
+
+def update(scenario_path: Path) -> Updated:
+    """Re-pin a scenario's sidecar tests on what their steps now lead to (after a change to the
+    scenario, the rubric or the grading method), like a snapshot update: the steps and names
+    stay, ending, score, passed and critical are rewritten. Comments before ``tests:`` are kept;
+    tests whose steps no longer play to an ending are kept unchanged and listed, for the author
+    to fix. Raises DiagnosticError when the scenario or sidecar has errors."""
+    suite = collect(scenario_path)
+    if not suite.ok:
+        raise DiagnosticError(suite.errors)
+    assert suite.scenario is not None and suite.rubric is not None
+    changes: list[str] = []
+    kept: list[str] = []
+    inline: list[str] = []
+    pinned: list[Playthrough] = []
+    for case in suite.cases:
+        outcome = run_playthrough(suite.scenario, suite.rubric, case.playthrough)
+        if suite.sidecar is not None and case.path == str(suite.sidecar):
+            if outcome.actual.grade is None or outcome.actual.stopped:
+                kept.append(case.playthrough.name)
+                pinned.append(case.playthrough)
+                continue
+            new = _pinned(case.playthrough, outcome.actual)
+            if not outcome.passed:
+                changes.append(f"'{case.playthrough.name}': " + "; ".join(" ".join(d.split()) for d in outcome.diff))
+            pinned.append(new)
+        elif not outcome.passed:
+            inline.append(case.playthrough.name)
+    sidecar = suite.sidecar if suite.sidecar is not None and suite.sidecar.exists() else None
+    if sidecar is not None and changes:
+        raw = read_bytes(sidecar)
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+        head = text.split("\ntests:", 1)[0] + "\n" if "\ntests:" in text else ""
+        if text.startswith("tests:"):
+            head = ""
+        new_text = head + "tests:\n" + "\n".join(playthrough_yaml(p) for p in pinned)
+        parsed = parse_text(new_text, str(sidecar))
+        loaded = validate_model(PlaythroughFile, parsed.data, Reporter(parsed.source))
+        if loaded is None or [(p.name, p.steps) for p in loaded.tests] != [(p.name, p.steps) for p in pinned]:
+            raise RecordError(f"re-pinning would change the tests of {sidecar} (unusual layout); nothing written")
+        bom = raw.startswith(b"\xef\xbb\xbf")
+        _write_atomically(sidecar, (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8"))
+    return Updated(sidecar, changes, kept, inline)
+
+
 def describe_recorded(rec: Recorded) -> str:
     p = rec.playthrough
     assert p.score is not None

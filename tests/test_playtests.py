@@ -424,3 +424,57 @@ def test_a_playthrough_longer_than_max_decisions_says_so(tmp_path):
         "step 3: the run reached 2 decisions, the most this scenario allows (its max_decisions), and stopped in "
         "scene 'a'"
     )
+
+
+# ---- --update: re-pinning after a change --------------------------------------------------------
+
+
+def test_update_repins_changed_tests_keeps_the_header_and_lists_what_it_cannot_replay(tmp_path):
+    path = door(
+        tmp_path,
+        """\
+        # my notes about these tests
+        tests:
+          - name: "best"
+            steps: ["introduce", "listen"]
+            ending: "good_end"
+            score: 80
+            passed: false
+            critical: []
+
+          - name: "in range"
+            steps: ["introduce", "listen"]
+            ending: "good_end"
+            score: {min: 90, max: 100}
+
+          - name: "shoved"
+            steps: ["shove"]
+            ending: "good_end"
+            critical: []
+
+          - name: "no longer plays"
+            steps: ["introduce", "introduce"]
+            ending: "good_end"
+        """,
+    )
+    before = cli("test", str(path))
+    assert before.returncode == 1
+    out = cli("test", str(path), "--update")
+    assert out.returncode == 1, out.stderr  # one test is left for the author
+    lines = out.stdout.splitlines()
+    assert any("re-pinned 'best': score: expected 80, got 100; passed: expected false, got true" in x for x in lines)
+    assert any("re-pinned 'shoved': ending: expected 'good_end', got 'door_shut'" in x for x in lines)
+    assert any("kept 'no longer plays'" in x for x in lines)
+    assert lines[-1] == "2 test(s) re-pinned in 1 scenario(s); 1 left for you to fix"
+    text = (tmp_path / "door.tests.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# my notes about these tests\ntests:\n")
+    assert "score: {min: 90, max: 100}" in text  # a range that still holds stays a range
+    assert '  - name: "shoved"\n    steps: ["shove"]\n    ending: "door_shut"\n    critical: ["threat_or_force_without_need"]\n' in text
+    after = cli("test", str(path))
+    assert after.stdout.splitlines()[-1] == "3 passed, 1 failed"
+
+
+def test_update_refuses_other_options_and_needs_a_path(tmp_path):
+    path = door(tmp_path)
+    assert cli("test", str(path), "--update", "--record", "x").returncode == 2
+    assert cli("test", "--update").returncode == 2

@@ -283,12 +283,19 @@ def new(scenario_id: str, folder: Path) -> int:
 @click.option(
     "--timeout-at", multiple=True, metavar="SCENES", help="With --record: let the timer run out in these scenes."
 )
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Re-pin the sidecar tests of PATH on what their steps now lead to (ending, score, passed, critical), "
+    "printing every change to read; for after a change to the scenario, the rubric or the grading method.",
+)
 def playtest(
     paths: tuple[str, ...],
     keyword: str | None,
     record_name: str | None,
     choose: tuple[str, ...],
     timeout_at: tuple[str, ...],
+    update: bool,
 ) -> int:
     """Run the recorded playthrough tests of scenarios (default: the bundled library).
 
@@ -302,6 +309,10 @@ def playtest(
     from simulator.runner import parse_list
 
     steps, timeouts = parse_list(choose), parse_list(timeout_at)
+    if update:
+        if record_name is not None or steps or timeouts or keyword is not None:
+            raise click.UsageError("--update re-pins every sidecar test of PATH; leave out --record, --choose and -k")
+        return _update_playtests(paths)
     if record_name is None:
         if steps or timeouts:
             raise click.UsageError("--choose and --timeout-at are for --record NAME")
@@ -333,3 +344,30 @@ def playtest(
         click.echo(f"{PROG}: warning: {escaped_line(warning)}", err=True)
     click.echo(playtests.describe_recorded(recorded))
     return 0
+
+
+def _update_playtests(paths: tuple[str, ...]) -> int:
+    """``crisis-sim test PATH... --update``: one block per scenario whose tests changed."""
+    from scoring import playtests
+
+    if not paths:
+        raise click.UsageError("--update needs the scenario files or folders to re-pin (PATH...)")
+    files, problems = playtests.expand(paths)
+    if problems:
+        raise DiagnosticError(problems)
+    changed = stuck = 0
+    for file in files:
+        try:
+            result = playtests.update(file)
+        except playtests.RecordError as exc:
+            return fail(str(exc))
+        for line in result.changes:
+            click.echo(escaped_line(f"{result.sidecar}: re-pinned {line}"))
+        for name in result.kept:
+            click.echo(escaped_line(f"{result.sidecar}: kept '{name}': its steps no longer play to an ending; fix it"))
+        for name in result.inline:
+            click.echo(escaped_line(f"{file}: inline test '{name}' differs; edit it in the scenario file"))
+        changed += len(result.changes)
+        stuck += len(result.kept) + len(result.inline)
+    click.echo(f"{changed} test(s) re-pinned in {len(files)} scenario(s); {stuck} left for you to fix")
+    return 1 if stuck else 0
