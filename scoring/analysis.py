@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scoring.difficulty import Structure, measure
 from scoring.grading import Grade, grade, judge, option_value, stake_weights
 from scoring.rubric import Rubric, effective_rubric
 from simulator import rules
@@ -132,6 +133,8 @@ class Analysis:
     empty_outcomes: list[str] = field(default_factory=list)  # endings reached with no outcome part holding
     grade_mismatches: list[dict[str, Any]] = field(default_factory=list)
     grade_check_partial: str = ""  # why the check of grades against endings is not complete, if it is not
+    structure: Structure | None = None  # what makes it hard (scoring.difficulty); None when nothing was explored
+    label: str = ""  # the scenario's own difficulty label
 
     @property
     def problems(self) -> list[str]:
@@ -767,6 +770,8 @@ def analyze(
     rub = ex.rubric
     dims = sorted({rub.principles[p].dimension for p in principles if p in rub.principles})
     mismatches, partial = ex.grade_mismatches()
+    best = ex.best_path()
+    structure = measure(ex, len(best.decisions) if best else 0) if ex.start is not None else None
     return Analysis(
         scenario_id=scenario.id,
         states=len(ex.states),
@@ -778,7 +783,7 @@ def analyze(
         width=ex.width,
         limits=ex.limits,
         endings=endings,
-        best=ex.best_path(),
+        best=best,
         worst=ex.worst_path(),
         uniform_decisions=list(uniform.values()),
         single_option_decisions=sorted(single),
@@ -790,6 +795,8 @@ def analyze(
         empty_outcomes=empty_outcomes(ex),
         grade_mismatches=mismatches,
         grade_check_partial=partial,
+        structure=structure,
+        label=scenario.difficulty,
     )
 
 

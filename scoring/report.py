@@ -184,7 +184,28 @@ def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
         lines += [f"  {f['scene']}: {f['choice']}" for f in analysis.farming]
     lines.append(f"Principles exercised ({len(analysis.principles)}): {', '.join(analysis.principles)}")
     lines.append(f"Dimensions exercised ({len(analysis.dimensions)}): {', '.join(analysis.dimensions)}")
+    lines += _structure(analysis)
     problems = analysis.problems
     lines.append("Problems: " + ("none" if not problems else ""))
     lines += [f"  - {p}" for p in problems]
     return "\n".join(lines)
+
+
+def _structure(analysis: Analysis) -> list[str]:
+    """The measured difficulty and what it rests on (scoring.difficulty)."""
+    s = analysis.structure
+    if s is None:
+        return []
+    total = sum(s.points.values())
+    agrees = "as labelled" if s.level == analysis.label else f"labelled {analysis.label}"
+    partial = " (partial: from the states explored)" if s.partial else ""
+    return [
+        f"Difficulty (measured): {s.level}, {total} point(s); {agrees}{partial}",
+        f"  best path: {s.best_path_decisions} decisions ({s.points['length']})"
+        f" · critical errors on offer in {s.critical_share:.0%} of {s.decision_scenes} decision scenes"
+        f" ({s.points['traps']})"
+        f" · timers: {s.timers} ({s.points['time']})"
+        f" · random runs ending poorly: {1 - s.random_not_poor:.0%} of {s.random_runs} ({s.points['unforgiving']})",
+        f"  decision scenes with two or more defensible choices: {s.defensible_share:.0%};"
+        f" random runs ending well: {s.random_good:.0%}",
+    ]

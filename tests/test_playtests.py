@@ -469,7 +469,8 @@ def test_update_repins_changed_tests_keeps_the_header_and_lists_what_it_cannot_r
     text = (tmp_path / "door.tests.yaml").read_text(encoding="utf-8")
     assert text.startswith("# my notes about these tests\ntests:\n")
     assert "score: {min: 90, max: 100}" in text  # a range that still holds stays a range
-    assert '  - name: "shoved"\n    steps: ["shove"]\n    ending: "door_shut"\n    critical: ["threat_or_force_without_need"]\n' in text
+    shoved = '  - name: "shoved"\n    steps: ["shove"]\n    ending: "door_shut"\n'
+    assert shoved + '    critical: ["threat_or_force_without_need"]\n' in text
     after = cli("test", str(path))
     assert after.stdout.splitlines()[-1] == "3 passed, 1 failed"
 
