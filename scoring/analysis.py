@@ -130,6 +130,7 @@ class Analysis:
     farming: list[dict[str, Any]]
     principles: list[str]
     dimensions: list[str]
+    critical_errors: list[str] = field(default_factory=list)  # critical error ids on offer in a reachable state
     empty_outcomes: list[str] = field(default_factory=list)  # endings reached with no outcome part holding
     grade_mismatches: list[dict[str, Any]] = field(default_factory=list)
     grade_check_partial: str = ""  # why the check of grades against endings is not complete, if it is not
@@ -741,11 +742,14 @@ def analyze(
     single: set[str] = set()
     dead: dict[str, dict[str, Any]] = {}
     principles: set[str] = set()
+    criticals: set[str] = set()
     loops: dict[tuple[str, str | None], dict[str, Any]] = {}
     if ex.start_loops:
         loops[(scenario.start, "(start)")] = {"scene": scenario.start, "choice": "(start)"}
     for _key, info in ex.states.items():
         for edge in info.edges:
+            if edge.critical:
+                criticals.add(edge.critical)
             if edge.loops:
                 loops.setdefault((info.scene, edge.choice), {"scene": info.scene, "choice": edge.choice})
         if info.kind == "stuck":
@@ -792,6 +796,7 @@ def analyze(
         farming=ex.farming(),
         principles=sorted(principles),
         dimensions=dims,
+        critical_errors=sorted(criticals),
         empty_outcomes=empty_outcomes(ex),
         grade_mismatches=mismatches,
         grade_check_partial=partial,

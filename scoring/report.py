@@ -184,6 +184,9 @@ def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
         lines += [f"  {f['scene']}: {f['choice']}" for f in analysis.farming]
     lines.append(f"Principles exercised ({len(analysis.principles)}): {', '.join(analysis.principles)}")
     lines.append(f"Dimensions exercised ({len(analysis.dimensions)}): {', '.join(analysis.dimensions)}")
+    lines.append(
+        f"Critical errors on offer ({len(analysis.critical_errors)}): {', '.join(analysis.critical_errors) or 'none'}"
+    )
     lines += _structure(analysis)
     problems = analysis.problems
     lines.append("Problems: " + ("none" if not problems else ""))

@@ -126,12 +126,38 @@ def test_random_runs_keep_the_debrief_invariant(path, loaded, soak):
         assert g.passed or g.overall < g.pass_score
 
 
-def test_every_principle_in_two_scenarios_and_every_dimension_in_five(analyses):
+@pytest.fixture(scope="module")
+def coverage(loaded, analyses):
+    from scoring.coverage import scenario_coverage
+
+    return [scenario_coverage(g.scenario, analyses[name]) for name, g in sorted(loaded.items())]
+
+
+def test_the_library_covers_the_rubric_and_the_course(coverage):
+    """Issue 15's library rules (scoring/coverage.py): each principle earns points in three
+    scenarios, each critical error can be made in two, naloxone in two, three hold and four
+    diversion calls, and 30 % of decision scenes offer two or more defensible choices."""
+    from scoring.coverage import shortfalls
+
     rubric = load_rubric(find_rubric("default")).rubric
-    principles = Counter(p for a in analyses.values() for p in set(a.principles))
+    assert shortfalls(coverage, rubric) == []
+
+
+def test_every_dimension_in_five_scenarios(analyses):
+    rubric = load_rubric(find_rubric("default")).rubric
     dimensions = Counter(d for a in analyses.values() for d in set(a.dimensions))
-    assert {p: principles[p] for p in rubric.principles if principles[p] < 2} == {}
     assert {d: dimensions[d] for d in rubric.dimensions if dimensions[d] < 5} == {}
+
+
+def test_the_readme_coverage_tables_are_the_library_s(coverage, analyses):
+    """scenarios/README.md shows the tables ``python -m scoring.coverage --write`` makes."""
+    from scoring.coverage import README, readme_block
+
+    rubric = load_rubric(find_rubric("default")).rubric
+    by_id = {a.scenario_id: a for a in analyses.values()}
+    assert readme_block(coverage, by_id, rubric) in README.read_text(encoding="utf-8"), (
+        "scenarios/README.md is out of date: run python -m scoring.coverage --write"
+    )
 
 
 def test_suicide_scenarios_end_with_help_resources(loaded):
@@ -143,7 +169,7 @@ def test_suicide_scenarios_end_with_help_resources(loaded):
         assert any("988" in r for r in s.resources), f"{s.id} touches suicide but lists no 988 resource"
 
 
-def test_arrest_or_diversion_decisions_and_a_co_responder_call(loaded):
+def test_a_co_responder_call(loaded):
+    """Diversion and hold calls are counted with the library's coverage (scoring/coverage.py)."""
     tags = Counter(t for g in loaded.values() for t in g.scenario.tags)
-    assert tags["diversion"] >= 2
     assert tags["co-responder"] >= 1
