@@ -10,22 +10,24 @@ multiply the states (that is the explosive case, measured separately).
 
 Reported: reachable states and transitions, seconds, microseconds per transition, and growth
 from the smallest to the largest size as (time per transition at the largest) / (at the
-smallest): near-linear in the reachable state graph means about 1 (target <= 1.5). A second, small scenario is built
-to explode (16 independent flags that can be set in any order: 2^16 x 17 states); analysing it
-with ``max_states=20,000`` must stop at the bound and say so, in a time comparable to exploring
-20,000 states (target: its time per transition <= 2x that of the chain). A third, the 2.5 KB
-hub of 30 unguarded flags from issue 12 (2^30 states, 31 transitions each), must stop at the work
-budget, and a unit of work must cost about what it costs on the chain (target <= 2x), so the
-budget means the same time whatever the scenario's shape.
+smallest), medians of 5, 3 and 1 rounds (the largest takes minutes; the other scenarios 3);
+the spread pairs the extremes: near-linear in the reachable state graph means about 1 (target
+<= 1.5). A second, small scenario is built to explode (16 independent flags that can be set in
+any order: 2^16 x 17 states); analysing it with ``max_states=20,000`` must stop at the bound and
+say so, in a time comparable to exploring 20,000 states (target: its time per transition <= 2x
+that of the chain). A third, the 2.5 KB hub of 30 unguarded flags from issue 12 (2^30 states,
+31 transitions each), must stop at the work budget, and a unit of work must cost about what it
+costs on the chain (target <= 2x), so the budget means the same time whatever the scenario's
+shape.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.timing import Result, table
+from benchmarks.timing import Result, Timing, repeat, table
 
 NAME = "analyze"
 HEADER = """format: 1
@@ -110,7 +112,9 @@ def explosive_text(flags: int = 16, guarded: bool = True) -> str:
     )
 
 
-def _analyze(path: Path, max_states: int, max_work: int = 10**12):  # returns (Analysis, seconds)
+def _analyze(path: Path, max_states: int, max_work: int = 10**12, rounds: int = 1):  # returns (Analysis, Timing)
+    """Load and attach the rubric once, then time ``rounds`` analyses (the collector as in
+    production: ``analyze`` decides itself whether to pause it)."""
     from scoring.analysis import analyze
     from scoring.catalog import attach_rubric
     from simulator.loader import load_scenario
@@ -119,30 +123,50 @@ def _analyze(path: Path, max_states: int, max_work: int = 10**12):  # returns (A
     assert loaded.ok, [d.format() for d in loaded.diagnostics][:5]
     graded = attach_rubric(loaded.scenario)
     assert graded.ok, [d.format() for d in graded.diagnostics][:5]
-    start = time.perf_counter()
-    result = analyze(graded.scenario, graded.rubric, max_states=max_states, max_work=max_work)
-    return result, time.perf_counter() - start
+    timing = repeat(
+        lambda: analyze(graded.scenario, graded.rubric, max_states=max_states, max_work=max_work),
+        rounds,
+        collector="on",
+    )
+    return timing.value, timing
+
+
+def _per(timing: Timing, count: int) -> list[float]:
+    return [t / count for t in timing.runs]
+
+
+def _ratio(name: str, part: list[float], whole: list[float]) -> Result:
+    """median(part) / median(whole), the spread pairing the extremes."""
+    return Result(
+        NAME,
+        name,
+        statistics.median(part) / statistics.median(whole),
+        2.0,
+        (min(part) / max(whole), max(part) / min(whole)),
+    )
 
 
 def run(quick: bool = False) -> list[Result]:
     sizes = (500, 2_000, 10_000) if quick else (1_000, 10_000, 50_000)
-    rows, per_state, per_unit = [], {}, {}
+    rounds = dict(zip(sizes, (5, 3, 1), strict=True))  # the largest takes minutes
+    rows, per_transition, per_unit = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             path = Path(tmp) / f"chain-{n}.yaml"
             path.write_text(chain_text(n))
-            result, seconds = _analyze(path, max_states=5_000_000)
+            result, timing = _analyze(path, max_states=5_000_000, rounds=rounds[n])
             assert not result.bound_hit and result.best is not None, "the chain must be explored completely"
             assert all(result.endings.values()), result.endings
-            per_state[n] = seconds / result.transitions
-            per_unit[n] = seconds / result.work
+            per_transition[n] = _per(timing, result.transitions)
+            per_unit[n] = _per(timing, result.work)
             rows.append(
                 [
                     n,
                     result.states,
                     result.transitions,
-                    seconds,
-                    per_state[n] * 1e6,
+                    len(timing.runs),
+                    timing.median,
+                    statistics.median(per_transition[n]) * 1e6,
                     result.best.grade.overall,
                     result.worst.grade.overall,
                 ]
@@ -150,44 +174,51 @@ def run(quick: bool = False) -> list[Result]:
         path = Path(tmp) / "explosive.yaml"
         path.write_text(explosive_text())
         bound = 20_000
-        exploded, seconds = _analyze(path, max_states=bound)
+        exploded, explosive = _analyze(path, max_states=bound, rounds=3)
         path = Path(tmp) / "wide.yaml"
         path.write_text(explosive_text(30, guarded=False))
         budget = 3_000_000
-        wide, wide_seconds = _analyze(path, max_states=5_000_000, max_work=budget)
+        wide, wide_timing = _analyze(path, max_states=5_000_000, max_work=budget, rounds=3)
     print(
         table(
-            ["scenes", "states", "transitions", "seconds", "µs/transition", "best", "worst"],
+            ["scenes", "states", "transitions", "rounds", "seconds (median)", "µs/transition", "best", "worst"],
             rows,
             title=f"{NAME}: exact state exploration of generated chains",
         )
     )
-    growth = per_state[sizes[-1]] / per_state[sizes[0]]
-    explosive_per_state = seconds / exploded.transitions
-    print(f"growth of time per transition {sizes[0]:,} -> {sizes[-1]:,} scenes: {growth:.3f} (1.0 = linear)")
+    small, large = per_transition[sizes[0]], per_transition[sizes[-1]]
+    growth = Result(
+        NAME,
+        f"time per transition growth {sizes[0]:,}->{sizes[-1]:,} scenes (1.0 = linear)",
+        statistics.median(large) / statistics.median(small),
+        1.5,
+        (min(large) / max(small), max(large) / min(small)),
+    )
+    print(growth.line())
     print(
         f"explosive scenario (16 free flags, 2^16 x 17 states): bound {bound:,} hit: {exploded.bound_hit}; "
-        f"reported '{exploded.problems[0] if exploded.problems else ''}' after {seconds:.2f} s"
+        f"reported '{exploded.problems[0] if exploded.problems else ''}' after {explosive.median:.2f} s (median)"
     )
     assert exploded.bound_hit and "state bound" in exploded.problems[0]
     print(
         f"exponential hub (30 free flags, 31 transitions a state): work budget {budget:,} reported "
-        f"'{wide.problems[0] if wide.problems else ''}' after {wide_seconds:.2f} s, {wide.states:,} states"
+        f"'{wide.problems[0] if wide.problems else ''}' after {wide_timing.median:.2f} s (median), "
+        f"{wide.states:,} states"
     )
     assert wide.limits == ["work"]
-    chain_per_state = per_state[sizes[-1]]
-    return [
-        Result(NAME, f"time per transition growth {sizes[0]:,}->{sizes[-1]:,} scenes (1.0 = linear)", growth, 1.5),
-        Result(
-            NAME,
+    results = [
+        growth,
+        _ratio(
             "explosive scenario: time per transition vs the chain (bound reported)",
-            explosive_per_state / chain_per_state,
-            2.0,
+            _per(explosive, exploded.transitions),
+            large,
         ),
-        Result(
-            NAME,
+        _ratio(
             "exponential hub: time per unit of work vs the chain (work budget reported)",
-            (wide_seconds / wide.work) / per_unit[sizes[-1]],
-            2.0,
+            _per(wide_timing, wide.work),
+            per_unit[sizes[-1]],
         ),
     ]
+    for result in results[1:]:
+        print(result.line())
+    return results

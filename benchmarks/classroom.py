@@ -335,13 +335,16 @@ def run(quick: bool = False) -> list[Result]:
         print(f"  problem: {problem}")
     assert solo.ok and crowd.ok and paced.ok, f"{NAME}: the records file lost, duplicated or refused decisions"
     base = solo.percentile(0.5) or 1e-9
-    return [
+    results = [
         Result(NAME, f"commit p95, {processes} processes without pause / one process's median commit",
                crowd.percentile(0.95) / base, float(processes)),
         Result(NAME, "slowest commit without pause, seconds (busy timeout: 15)", max(crowd.commits, default=0.0),
                10.0),
         Result(NAME, f"slowest commit at ~{think:g} ms per decision, seconds", max(paced.commits, default=0.0), 2.0),
     ]
+    for result in results:
+        print(result.line())
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:

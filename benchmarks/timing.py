@@ -1,81 +1,203 @@
-"""Shared helpers: repeated timing with ``time.perf_counter`` and a plain table printer."""
+"""The benchmark harness: what every benchmark in this folder measures with, so the figures mean
+the same thing everywhere.
+
+- ``compare(baseline, ours, repeats)``: the two calls run in alternation (the order swapped every
+  round, so a burst of load from another process or a slow drift hits both), with the **same
+  garbage-collector setting on both sides** (off by default: a full collection runs before each
+  call, outside the timed part, and the collector stays off during it). The answer is the
+  **median of the per-round ratios** with their spread (min-max), never a best-of-N, which flips
+  verdicts with machine load alone.
+- ``repeat(fn, repeats)``: one call timed the same way, for figures with no baseline.
+- ``child(code, ...)``: a fresh Python process that reports its **own** peak memory. Linux keeps
+  a process's ``ru_maxrss`` across fork and exec, so a child started by a benchmark that already
+  holds gigabytes reports the parent's peak (the export benchmark once read 3.9 GB for a 50 MiB
+  process); the child reads ``VmHWM`` from ``/proc/self/status`` instead, which starts afresh at
+  exec.
+- ``Result``: one target, with its value, spread, target and ``met`` / ``not met``.
+"""
 
 from __future__ import annotations
 
 import gc
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+REPO = Path(__file__).resolve().parent.parent
+Collector = Literal["off", "on"]
 
 
 @dataclass
 class Timing:
-    """Seconds for each repeat of one measured call, plus the last call's return value
-    (set ``value`` to None once checked, to free a large result)."""
+    """Seconds for each repeat of one measured call, plus the last call's return value (set
+    ``value`` to None once checked, to free a large result)."""
 
-    runs: tuple[float, ...]
+    runs: tuple[float, ...] = ()
     value: Any = None
-
-    @property
-    def best(self) -> float:
-        return min(self.runs)
 
     @property
     def median(self) -> float:
         return statistics.median(self.runs)
 
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.runs), max(self.runs)
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+
+@dataclass
+class Comparison:
+    """Alternating rounds of a baseline and our code, each round giving one ratio."""
+
+    baseline: Timing = field(default_factory=Timing)
+    ours: Timing = field(default_factory=Timing)
+    collector: Collector = "off"
+
+    @property
+    def ratios(self) -> tuple[float, ...]:
+        """ours / baseline for each round (the two calls of a round ran back to back)."""
+        return tuple(o / b for o, b in zip(self.ours.runs, self.baseline.runs, strict=True))
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.ratios), max(self.ratios)
+
+
+def timed(fn: Callable[[], Any], collector: Collector = "off") -> tuple[float, Any]:
+    """One call of ``fn``: a full collection first (not timed), then the call with the
+    collector ``off`` or ``on``; the collector's earlier state is restored afterwards."""
+    was_enabled = gc.isenabled()
     gc.collect()
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+    if collector == "off":
+        gc.disable()
+    else:
+        gc.enable()
+    try:
+        start = time.perf_counter()
+        value = fn()
+        return time.perf_counter() - start, value
+    finally:
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
 
 
-def measure(fn: Callable[[], Any], repeats: int = 3) -> Timing:
-    """Call ``fn`` ``repeats`` times; time each call with ``perf_counter``.
-
-    A full garbage collection runs before each call (outside the timed part) so one call's
-    garbage is not billed to the next. The collector stays on during the call: real loads
-    pay for it too, and it applies to the baseline and to our code alike.
-    """
-    return measure_pair(fn, None, repeats)[0]
-
-
-def measure_pair(
-    baseline: Callable[[], Any], ours: Callable[[], Any] | None, repeats: int = 3
-) -> tuple[Timing, Timing]:
-    """Time two calls in alternation (baseline, ours, baseline, ours, ...), so that a burst of
-    load from other processes on a shared machine hits both rather than only one of them.
-    Only the last return value of each is kept; earlier ones are freed before the next call.
-    """
-    timings = (Timing(()), Timing(()))
-    for _ in range(max(1, repeats)):
-        for timing, fn in zip(timings, (baseline, ours), strict=True):
-            if fn is None:
-                continue
+def compare(
+    baseline: Callable[[], Any],
+    ours: Callable[[], Any],
+    repeats: int = 5,
+    *,
+    collector: Collector = "off",
+) -> Comparison:
+    """Time ``baseline`` and ``ours`` ``repeats`` times each, alternating, the order swapped every
+    round (B O, O B, B O...), with the same collector setting for both. Only the last return
+    value of each is kept; earlier ones are freed before the next call."""
+    result = Comparison(collector=collector)
+    for round_ in range(max(1, repeats)):
+        order = ((result.baseline, baseline), (result.ours, ours))
+        for timing, fn in order if round_ % 2 == 0 else order[::-1]:
             timing.value = None  # free the previous result before collecting
-            seconds, timing.value = _timed(fn)
+            seconds, timing.value = timed(fn, collector)
             timing.runs += (seconds,)
-    return timings
+    return result
+
+
+def repeat(fn: Callable[[], Any], repeats: int = 3, *, collector: Collector = "off") -> Timing:
+    """Time ``fn`` ``repeats`` times, each call like one side of ``compare``."""
+    timing = Timing()
+    for _ in range(max(1, repeats)):
+        timing.value = None
+        seconds, timing.value = timed(fn, collector)
+        timing.runs += (seconds,)
+    return timing
+
+
+# ---- fresh child processes -------------------------------------------------------------------
+
+PEAK_MARK = "@@crisis-sim-bench-peak-kib "
+_PEAK_PRELUDE = f"""
+import atexit as _atexit, sys as _sys
+
+def _report_peak():
+    try:
+        with open('/proc/self/status') as fh:
+            kib = next(int(line.split()[1]) for line in fh if line.startswith('VmHWM:'))
+    except (OSError, StopIteration):
+        import resource
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if _sys.platform == 'darwin':
+            kib //= 1024
+    _sys.stdout.flush()
+    print({PEAK_MARK!r} + str(kib), file=_sys.stderr, flush=True)
+
+_atexit.register(_report_peak)
+"""
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A finished child process: wall seconds (start to exit, imports included), its own peak
+    resident memory in MiB, and what it printed on stdout."""
+
+    seconds: float
+    peak_mib: float
+    stdout: str
+
+
+def child(
+    code: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdout: bool = False,
+    cwd: Path = REPO,
+) -> ChildRun:
+    """Run ``code`` in a fresh ``python -c`` (arguments in ``sys.argv[1:]``) and return its wall
+    time and its own peak memory (``VmHWM``, not the ``ru_maxrss`` it inherits from this process;
+    ``ru_maxrss`` only where there is no ``/proc``). Raises ``RuntimeError`` with its stderr when
+    the child fails. ``stdout=False`` sends its output to /dev/null."""
+    environment = {**os.environ, "CRISIS_SIM_CONFIG": os.devnull, **(env or {})}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_PRELUDE + code, *args],
+        stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=cwd,
+    )
+    seconds = time.perf_counter() - start
+    marks = [line for line in done.stderr.splitlines() if line.startswith(PEAK_MARK)]
+    if done.returncode != 0 or not marks:
+        raise RuntimeError(f"benchmark child exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return ChildRun(seconds, int(marks[-1][len(PEAK_MARK) :]) / 1024, done.stdout or "")
+
+
+# ---- results and tables ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Result:
-    """One figure a benchmark checks against its target, for the summary table: the value (a
-    ratio, usually a median over rounds), its spread (min-max over the rounds, when there were
-    rounds) and the target it is held to (``<=``, or ``>=`` with ``at_least``; None: printed for
-    information, no verdict)."""
+    """One target a benchmark checks: the value (a median), its spread over the rounds, and the
+    target it is held to (``<=``, or ``>=`` with ``at_least``). ``target=None`` is a figure
+    printed for information, with no verdict."""
 
     benchmark: str
     metric: str
     value: float
     target: float | None
-    note: str = ""
     spread: tuple[float, float] | None = None
     at_least: bool = False
+    unit: str = ""
 
     @property
     def passed(self) -> bool:
@@ -87,21 +209,36 @@ class Result:
     def verdict(self) -> str:
         if self.target is None:
             return "info"
-        return "PASS" if self.passed else "FAIL"
+        return "met" if self.passed else "not met"
 
     @property
     def shown_target(self) -> str:
-        return "-" if self.target is None else f"{'>=' if self.at_least else '<='} {self.target:g}"
+        if self.target is None:
+            return "-"
+        return f"{'>=' if self.at_least else '<='} {self.target:g}{self.unit}"
 
     @property
     def shown_spread(self) -> str:
-        return "-" if self.spread is None else f"{_fmt(self.spread[0])}-{_fmt(self.spread[1])}"
+        if self.spread is None:
+            return "-"
+        low, high = self.spread
+        return f"{_fmt(low)}-{_fmt(high)}"
+
+    def row(self) -> list[Any]:
+        return [self.metric, self.value, self.shown_spread, self.shown_target, self.verdict]
 
     def line(self) -> str:
         """The result as one sentence, for the end of a benchmark's own output."""
         spread = "" if self.spread is None else f" (spread {self.shown_spread})"
         target = "" if self.target is None else f"; target {self.shown_target}: {self.verdict}"
-        return f"{self.metric}: {_fmt(self.value)}{spread}{target}"
+        return f"{self.metric}: {_fmt(self.value)}{self.unit}{spread}{target}"
+
+
+RESULT_HEADERS = ["metric", "median", "spread (min-max)", "target", "verdict"]
+
+
+def results_table(results: Sequence[Result], title: str) -> str:
+    return table(RESULT_HEADERS, [r.row() for r in results], title=title)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str = "") -> str:
