@@ -32,6 +32,13 @@ def unsafe_chars(text: str) -> list[str]:
     return sorted({f"U+{ord(c):04X}" for c in _UNSAFE_CHARS.findall(text)})
 
 
+def has_unsafe(text: str) -> bool:
+    """Whether ``text`` holds any character ``strip_unsafe`` removes (every escape sequence
+    starts with one), in one pass: the YAML reader checks a whole file once, so most of its
+    values need no check of their own."""
+    return _UNSAFE_CHARS.search(text) is not None
+
+
 def strip_unsafe(text: str) -> str:
     """Remove terminal escape sequences (whole), other control characters and bidi controls;
     keep ``\\n`` and ``\\t``."""

@@ -2,9 +2,18 @@
 
 Why not ``yaml.safe_load``: it silently keeps the last of two duplicate keys, expands aliases
 (a 300-byte alias bomb becomes hundreds of millions of nodes), resolves ``no`` to ``False``
-and ``1:20`` to 80, and forgets positions. This reader walks libyaml's event stream instead
-(``CSafeLoader``, never the unsafe loaders) and builds plain dicts, lists and scalars while
-recording a line and column for every path, so later checks can say ``file:line:col``.
+and ``1:20`` to 80, and forgets positions. This reader lets libyaml's C parser and composer
+(``CSafeLoader``'s, never the unsafe loaders') build the node tree, whose nodes carry their line
+and column, and turns it in one pass into plain dicts, lists and scalars plus a ``SourceMap``
+(the position of every key and value), so later checks can say ``file:line:col``.
+
+Two paths, one answer. The fast path above refuses nothing itself: whenever it meets what a
+file must not hold (an anchor or alias, a tag, a duplicate or non-text key, nesting deeper than
+``MAX_DEPTH``, a second document, no document, or any libyaml error), it stops, and the checker
+walks libyaml's events in document order to report the first such problem at its line, as
+the only owner of those diagnostics. Anchors and aliases are found in the text before anything
+is composed (the composer would share an alias's node, and walking a shared tree is how an alias
+bomb explodes): any ``&`` or ``*`` that could start one sends the file to the checker first.
 
 Plain scalars are resolved with the YAML 1.2 core schema (what editors use): only
 ``true``/``false``, ``null``/``~``, decimal/octal(0o)/hex(0x) integers and floats are typed;
@@ -15,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +32,7 @@ import yaml
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
 from simulator.safefile import FileTooLarge, NotRegularFile, read_regular
-from simulator.safetext import strip_unsafe, unsafe_chars
+from simulator.safetext import has_unsafe, strip_unsafe, unsafe_chars
 
 try:
     _BaseLoader: type = yaml.CSafeLoader
@@ -32,7 +41,57 @@ except AttributeError:  # PyYAML built without libyaml
 
 
 class EventLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Only used for its parser: we consume events, never its constructor."""
+    """Only used for its parser: the checker consumes events, never its constructor."""
+
+
+class _Stamp:
+    """What ``_NodeLoader.resolve`` puts in a node's tag instead of a type. A tag written in the
+    file arrives as a string, so a node whose tag is not one of these had one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+_PLAIN = _Stamp("plain scalar")  # typed later by the YAML 1.2 core schema
+_TEXT = _Stamp("quoted or block scalar")  # always text
+_COLLECTION = _Stamp("mapping or sequence")
+_BANG = _Stamp("collection tagged '!'")  # refused, like every tag on a collection
+
+
+class _NodeLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """libyaml's parser and composer (C code) build the nodes; ``resolve`` only stamps each one
+    (no YAML 1.1 typing) and counts the collections composed, so an alias that slipped past the
+    text check is caught before its shared nodes are walked twice."""
+
+    collections = 0
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> _Stamp:
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit[0] else _TEXT
+        self.collections += 1
+        return _COLLECTION if implicit else _BANG
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers: skip PyYAML's per-node bookkeeping
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
+# An '&' (anchor) or '*' (alias) where libyaml could read one: followed by a name character, and
+# at the start of the text or after a space, line break or indicator. Text like "Q&A", "AT&T" or
+# "Suicide & Crisis" does not count; something that is not really an anchor (" *really* ")
+# only costs the checker's slower walk.
+_AMP_OR_STAR = re.compile(r"[&*][^\s\[\]{},]")
+_BEFORE_ANCHOR = frozenset(" \t\r\n\x85\u2028\u2029\ufeff[]{},?:!|>'\"-")
+
+
+def _may_hold_anchor(text: str) -> bool:
+    """Whether ``text`` may hold an anchor or alias (never False when it does)."""
+    return any(m.start() == 0 or text[m.start() - 1] in _BEFORE_ANCHOR for m in _AMP_OR_STAR.finditer(text))
 
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -115,8 +174,15 @@ def yaml11_reading(value: str) -> tuple[Any, str] | None:
 _MAX_INT_BITS = 14_000  # about 4,200 decimal digits, within Python's int-to-text limit
 
 
+# The first characters of every plain value the core schema types (null, booleans, numbers,
+# .inf/.nan; "" is null): any other first character means text, with no pattern tried.
+_TYPED_FIRST = frozenset(["", *"~nNtTfF0123456789+-."])
+
+
 def resolve_plain(value: str) -> Any:
     """Type a plain (unquoted) scalar by the YAML 1.2 core schema."""
+    if value[:1] not in _TYPED_FIRST:
+        return value
     if value in _NULLS:
         return None
     if value in _TRUE:
@@ -154,29 +220,67 @@ class Mark:
     inline: int = -1
 
 
+# A position is kept packed in one int (0-based line, 0-based column, inline + 1): a 50,000-scene
+# file has millions of them, and a Mark is only made for the few that a diagnostic asks for.
+_LINE_SHIFT = 40
+_COL_MASK = (1 << (_LINE_SHIFT - 2)) - 1
+
+
+def _unpack(packed: int) -> Mark:
+    return Mark((packed >> _LINE_SHIFT) + 1, ((packed >> 2) & _COL_MASK) + 1, (packed & 3) - 1)
+
+
+# The shape of the position tree a SourceMap holds, beside the data it describes: a scalar's
+# position is a packed int; a mapping is (its packed position, {key: (the key's packed position,
+# the value's tree)}); a sequence is (its packed position, [each item's tree]).
+Shadow = Any
+
+
 @dataclass
 class SourceMap:
     """Where each path of the document was written: the value's mark, and the key's mark for
     mapping entries. Paths are tuples of keys and list indexes, like pydantic's ``loc``."""
 
     path: str
-    values: dict[Path_, Mark] = field(default_factory=dict)
-    keys: dict[Path_, Mark] = field(default_factory=dict)
+    root: Shadow = None
+
+    def _walk(self, loc: Path_) -> tuple[Shadow, int]:
+        """The deepest position tree along ``loc`` and how many parts of ``loc`` it covers."""
+        node = self.root
+        depth = 0
+        for part in loc:
+            if isinstance(node, int):
+                break
+            children = node[1]
+            if isinstance(children, dict):
+                entry = children.get(part) if isinstance(part, str) else None
+                if entry is None:
+                    break
+                node = entry[1]
+            elif isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(children):
+                node = children[part]
+            else:
+                break
+            depth += 1
+        return node, depth
 
     def value(self, loc: Path_) -> Mark:
         """The nearest recorded value position for ``loc`` (walking up to the parents)."""
-        loc = tuple(loc)
-        while loc:
-            mark = self.values.get(loc)
-            if mark is not None:
-                return mark
-            loc = loc[:-1]
-        return self.values.get((), Mark(1, 1))
+        if self.root is None:
+            return Mark(1, 1)
+        node, _ = self._walk(tuple(loc))
+        return _unpack(node if isinstance(node, int) else node[0])
 
     def key(self, loc: Path_) -> Mark:
         """The key's position for a mapping entry, else the value's."""
-        mark = self.keys.get(tuple(loc))
-        return mark if mark is not None else self.value(loc)
+        loc = tuple(loc)
+        if loc and self.root is not None:
+            parent, depth = self._walk(loc[:-1])
+            if depth == len(loc) - 1 and not isinstance(parent, int) and isinstance(parent[1], dict):
+                entry = parent[1].get(loc[-1]) if isinstance(loc[-1], str) else None
+                if entry is not None:
+                    return _unpack(entry[0])
+        return self.value(loc)
 
 
 @dataclass
@@ -187,44 +291,12 @@ class YamlDocument:
     raw: bytes
 
 
-def _mark(m: Any, inline: int = -1) -> Mark:
-    return Mark(m.line + 1, m.column + 1, inline)
+class _Warnings:
+    """The warnings of one file: text made safe, YAML 1.1 readings."""
 
-
-class _Reader:
     def __init__(self, path: str):
         self.path = path
-        self.source = SourceMap(path)
-        self.warnings: list[Diagnostic] = []
-
-    def fail(self, mark: Any, code: str, message: str) -> DiagnosticError:
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        return DiagnosticError([Diagnostic(self.path, line, col, "error", code, message)])
-
-    def scalar(self, event: Any, loc: Path_) -> Any:
-        value = event.value
-        style = event.style
-        plain = event.implicit[0] and not style
-        if plain:
-            typed = resolve_plain(value)
-            if value[:1] in _YAML11_FIRST and _YAML11_SUSPECT.match(value):
-                self.yaml11(value, typed, event.start_mark)
-            if not isinstance(typed, str):
-                self.source.values[loc] = _mark(event.start_mark, 0)
-                return typed
-        single_line = event.start_mark.line == event.end_mark.line
-        if style in ("'", '"') and single_line and "\\" not in value and "'" not in value:
-            inline = 1
-        elif plain and single_line:
-            inline = 0
-        else:
-            inline = -1
-        cleaned = self.clean(value, event.start_mark)
-        text = unicodedata.normalize("NFC", cleaned)
-        if text != value:
-            inline = -1  # characters were removed or recomposed: columns no longer line up
-        self.source.values[loc] = _mark(event.start_mark, inline)
-        return text
+        self.items: list[Diagnostic] = []
 
     def yaml11(self, value: str, typed: Any, mark: Any) -> None:
         """Warn when a YAML 1.1 reader (PyYAML, older editor plugins and tools) would read this
@@ -254,7 +326,7 @@ class _Reader:
 
     def warn(self, mark: Any, code: str, message: str) -> None:
         """A warning at a libyaml mark (0-based line and column)."""
-        self.warnings.append(Diagnostic(self.path, mark.line + 1, mark.column + 1, "warning", code, message))
+        self.items.append(Diagnostic(self.path, mark.line + 1, mark.column + 1, "warning", code, message))
 
     def clean(self, value: str, mark: Any) -> str:
         """``value`` without control/bidi characters, with a warning when any were removed."""
@@ -269,117 +341,218 @@ class _Reader:
             )
         return cleaned
 
-    def check_node_event(self, event: Any) -> None:
-        if isinstance(event, yaml.AliasEvent):
-            raise self.fail(
-                event.start_mark,
-                "yaml-alias",
-                f"aliases (*{event.anchor}) are not allowed; write the value out in full, "
-                "or put text that starts with '*' in quotes",
-            )
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise self.fail(
-                event.start_mark,
-                "yaml-anchor",
-                f"anchors (&{anchor}) are not allowed; write each value out in full, "
-                "or put text that starts with '&' in quotes",
-            )
-        tag = getattr(event, "tag", None)
-        if tag is not None and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
-            shown = tag.replace("tag:yaml.org,2002:", "!!")
-            raise self.fail(
-                event.start_mark,
-                "yaml-tag",
-                f"YAML tags ({shown}) are not allowed; remove the tag and write plain values",
-            )
 
-    def build(self, events: Any) -> Any:
-        """Build the document from events with an explicit stack (deep nesting cannot
-        exhaust Python's recursion limit)."""
-        # Each frame: [container, loc, pending_key, pending_key_mark, seen_keys]
-        stack: list[list[Any]] = []
-        root: Any = None
-        have_root = False
+class _Refuse(Exception):
+    """The fast path met something only the checker reports (or a false alarm of the anchor
+    check in the text): the checker runs."""
 
-        def attach(value: Any, loc: Path_) -> None:
-            nonlocal root, have_root
-            if not stack:
-                root, have_root = value, True
-                return
-            frame = stack[-1]
-            container = frame[0]
-            if isinstance(container, list):
-                container.append(value)
+
+class _Builder:
+    """Plain data and its position tree from a composed node tree, in one pass, in document
+    order (so warnings come in the order the checker would meet them). The tree is consumed as
+    it goes, so the nodes of what is converted are freed while the data grows (the peak memory
+    stays near the node tree's own, not the tree plus the data)."""
+
+    def __init__(self, path: str, unsafe_anywhere: bool, collections: int):
+        self.warnings = _Warnings(path)
+        # Without an unsafe character anywhere in the file, only double-quoted text (whose
+        # escapes can make one) needs cleaning.
+        self.unsafe_anywhere = unsafe_anywhere
+        self.collections_left = collections
+
+    def node(self, node: Any, depth: int) -> tuple[Any, Shadow]:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            return self.scalar(node)
+        if node.tag is not _COLLECTION or depth >= MAX_DEPTH:
+            raise _Refuse
+        self.collections_left -= 1
+        if self.collections_left < 0:
+            raise _Refuse  # a node reached twice: an alias
+        mark = node.start_mark
+        packed = (mark.line << _LINE_SHIFT) | (mark.column << 2)
+        if cls is yaml.MappingNode:
+            return self.mapping(node.value, depth + 1, packed)
+        items, shadows = [], []
+        pending = node.value
+        pending.reverse()  # consumed from the end: each item's nodes are freed once converted
+        while pending:
+            value, shadow = self.node(pending.pop(), depth + 1)
+            items.append(value)
+            shadows.append(shadow)
+        return items, (packed, shadows)
+
+    def mapping(self, pairs: list[Any], depth: int, packed: int) -> tuple[dict[str, Any], Shadow]:
+        out: dict[str, Any] = {}
+        marks: dict[str, tuple[int, Shadow]] = {}
+        check_all = self.unsafe_anywhere
+        scalar_node = yaml.ScalarNode
+        pairs.reverse()  # consumed from the end: each entry's nodes are freed once converted
+        while pairs:
+            key_node, value_node = pairs.pop()
+            if key_node.__class__ is not scalar_node:
+                raise _Refuse  # a list or mapping as a key
+            tag = key_node.tag
+            if tag is not _PLAIN and tag is not _TEXT:
+                raise _Refuse
+            key = key_node.value
+            mark = key_node.start_mark
+            if check_all or key_node.style == '"':
+                key = self.warnings.clean(key, mark)
+            if key in out:
+                raise _Refuse  # a duplicate key
+            if value_node.__class__ is scalar_node:
+                value, shadow = self.scalar(value_node)
             else:
-                container[frame[2]] = value
-                frame[2] = None
+                value, shadow = self.node(value_node, depth)
+            out[key] = value
+            marks[key] = ((mark.line << _LINE_SHIFT) | (mark.column << 2), shadow)
+        return out, (packed, marks)
 
-        def child_loc(event: Any) -> Path_:
+    def scalar(self, node: Any) -> tuple[Any, int]:
+        value = node.value
+        style = node.style
+        mark = node.start_mark
+        tag = node.tag
+        plain = tag is _PLAIN and not style
+        if plain:
+            typed = resolve_plain(value)
+            if value[:1] in _YAML11_FIRST and _YAML11_SUSPECT.match(value):
+                self.warnings.yaml11(value, typed, mark)
+            if not isinstance(typed, str):
+                return typed, (mark.line << _LINE_SHIFT) | (mark.column << 2) | 1
+        elif tag is not _TEXT and tag is not _PLAIN:
+            raise _Refuse  # a tag written in the file
+        single_line = mark.line == node.end_mark.line
+        if (style == "'" or style == '"') and single_line and "\\" not in value and "'" not in value:
+            inline = 1
+        elif plain and single_line:
+            inline = 0
+        else:
+            inline = -1
+        text = self.warnings.clean(value, mark) if self.unsafe_anywhere or style == '"' else value
+        if not text.isascii():
+            text = unicodedata.normalize("NFC", text)
+        if text != value:
+            inline = -1  # characters were removed or recomposed: columns no longer line up
+        return text, (mark.line << _LINE_SHIFT) | (mark.column << 2) | (inline + 1)
+
+
+def _compose(text: str, path: str, raw: bytes) -> YamlDocument | None:
+    """The fast path: libyaml composes, ``_Builder`` converts. None when the checker must run."""
+    loader: Any = None
+    try:
+        loader = _NodeLoader(text)
+        root = loader.get_single_node()
+        if root is None:
+            return None  # no document: the checker says the file is empty
+        builder = _Builder(path, has_unsafe(text), loader.collections)
+        data, shadow = builder.node(root, 0)
+    except (_Refuse, yaml.YAMLError, UnicodeEncodeError, RecursionError):
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return YamlDocument(data, SourceMap(path, shadow), builder.warnings.items, raw)
+
+
+def _fail(path: str, mark: Any, code: str, message: str) -> DiagnosticError:
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    return DiagnosticError([Diagnostic(path, line, col, "error", code, message)])
+
+
+def _check_event(path: str, event: Any) -> None:
+    if isinstance(event, yaml.AliasEvent):
+        raise _fail(
+            path,
+            event.start_mark,
+            "yaml-alias",
+            f"aliases (*{event.anchor}) are not allowed; write the value out in full, "
+            "or put text that starts with '*' in quotes",
+        )
+    anchor = getattr(event, "anchor", None)
+    if anchor is not None:
+        raise _fail(
+            path,
+            event.start_mark,
+            "yaml-anchor",
+            f"anchors (&{anchor}) are not allowed; write each value out in full, "
+            "or put text that starts with '&' in quotes",
+        )
+    tag = getattr(event, "tag", None)
+    if tag is not None and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
+        shown = tag.replace("tag:yaml.org,2002:", "!!")
+        raise _fail(
+            path,
+            event.start_mark,
+            "yaml-tag",
+            f"YAML tags ({shown}) are not allowed; remove the tag and write plain values",
+        )
+
+
+def _check_events(path: str, events: Any) -> None:
+    """Walk the events in document order and raise the first thing a file must not hold: an
+    anchor, alias or tag, a list or mapping as a key, a duplicate key (naming the first one's
+    line), nesting deeper than ``MAX_DEPTH``, a second document, or no document. An explicit
+    stack: deep nesting cannot exhaust Python's recursion limit."""
+    # One frame per open collection: [is a mapping, its next event is a key, {key: first line}]
+    stack: list[list[Any]] = []
+    have_root = False
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            if have_root:
+                raise _fail(
+                    path,
+                    event.start_mark,
+                    "yaml-multi-document",
+                    "the file must hold one YAML document; remove the extra '---'",
+                )
+            continue
+        if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            stack.pop()
             if not stack:
-                return ()
-            frame = stack[-1]
-            container = frame[0]
-            if isinstance(container, list):
-                return frame[1] + (len(container),)
-            return frame[1] + (frame[2],)
-
-        for event in events:
-            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent)):
-                if isinstance(event, yaml.DocumentStartEvent) and have_root:
-                    raise self.fail(
-                        event.start_mark,
-                        "yaml-multi-document",
-                        "the file must hold one YAML document; remove the extra '---'",
-                    )
-                continue
-            if isinstance(event, (yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-                continue
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                frame = stack.pop()
-                attach(frame[0], frame[1])
-                continue
-            self.check_node_event(event)
-            # A mapping waiting for a key: this event is the key.
-            if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is None:
-                frame = stack[-1]
+                have_root = True
+            continue
+        _check_event(path, event)
+        frame = stack[-1] if stack else None
+        if frame is not None and frame[0]:
+            frame[1] = not frame[1]
+            if not frame[1]:  # this event is a key (the flag now waits for its value)
                 if not isinstance(event, yaml.ScalarEvent):
-                    raise self.fail(
+                    raise _fail(
+                        path,
                         event.start_mark,
                         "yaml-complex-key",
                         "a key must be plain text, not a list or mapping",
                     )
-                key = self.clean(event.value, event.start_mark)
-                seen = frame[4]
-                if key in seen:
-                    first = seen[key]
-                    raise self.fail(
+                key = strip_unsafe(event.value)
+                first = frame[2].get(key)
+                if first is not None:
+                    raise _fail(
+                        path,
                         event.start_mark,
                         "duplicate-key",
-                        f"duplicate key '{key}' (first written at line {first.line}); "
+                        f"duplicate key '{key}' (first written at line {first}); "
                         "YAML would silently keep only the last one, so remove or rename one",
                     )
-                mark = _mark(event.start_mark)
-                seen[key] = mark
-                frame[2] = key
-                self.source.keys[frame[1] + (key,)] = mark
+                frame[2][key] = event.start_mark.line + 1
                 continue
-            loc = child_loc(event)
-            if isinstance(event, yaml.ScalarEvent):
-                attach(self.scalar(event, loc), loc)
-            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) >= MAX_DEPTH:
-                    raise self.fail(
-                        event.start_mark,
-                        "yaml-too-deep",
-                        f"nesting deeper than {MAX_DEPTH} levels; no scenario or rubric needs this",
-                    )
-                self.source.values[loc] = _mark(event.start_mark)
-                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-                stack.append([container, loc, None, None, {}])
-        if not have_root:
-            raise DiagnosticError([Diagnostic(self.path, 0, 0, "error", "empty-file", "the file is empty")])
-        return root
+        if isinstance(event, yaml.ScalarEvent):
+            if not stack:
+                have_root = True
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(stack) >= MAX_DEPTH:
+                raise _fail(
+                    path,
+                    event.start_mark,
+                    "yaml-too-deep",
+                    f"nesting deeper than {MAX_DEPTH} levels; no scenario or rubric needs this",
+                )
+            stack.append([isinstance(event, yaml.MappingStartEvent), True, {}])
+    if not have_root:
+        raise DiagnosticError([Diagnostic(path, 0, 0, "error", "empty-file", "the file is empty")])
 
 
 def _char_at(text: str, mark: Any) -> str:
@@ -499,8 +672,23 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 
 
 def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
-    """Parse YAML text into plain data plus its source map."""
-    reader = _Reader(path)
+    """Parse YAML text into plain data plus its source map; DiagnosticError for anything a
+    scenario or rubric file must not hold, at its line."""
+    if not _may_hold_anchor(text):
+        doc = _compose(text, path, raw)
+        if doc is not None:
+            return doc
+    check(text, path)
+    # The checker found nothing: the text only looked like it held an anchor or alias.
+    doc = _compose(text, path, raw)
+    if doc is None:
+        raise RuntimeError(f"{path}: the YAML reader's two paths disagree about this file (a bug)")
+    return doc
+
+
+def check(text: str, path: str) -> None:
+    """Raise the DiagnosticError of the first YAML-level problem in ``text`` (syntax, characters,
+    anchors, aliases, tags, keys, depth, documents); return when there is none."""
     loader: Any = None
 
     def events() -> Any:
@@ -509,7 +697,7 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
 
     try:
         loader = EventLoader(text)
-        data = reader.build(events())
+        _check_events(path, events())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
@@ -537,7 +725,7 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
                 if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
                     context += f" (which starts at line {context_mark.line + 1})"
                 message = f"YAML syntax error: {problem}{context}"
-        raise reader.fail(mark, code, message) from None
+        raise _fail(path, mark, code, message) from None
     except yaml.reader.ReaderError as exc:
         # A character YAML does not allow anywhere (a raw control character, U+FFFE...).
         # libyaml gives a UTF-8 byte offset, the pure-Python reader a character index.
@@ -556,7 +744,6 @@ def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:
     finally:
         if loader is not None:
             loader.dispose()
-    return YamlDocument(data, reader.source, reader.warnings, raw)
 
 
 _QUOTE_FIRST = "put the whole text in quotes"

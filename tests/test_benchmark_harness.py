@@ -7,17 +7,12 @@ harness is honest about what it times.
 from __future__ import annotations
 
 import gc
-import sys
 import time
 
 import pytest
-from scenario_factory import REPO
 
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks import BENCHMARKS  # noqa: E402
-from benchmarks.timing import Result, child, compare, repeat  # noqa: E402
+from benchmarks import BENCHMARKS
+from benchmarks.timing import Result, child, compare, repeat
 
 
 @pytest.mark.parametrize("collector", ["off", "on"])

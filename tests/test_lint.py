@@ -4,6 +4,8 @@ their exact position; characters' spoken lines and the trainee's options are not
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scenario_factory import HEADER, SAMPLE, write
 
 from simulator.loader import load_scenario
@@ -546,3 +548,22 @@ def test_the_docs_silencing_example_silences(tmp_path):
     assert codes(result) == ["missing-feedback"]
     _, _, result = variant(tmp_path, NO_FEEDBACK, body=body.replace("# crisis-sim: ignore[long-text]", "# note"))
     assert sorted(codes(result)) == ["long-text", "missing-feedback"]
+
+
+_TERM_PIECES = [
+    "commit", "commits", "committed", "successful", "completed", "failed", "unsuccessful", "suicide", "attempt",
+    "excited", "delirium", "psycho", "psychos", "schizo", "schizophrenic", "a", "an", "the", "bipolar",
+    "psychotic", "manic", "mentally", "ill", "mental", "patients", "lunatics", "nutters", "nut", "jobs",
+    "loonies", "looney", "wackos", "crazies", "crazy", "insane", "deranged", "demented", "E", "D", "P", ".",
+    "EDPs", "junkies", "crackheads", "druggies", "addicts", "retard", "retarded", "victims", "calm", "Maya",
+]
+
+
+@given(st.lists(st.sampled_from(_TERM_PIECES), max_size=8), st.sampled_from([" ", "", "  ", "\n"]), st.booleans())
+def test_the_wording_prefilter_never_skips_a_text_the_pattern_matches(pieces, glue, upper):
+    """The lint searches only texts that hold one of its needles: every match must hold one."""
+    from simulator.lint import _ALL, _may_match
+
+    text = glue.join(pieces)
+    text = text.upper() if upper else text
+    assert _may_match(text) or _ALL.search(text) is None
