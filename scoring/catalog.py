@@ -48,13 +48,13 @@ def _sorted(diagnostics: list[Diagnostic], first_path: str) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.path != first_path, d.path, d.line, d.col))
 
 
-def _resolve_scenario(path_or_ref: str | Path) -> Path:
+def _resolve_scenario(path_or_ref: str | Path, max_bytes: int) -> Path:
     """A path as given, or a library id (via ``simulator.library.resolve``)."""
     if isinstance(path_or_ref, Path):
         return path_or_ref
     from simulator.library import resolve
 
-    return resolve(path_or_ref)
+    return resolve(path_or_ref, max_bytes=max_bytes)
 
 
 def load_graded(
@@ -62,19 +62,21 @@ def load_graded(
     rubric_ref: str | None = None,
     *,
     rubric_folders: Sequence[Path | str] | None = None,
+    max_bytes: int | None = None,
 ) -> GradedLoad:
-    """Load a scenario (a path, or an id from the bundled library) and the rubric that grades
-    it: ``rubric_ref`` (a name or a path, e.g. from ``--rubric``) when given, else the
-    scenario's ``rubric:``. Names are looked up by ``find_rubric`` (``rubric_folders``, then
-    ``CRISIS_SIM_RUBRICS``, then the built-in rubrics). Never raises for bad input: an unknown
-    scenario or rubric, a broken file, or a scenario that does not fit its rubric all end up in
-    ``diagnostics`` (an unknown rubric named by the scenario is reported at its ``rubric:``
-    line)."""
+    """Load a scenario (a path, or an id from the bundled library; files over ``max_bytes``,
+    default 5 MiB, are refused) and the rubric that grades it: ``rubric_ref`` (a name or a
+    path, e.g. from ``--rubric``) when given, else the scenario's ``rubric:``. Names are looked
+    up by ``find_rubric`` (``rubric_folders``, then ``CRISIS_SIM_RUBRICS``, then the built-in
+    rubrics). Never raises for bad input: an unknown scenario or rubric, a broken file, or a
+    scenario that does not fit its rubric all end up in ``diagnostics`` (an unknown rubric named
+    by the scenario is reported at its ``rubric:`` line)."""
+    cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     try:
-        scenario_path = _resolve_scenario(path_or_ref)
+        scenario_path = _resolve_scenario(path_or_ref, cap)
     except DiagnosticError as exc:
         return GradedLoad(None, None, list(exc.diagnostics))
-    loaded = load_scenario(scenario_path)
+    loaded = load_scenario(scenario_path, max_bytes=cap)
     if loaded.scenario is None or loaded.scenario.source is None:
         return GradedLoad(None, None, _sorted(list(loaded.diagnostics), loaded.path))
     graded = attach_rubric(loaded.scenario, rubric_ref, rubric_folders=rubric_folders)

@@ -226,10 +226,10 @@ def load_sidecar(path: Path) -> tuple[list[Playthrough], Reporter | None, YamlDo
     return (list(loaded.tests) if loaded else []), report, doc, report.items
 
 
-def collect(scenario_path: Path, rubric_ref: str | None = None) -> Suite:
+def collect(scenario_path: Path, rubric_ref: str | None = None, *, max_bytes: int | None = None) -> Suite:
     """Load a scenario, its rubric, its inline ``tests:`` and its sidecar; check them."""
     suite = Suite(str(scenario_path))
-    graded = load_graded(scenario_path, rubric_ref)
+    graded = load_graded(scenario_path, rubric_ref, max_bytes=max_bytes)
     suite.diagnostics = [d for d in graded.diagnostics if d.severity == "error"]
     if not graded.ok or graded.scenario is None or graded.scenario.source is None:
         return suite
@@ -446,13 +446,15 @@ def _missing(path: str) -> Diagnostic:
     return Diagnostic(path, 0, 0, "error", "file-missing", "no such file; check the path")
 
 
-def run_tests(paths: Sequence[str | Path], keyword: str | None = None) -> tuple[list[SuiteResult], list[Diagnostic]]:
+def run_tests(
+    paths: Sequence[str | Path], keyword: str | None = None, *, max_bytes: int | None = None
+) -> tuple[list[SuiteResult], list[Diagnostic]]:
     """Collect and run every playthrough under ``paths`` (only those whose
     ``SCENARIO-ID::NAME`` contains ``keyword``, case-insensitive, when given)."""
     files, problems = expand(paths)
     out = []
     for file in files:
-        suite = collect(file)
+        suite = collect(file, max_bytes=max_bytes)
         result = SuiteResult(str(file), suite)
         if suite.ok:
             assert suite.scenario is not None and suite.rubric is not None
@@ -692,6 +694,7 @@ def record(
     timeout_at: Sequence[str],
     *,
     label: str | None = None,
+    max_bytes: int | None = None,
 ) -> Recorded:
     """Play ``choose``/``timeout_at`` (as ``crisis-sim run`` does) on the scenario and append
     the outcome as playthrough ``name`` to its sidecar. Raises DiagnosticError when the
@@ -701,7 +704,7 @@ def record(
     name = name.strip()
     if not name:
         raise RecordError("--record needs a name, e.g. --record 'best path'")
-    suite = collect(scenario_path)
+    suite = collect(scenario_path, max_bytes=max_bytes)
     if not suite.ok:
         raise DiagnosticError(suite.errors)
     assert suite.scenario is not None and suite.rubric is not None and suite.sidecar is not None
@@ -754,13 +757,13 @@ def _pinned(p: Playthrough, actual: Actual) -> Playthrough:
     return Playthrough.model_validate(data)
 
 
-def update(scenario_path: Path) -> Updated:
+def update(scenario_path: Path, *, max_bytes: int | None = None) -> Updated:
     """Re-pin a scenario's sidecar tests on what their steps now lead to (after a change to the
     scenario, the rubric or the grading method), like a snapshot update: the steps and names
     stay, ending, score, passed and critical are rewritten. Comments before ``tests:`` are kept;
     tests whose steps no longer play to an ending are kept unchanged and listed, for the author
     to fix. Raises DiagnosticError when the scenario or sidecar has errors."""
-    suite = collect(scenario_path)
+    suite = collect(scenario_path, max_bytes=max_bytes)
     if not suite.ok:
         raise DiagnosticError(suite.errors)
     assert suite.scenario is not None and suite.rubric is not None

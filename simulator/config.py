@@ -156,12 +156,21 @@ class SigningSettings(_Section):
     )
 
 
+class ScenarioSettings(_Section):
+    max_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Largest scenario file read, in bytes (unset: 5 MiB, 5242880); --max-bytes overrides it.",
+    )
+
+
 class Config(_Section):
     trainee: TraineeSettings = TraineeSettings()
     records: RecordsSettings = RecordsSettings()
     academy: AcademySettings = AcademySettings()
     lrs: LrsSettings = LrsSettings()
     signing: SigningSettings = SigningSettings()
+    scenarios: ScenarioSettings = ScenarioSettings()
 
 
 def config_path() -> Path:
@@ -259,6 +268,18 @@ def expand_home(text: str) -> Path:
         return Path(text).expanduser()
     except RuntimeError:
         return Path(text)
+
+
+def scenario_max_bytes(cli_value: int | None, config: Config | None) -> int:
+    """The scenario size cap: ``--max-bytes`` wins, then ``[scenarios] max_bytes``, then the
+    loader's default (5 MiB)."""
+    if cli_value is not None:
+        return cli_value
+    if config is not None and config.scenarios.max_bytes is not None:
+        return config.scenarios.max_bytes
+    from simulator.yamlsource import DEFAULT_MAX_BYTES
+
+    return DEFAULT_MAX_BYTES
 
 
 def resolve_db(cli_value: str | None, config: Config) -> Path | str:

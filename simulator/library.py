@@ -7,6 +7,7 @@ from pathlib import Path
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
 from simulator.loader import load_scenario, scenario_files
+from simulator.yamlsource import DEFAULT_MAX_BYTES
 
 
 def bundled_dir() -> Path:
@@ -25,7 +26,7 @@ def library_files(folder: Path | None = None) -> list[Path]:
     return scenario_files([folder or bundled_dir()])
 
 
-def resolve(ref: str, folder: Path | None = None) -> Path:
+def resolve(ref: str, folder: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
     """A scenario given as a path, or as an id from the library; a clear error otherwise."""
     path = Path(ref)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
@@ -34,7 +35,7 @@ def resolve(ref: str, folder: Path | None = None) -> Path:
         return path
     by_id: dict[str, Path] = {}
     for file in library_files(folder):
-        result = load_scenario(file)
+        result = load_scenario(file, max_bytes=max_bytes)
         if result.scenario is not None:
             by_id[result.scenario.id] = file
     if ref in by_id:

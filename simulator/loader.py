@@ -8,6 +8,7 @@ the later stages run once the structure is sound.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import re
 from collections import deque
@@ -795,12 +796,20 @@ def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Lo
         return _load_scenario(Path(path), max_bytes)
 
 
+_RAISE_THE_LIMIT = " (or raise the limit with --max-bytes, or [scenarios] max_bytes in the config)"
+
+
 def _load_scenario(path: Path, max_bytes: int) -> LoadResult:
     name = str(path)
     try:
         doc = load_file(path, max_bytes)
     except DiagnosticError as exc:
-        return LoadResult(name, None, exc.diagnostics)
+        # A scenario's size cap is a setting (a rubric's is not): say how to change it.
+        found = [
+            dataclasses.replace(d, message=d.message + _RAISE_THE_LIMIT) if d.code == "file-too-large" else d
+            for d in exc.diagnostics
+        ]
+        return LoadResult(name, None, found)
     report = Reporter(doc.source)
     report.items.extend(doc.warnings)
     text = doc.raw.decode("utf-8", "replace")

@@ -456,14 +456,15 @@ def _compose(text: str, path: str, raw: bytes) -> YamlDocument | None:
     return YamlDocument(data, SourceMap(path, shadow), builder.warnings.items, raw)
 
 
-def _fail(path: str, mark: Any, code: str, message: str) -> DiagnosticError:
+def fail(path: str, mark: Any, code: str, message: str) -> DiagnosticError:
+    """An error at a libyaml mark (0-based), or for the whole file when there is none."""
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     return DiagnosticError([Diagnostic(path, line, col, "error", code, message)])
 
 
 def _check_event(path: str, event: Any) -> None:
     if isinstance(event, yaml.AliasEvent):
-        raise _fail(
+        raise fail(
             path,
             event.start_mark,
             "yaml-alias",
@@ -472,7 +473,7 @@ def _check_event(path: str, event: Any) -> None:
         )
     anchor = getattr(event, "anchor", None)
     if anchor is not None:
-        raise _fail(
+        raise fail(
             path,
             event.start_mark,
             "yaml-anchor",
@@ -482,7 +483,7 @@ def _check_event(path: str, event: Any) -> None:
     tag = getattr(event, "tag", None)
     if tag is not None and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
         shown = tag.replace("tag:yaml.org,2002:", "!!")
-        raise _fail(
+        raise fail(
             path,
             event.start_mark,
             "yaml-tag",
@@ -501,7 +502,7 @@ def _check_events(path: str, events: Any) -> None:
     for event in events:
         if isinstance(event, yaml.DocumentStartEvent):
             if have_root:
-                raise _fail(
+                raise fail(
                     path,
                     event.start_mark,
                     "yaml-multi-document",
@@ -521,7 +522,7 @@ def _check_events(path: str, events: Any) -> None:
             frame[1] = not frame[1]
             if not frame[1]:  # this event is a key (the flag now waits for its value)
                 if not isinstance(event, yaml.ScalarEvent):
-                    raise _fail(
+                    raise fail(
                         path,
                         event.start_mark,
                         "yaml-complex-key",
@@ -530,7 +531,7 @@ def _check_events(path: str, events: Any) -> None:
                 key = strip_unsafe(event.value)
                 first = frame[2].get(key)
                 if first is not None:
-                    raise _fail(
+                    raise fail(
                         path,
                         event.start_mark,
                         "duplicate-key",
@@ -544,7 +545,7 @@ def _check_events(path: str, events: Any) -> None:
                 have_root = True
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if len(stack) >= MAX_DEPTH:
-                raise _fail(
+                raise fail(
                     path,
                     event.start_mark,
                     "yaml-too-deep",
@@ -725,7 +726,7 @@ def check(text: str, path: str) -> None:
                 if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
                     context += f" (which starts at line {context_mark.line + 1})"
                 message = f"YAML syntax error: {problem}{context}"
-        raise _fail(path, mark, code, message) from None
+        raise fail(path, mark, code, message) from None
     except yaml.reader.ReaderError as exc:
         # A character YAML does not allow anywhere (a raw control character, U+FFFE...).
         # libyaml gives a UTF-8 byte offset, the pure-Python reader a character index.

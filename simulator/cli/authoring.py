@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from simulator.cli.base import (
+    MAX_BYTES_OPTION,
     PROG,
     RUBRIC_OPTION,
     cli,
@@ -31,7 +32,8 @@ from simulator.safetext import escaped_line
     help="'json' prints one object with every diagnostic, for editors and CI.",
 )
 @RUBRIC_OPTION
-def validate(paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | None) -> int:
+@MAX_BYTES_OPTION
+def validate(paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | None, max_bytes: int) -> int:
     """Check scenario files or folders (default: the bundled library).
 
     Checks the YAML, the structure, every reference and condition, the scene graph, the
@@ -44,7 +46,7 @@ def validate(paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | 
     from simulator.library import bundled_dir
     from simulator.loader import load_many
 
-    results = load_many(paths or [bundled_dir()])
+    results = load_many(paths or [bundled_dir()], max_bytes=max_bytes)
     for r in results:
         if r.scenario is not None:
             r.diagnostics += attach_rubric(r.scenario, rubric_ref).diagnostics
@@ -144,7 +146,10 @@ def rubric(name: str) -> int:
     "states hold more meters and flags); bounds time and memory (reported, never a hang).",
 )
 @RUBRIC_OPTION
-def analyze(scenario: str, as_json: bool, max_states: int, max_work: int, rubric_ref: str | None) -> int:
+@MAX_BYTES_OPTION
+def analyze(
+    scenario: str, as_json: bool, max_states: int, max_work: int, rubric_ref: str | None, max_bytes: int
+) -> int:
     """Explore every reachable state of SCENARIO and report what can happen.
 
     Endings reached, best and worst paths with their scores (runnable with 'crisis-sim run
@@ -154,7 +159,7 @@ def analyze(scenario: str, as_json: bool, max_states: int, max_work: int, rubric
     from scoring.analysis import analyze as run_analysis
     from scoring.report import format_analysis
 
-    graded = load_for_play(scenario, rubric_ref)
+    graded = load_for_play(scenario, rubric_ref, max_bytes)
     result = run_analysis(graded.scenario, graded.rubric, max_states, max_work)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -204,7 +209,8 @@ def schema(out: str | None, for_rubric: bool) -> int:
 )
 @click.option("--out", metavar="FILE|-", help="Write to FILE (replacing it) instead of printing it; '-': stdout.")
 @RUBRIC_OPTION
-def graph(scenario: str, fmt: str, out: str | None, rubric_ref: str | None) -> int:
+@MAX_BYTES_OPTION
+def graph(scenario: str, fmt: str, out: str | None, rubric_ref: str | None, max_bytes: int) -> int:
     """Draw SCENARIO's scene graph (a library id or a path) as Mermaid or Graphviz DOT.
 
     Scenes are nodes, endings coloured by rating; choices are edges labelled with their ids
@@ -216,7 +222,7 @@ def graph(scenario: str, fmt: str, out: str | None, rubric_ref: str | None) -> i
     from scoring.catalog import load_graded
     from simulator.graph import render
 
-    graded = load_graded(scenario, rubric_ref)
+    graded = load_graded(scenario, rubric_ref, max_bytes=max_bytes)
     if graded.scenario is None:
         raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
     print_diagnostics([d for d in graded.diagnostics if d.severity == "error"])
@@ -289,6 +295,7 @@ def new(scenario_id: str, folder: Path) -> int:
     help="Re-pin the sidecar tests of PATH on what their steps now lead to (ending, score, passed, critical), "
     "printing every change to read; for after a change to the scenario, the rubric or the grading method.",
 )
+@MAX_BYTES_OPTION
 def playtest(
     paths: tuple[str, ...],
     keyword: str | None,
@@ -296,6 +303,7 @@ def playtest(
     choose: tuple[str, ...],
     timeout_at: tuple[str, ...],
     update: bool,
+    max_bytes: int,
 ) -> int:
     """Run the recorded playthrough tests of scenarios (default: the bundled library).
 
@@ -312,13 +320,13 @@ def playtest(
     if update:
         if record_name is not None or steps or timeouts or keyword is not None:
             raise click.UsageError("--update re-pins every sidecar test of PATH; leave out --record, --choose and -k")
-        return _update_playtests(paths)
+        return _update_playtests(paths, max_bytes)
     if record_name is None:
         if steps or timeouts:
             raise click.UsageError("--choose and --timeout-at are for --record NAME")
         from simulator.library import bundled_dir
 
-        results, problems = playtests.run_tests(list(paths) or [bundled_dir()], keyword)
+        results, problems = playtests.run_tests(list(paths) or [bundled_dir()], keyword, max_bytes=max_bytes)
         lines, _passed, failed = playtests.format_results(results, problems)
         for line in lines:
             click.echo(line)
@@ -337,7 +345,7 @@ def playtest(
     if len(files) != 1:
         raise click.UsageError("--record needs exactly one scenario file, not a folder")
     try:
-        recorded = playtests.record(files[0], record_name, steps, timeouts, label=paths[0])
+        recorded = playtests.record(files[0], record_name, steps, timeouts, label=paths[0], max_bytes=max_bytes)
     except playtests.RecordError as exc:
         return fail(str(exc))
     for warning in recorded.warnings:
@@ -346,7 +354,7 @@ def playtest(
     return 0
 
 
-def _update_playtests(paths: tuple[str, ...]) -> int:
+def _update_playtests(paths: tuple[str, ...], max_bytes: int) -> int:
     """``crisis-sim test PATH... --update``: one block per scenario whose tests changed."""
     from scoring import playtests
 
@@ -358,7 +366,7 @@ def _update_playtests(paths: tuple[str, ...]) -> int:
     changed = stuck = 0
     for file in files:
         try:
-            result = playtests.update(file)
+            result = playtests.update(file, max_bytes=max_bytes)
         except playtests.RecordError as exc:
             return fail(str(exc))
         for line in result.changes:

@@ -51,6 +51,21 @@ RUBRIC_OPTION = click.option(
 )
 
 
+def _max_bytes(ctx: click.Context, param: click.Parameter, value: int | None) -> int:
+    from simulator.config import load_config, scenario_max_bytes
+
+    return scenario_max_bytes(value, load_config() if value is None else None)
+
+
+MAX_BYTES_OPTION = click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    callback=_max_bytes,
+    metavar="BYTES",
+    help="Largest scenario file to read (default: [scenarios] max_bytes in the config, else 5 MiB = 5242880).",
+)
+
+
 def checked_trainee(trainee_id: str, where: str = "--trainee") -> str:
     """The trainee id, or a one-line usage error: an id is stored and printed as given, so one
     with a terminal escape or markup would reach every later 'results' table."""
@@ -62,11 +77,11 @@ def checked_trainee(trainee_id: str, where: str = "--trainee") -> str:
     return trainee_id
 
 
-def load_for_play(ref: str, rubric_ref: str | None) -> Any:
+def load_for_play(ref: str, rubric_ref: str | None, max_bytes: int | None = None) -> Any:
     """A scenario and its effective rubric, or a DiagnosticError listing what is wrong."""
     from scoring.catalog import load_graded
 
-    graded = load_graded(ref, rubric_ref)
+    graded = load_graded(ref, rubric_ref, max_bytes=max_bytes)
     if not graded.ok:
         raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
     return graded

@@ -10,6 +10,7 @@ import click
 
 from simulator.cli.base import (
     DB_OPTION,
+    MAX_BYTES_OPTION,
     PROG,
     RUBRIC_OPTION,
     checked_trainee,
@@ -115,6 +116,7 @@ def _limit_message(session: Any, script: Any, recorder: Any) -> str:
 @click.option("--no-record", is_flag=True, help="Do not record the attempt.")
 @DB_OPTION
 @RUBRIC_OPTION
+@MAX_BYTES_OPTION
 def run(
     scenario: str,
     choose: tuple[str, ...],
@@ -126,6 +128,7 @@ def run(
     no_record: bool,
     db: str | None,
     rubric_ref: str | None,
+    max_bytes: int,
 ) -> int:
     """Play SCENARIO (a library id or a path) in plain text, then show the debrief.
 
@@ -141,7 +144,7 @@ def run(
     script = Script(parse_list(choose), parse_list(timeout_at), policy, seed)
     if as_json and not (script.choose or script.timeout_at or policy):
         return fail("--json needs a scripted run: add --choose or --policy", 2)
-    graded = load_for_play(scenario, rubric_ref)
+    graded = load_for_play(scenario, rubric_ref, max_bytes)
     config = load_config()
     session = Session(graded.scenario)
     recorder = None
@@ -230,7 +233,10 @@ def resume(
 )
 @DB_OPTION
 @RUBRIC_OPTION
-def play(scenario: str, trainee: str | None, watch: bool, db: str | None, rubric_ref: str | None) -> int:
+@MAX_BYTES_OPTION
+def play(
+    scenario: str, trainee: str | None, watch: bool, db: str | None, rubric_ref: str | None, max_bytes: int
+) -> int:
     """Open the app straight at SCENARIO's briefing (a library id or a path).
 
     With --watch it is a playtest for authors: the file is reloaded when saved, the decisions
@@ -238,4 +244,4 @@ def play(scenario: str, trainee: str | None, watch: bool, db: str | None, rubric
     """
     if trainee is not None:
         checked_trainee(trainee)
-    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch)
+    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch, max_bytes=max_bytes)

@@ -52,6 +52,7 @@ class CrisisSimApp(App[None]):
         start_with: Any = None,
         watch: Path | None = None,
         rubric_ref: str | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         super().__init__()
         self.entries = list(entries)
@@ -64,6 +65,8 @@ class CrisisSimApp(App[None]):
         self.watch = watch
         """The scenario file a playtest watches; when set, no attempt is recorded."""
         self.rubric_ref = rubric_ref
+        self.max_bytes = max_bytes
+        """The scenario size cap (--max-bytes, else the config's), for reloads."""
         self.records_error: str | None = None
         """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
 
@@ -241,21 +244,23 @@ def build_app(
     rubric_ref: str | None = None,
     library: Path | None = None,
     watch: bool = False,
+    max_bytes: int | None = None,
 ) -> CrisisSimApp:
     """Load everything the app needs (errors surface here, before the terminal is taken).
 
     ``watch`` (with ``scenario_ref``) makes the app a playtest of that file: live reload, and
     nothing recorded."""
     from scoring.catalog import load_graded
-    from simulator.config import resolve_db
+    from simulator.config import resolve_db, scenario_max_bytes
     from simulator.diagnostics import DiagnosticError
     from simulator.library import library_files
 
     config = load_config()
+    max_bytes = scenario_max_bytes(max_bytes, config)
     store = open_store(resolve_db(db, config))
     entries = []
     for path in library_files(library):
-        graded = load_graded(path, rubric_ref)
+        graded = load_graded(path, rubric_ref, max_bytes=max_bytes)
         if graded.ok:
             entries.append(graded)
     start_with = None
@@ -263,7 +268,7 @@ def build_app(
     if watch and scenario_ref is None:
         raise ValueError("watch needs the scenario file to watch")
     if scenario_ref is not None:
-        graded = load_graded(scenario_ref, rubric_ref)
+        graded = load_graded(scenario_ref, rubric_ref, max_bytes=max_bytes)
         if not graded.ok:
             raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
         if watch:  # play this very file (not a library copy with the same content) and watch it
@@ -291,4 +296,5 @@ def build_app(
         start_with=start_with,
         watch=watched,
         rubric_ref=rubric_ref,
+        max_bytes=max_bytes,
     )

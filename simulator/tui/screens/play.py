@@ -408,7 +408,7 @@ class PlayScreen(Screen[None]):
         assert self.watch is not None
         name = self.watch.name
         try:
-            graded = load_graded(self.watch, self.rubric_ref)
+            graded = load_graded(self.watch, self.rubric_ref, max_bytes=self.app.max_bytes)  # type: ignore[attr-defined]
         except Exception as exc:
             self.show_errors([f"{self.watch}: could not reload: {type(exc).__name__}: {exc}"])
             self.notify(f"{name} could not be reloaded", severity="error", markup=False)

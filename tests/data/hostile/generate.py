@@ -40,7 +40,8 @@ class Generated:
 def _too_large(size: int) -> str:
     return (
         f"{{path}}: error: the file is {size:,} bytes, over the {SIZE_LIMIT:,}-byte limit; "
-        "split the scenario or check it is the right file [file-too-large]"
+        "split the scenario or check it is the right file (or raise the limit with --max-bytes, "
+        "or [scenarios] max_bytes in the config) [file-too-large]"
     )
 
 
