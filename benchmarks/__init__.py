@@ -8,6 +8,7 @@ one). Speed is measured here and never asserted in tests; see ``benchmarks/READM
 # ``run(quick: bool) -> list[benchmarks.timing.Result]`` and prints its own detail table.
 BENCHMARKS: dict[str, str] = {
     "load_validate": "benchmarks.load_validate",
+    "library": "benchmarks.library",
     "analyze": "benchmarks.analyze",
     "export": "benchmarks.export",
     "startup": "benchmarks.startup",

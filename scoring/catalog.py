@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scoring.rubric import Rubric, check_scenario_against_rubric, effective_rubric, find_rubric, load_rubric
 from simulator.diagnostics import Diagnostic, DiagnosticError, has_errors
-from simulator.loader import Reporter, apply_silencing, load_scenario
+from simulator.loader import LoadResult, Reporter, apply_silencing, load_scenario
 from simulator.model import Scenario
 from simulator.safefile import read_regular
 from simulator.yamlsource import DEFAULT_MAX_BYTES
@@ -79,9 +79,14 @@ def load_graded(
     loaded = load_scenario(scenario_path, max_bytes=cap)
     if loaded.scenario is None or loaded.scenario.source is None:
         return GradedLoad(None, None, _sorted(list(loaded.diagnostics), loaded.path))
-    graded = attach_rubric(loaded.scenario, rubric_ref, rubric_folders=rubric_folders)
-    graded.diagnostics = _sorted(list(loaded.diagnostics) + graded.diagnostics, loaded.path)
-    return graded
+    return combine(loaded, attach_rubric(loaded.scenario, rubric_ref, rubric_folders=rubric_folders))
+
+
+def combine(loaded: LoadResult, attached: GradedLoad) -> GradedLoad:
+    """``load_scenario``'s result and ``attach_rubric``'s as one: the scenario file's findings
+    first, then the rubric file's, each by line and column."""
+    diagnostics = _sorted(list(loaded.diagnostics) + attached.diagnostics, loaded.path)
+    return GradedLoad(attached.scenario, attached.rubric, diagnostics, attached.rubric_path)
 
 
 def _silenced(scenario: Scenario, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

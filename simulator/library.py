@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
-from simulator.loader import load_scenario, scenario_files
+from simulator.loader import scenario_files
 from simulator.yamlsource import DEFAULT_MAX_BYTES
 
 
@@ -33,11 +33,9 @@ def resolve(ref: str, folder: Path | None = None, *, max_bytes: int = DEFAULT_MA
         if not path.exists():
             raise DiagnosticError([Diagnostic(ref, 0, 0, "error", "file-missing", "no such file; check the path")])
         return path
-    by_id: dict[str, Path] = {}
-    for file in library_files(folder):
-        result = load_scenario(file, max_bytes=max_bytes)
-        if result.scenario is not None:
-            by_id[result.scenario.id] = file
+    from scoring.library_cache import library_index  # the validated-library cache: no reparse
+
+    by_id = {e.info.id: e.path for e in library_index(folder, graded=False, max_bytes=max_bytes) if e.info}
     if ref in by_id:
         return by_id[ref]
     from simulator.diagnostics import did_you_mean

@@ -23,7 +23,7 @@ from simulator.diagnostics import Diagnostic, DiagnosticError, Suggester, did_yo
 from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
 from simulator.lint import authoring_lint, wording_findings
 from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Choice, Scenario, Scene, Timeout
-from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_file
+from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_bytes, load_file
 
 Loc = tuple[str | int, ...]
 
@@ -790,19 +790,21 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
-    """Load and check one scenario file. Never raises for bad input: look at diagnostics."""
+def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, raw: bytes | None = None) -> LoadResult:
+    """Load and check one scenario file. Never raises for bad input: look at diagnostics.
+    ``raw``: the file's bytes, already read (and hashed) by the caller, so what is checked is
+    exactly what it read."""
     with _gc_paused():
-        return _load_scenario(Path(path), max_bytes)
+        return _load_scenario(Path(path), max_bytes, raw)
 
 
 _RAISE_THE_LIMIT = " (or raise the limit with --max-bytes, or [scenarios] max_bytes in the config)"
 
 
-def _load_scenario(path: Path, max_bytes: int) -> LoadResult:
+def _load_scenario(path: Path, max_bytes: int, raw: bytes | None) -> LoadResult:
     name = str(path)
     try:
-        doc = load_file(path, max_bytes)
+        doc = load_file(path, max_bytes) if raw is None else load_bytes(raw, name)
     except DiagnosticError as exc:
         # A scenario's size cap is a setting (a rubric's is not): say how to change it.
         found = [
@@ -850,17 +852,37 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def load_many(paths: Iterable[str | Path], **kwargs: Any) -> list[LoadResult]:
-    """Load several files and also flag scenario ids used by more than one file. A folder
+def files_of(paths: Iterable[str | Path]) -> list[Path | Diagnostic]:
+    """Each path's scenario files, in order (folders expanded by ``scenario_files``). A folder
     named on purpose that holds no scenario file is an error naming it (a mistyped path, or a
     folder where a file was meant), not a silent "nothing found"."""
-    results: list[LoadResult] = []
+    out: list[Path | Diagnostic] = []
     for path in map(Path, paths):
         files = scenario_files([path])
         if not files and path.is_dir():
             message = "is a folder with no scenario files (*.yaml, *.yml) in it; check the path"
-            results.append(LoadResult(str(path), None, [Diagnostic(str(path), 0, 0, "error", "no-scenarios", message)]))
-        results += [load_scenario(f, **kwargs) for f in files]
+            out.append(Diagnostic(str(path), 0, 0, "error", "no-scenarios", message))
+        out += files
+    return out
+
+
+def duplicate_id(path: str, scenario_id: str, line: int, col: int, first: str) -> Diagnostic:
+    """The error for a scenario id already used by the file ``first`` of the same library."""
+    return Diagnostic(
+        path,
+        line,
+        col,
+        "error",
+        "duplicate-scenario-id",
+        f"scenario id '{scenario_id}' is also used by {first}; ids must be unique in a library",
+    )
+
+
+def load_many(paths: Iterable[str | Path], **kwargs: Any) -> list[LoadResult]:
+    """Load several files (``files_of``) and also flag scenario ids used by more than one file."""
+    results = [
+        load_scenario(f, **kwargs) if isinstance(f, Path) else LoadResult(f.path, None, [f]) for f in files_of(paths)
+    ]
     first_by_id: dict[str, LoadResult] = {}
     for res in results:
         if res.scenario is None:
@@ -868,16 +890,8 @@ def load_many(paths: Iterable[str | Path], **kwargs: Any) -> list[LoadResult]:
         sid = res.scenario.id
         if sid in first_by_id:
             mark = res.scenario.source.value(("id",)) if res.scenario.source else None
-            res.diagnostics.append(
-                Diagnostic(
-                    res.path,
-                    mark.line if mark else 0,
-                    mark.col if mark else 0,
-                    "error",
-                    "duplicate-scenario-id",
-                    f"scenario id '{sid}' is also used by {first_by_id[sid].path}; ids must be unique in a library",
-                )
-            )
+            line, col = (mark.line, mark.col) if mark else (0, 0)
+            res.diagnostics.append(duplicate_id(res.path, sid, line, col, first_by_id[sid].path))
             res.scenario = None
         else:
             first_by_id[sid] = res

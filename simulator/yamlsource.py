@@ -861,6 +861,9 @@ def _bad_character(path: str, text: str, index: int, char: str | int) -> Diagnos
 
 def load_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> YamlDocument:
     """Read, decode and parse one YAML file; raises DiagnosticError with a position."""
-    raw = read_bytes(path, max_bytes)
-    text = decode(raw, str(path))
-    return parse_text(text, str(path), raw)
+    return load_bytes(read_bytes(path, max_bytes), str(path))
+
+
+def load_bytes(raw: bytes, path: str) -> YamlDocument:
+    """Decode and parse the bytes of a file already read (``path`` names it in diagnostics)."""
+    return parse_text(decode(raw, path), path, raw)

@@ -9,6 +9,7 @@ import click
 
 from simulator.cli.base import (
     MAX_BYTES_OPTION,
+    NO_CACHE_OPTION,
     PROG,
     RUBRIC_OPTION,
     cli,
@@ -33,47 +34,50 @@ from simulator.safetext import escaped_line
 )
 @RUBRIC_OPTION
 @MAX_BYTES_OPTION
-def validate(paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | None, max_bytes: int) -> int:
+@NO_CACHE_OPTION
+def validate(
+    paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | None, max_bytes: int, no_cache: bool
+) -> int:
     """Check scenario files or folders (default: the bundled library).
 
     Checks the YAML, the structure, every reference and condition, the scene graph, the
     scores and critical errors against the rubric, and possible dead ends and point-farming
     loops. Prints compiler-style diagnostics (file:line:col: error: ...). Exits 1 if any file
-    has errors (or warnings, with --strict).
+    has errors (or warnings, with --strict). A file unchanged since it was last checked (same
+    bytes, same rubric, same crisis-sim) is answered from the library cache.
     """
-    from scoring.catalog import attach_rubric
+    from scoring.library_cache import scan_paths
     from simulator.diagnostics import has_errors
     from simulator.library import bundled_dir
-    from simulator.loader import load_many
 
-    results = load_many(paths or [bundled_dir()], max_bytes=max_bytes)
-    for r in results:
-        if r.scenario is not None:
-            r.diagnostics += attach_rubric(r.scenario, rubric_ref).diagnostics
-    diagnostics = [d for r in results for d in r.diagnostics]
+    entries = scan_paths(
+        paths or [bundled_dir()], rubric_ref=rubric_ref, max_bytes=max_bytes, cache=None if no_cache else "default"
+    )
+    found = [(e, e.diagnostics + e.rubric_diagnostics) for e in entries]
+    diagnostics = [d for _, ds in found for d in ds]
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (strict and warnings > 0)
     if fmt == "json":
         files = [
             {
-                "path": r.path,
-                "ok": r.scenario is not None and not has_errors(r.diagnostics),
-                "id": r.scenario.id if r.scenario else None,
-                "diagnostics": [d.as_dict() for d in r.diagnostics],
+                "path": str(e.path),
+                "ok": e.info is not None and not has_errors(ds),
+                "id": e.info.id if e.info else None,
+                "diagnostics": [d.as_dict() for d in ds],
             }
-            for r in results
+            for e, ds in found
         ]
-        report = {"files": files, "errors": errors, "warnings": warnings, "ok": not failed and bool(results)}
+        report = {"files": files, "errors": errors, "warnings": warnings, "ok": not failed and bool(entries)}
         click.echo(json.dumps(report, indent=2))
     else:
         for d in diagnostics:
             click.echo(d.format())
-        if not results:
+        if not entries:
             click.echo("no scenario files found")
         else:
-            click.echo(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
-    if not results:
+            click.echo(f"{len(entries)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+    if not entries:
         return 1
     return 1 if failed else 0
 
@@ -85,19 +89,23 @@ def validate(paths: tuple[Path, ...], strict: bool, fmt: str, rubric_ref: str | 
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="A scenario folder instead of the bundled library.",
 )
-def list_(folder: Path | None) -> int:
-    """List the scenarios in the library: id, title, difficulty, minutes."""
-    from simulator.library import library_files
-    from simulator.loader import load_scenario
+@MAX_BYTES_OPTION
+@NO_CACHE_OPTION
+def list_(folder: Path | None, max_bytes: int, no_cache: bool) -> int:
+    """List the scenarios in the library: id, title, difficulty, minutes.
+
+    Reads them from the library cache: a file is validated only when it is new or has changed
+    since (then it is remembered), so a warm 'list' reads each file and its cache entry only.
+    """
+    from scoring.library_cache import library_index
 
     rows = []
-    for file in library_files(folder):
-        result = load_scenario(file)
-        if result.scenario is None:
-            skipped = f"{PROG}: skipped {file}: it has errors (run 'crisis-sim validate {file}')"
+    for entry in library_index(folder, graded=False, max_bytes=max_bytes, cache=None if no_cache else "default"):
+        if entry.info is None:
+            skipped = f"{PROG}: skipped {entry.path}: it has errors (run 'crisis-sim validate {entry.path}')"
             click.echo(escaped_line(skipped), err=True)
             continue
-        s = result.scenario
+        s = entry.info
         rows.append((s.id, s.title, s.difficulty, str(s.minutes)))
     if not rows:
         return fail("no valid scenarios found")

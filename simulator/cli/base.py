@@ -66,6 +66,13 @@ MAX_BYTES_OPTION = click.option(
 )
 
 
+NO_CACHE_OPTION = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Validate every file now, neither reading nor writing the library cache.",
+)
+
+
 def checked_trainee(trainee_id: str, where: str = "--trainee") -> str:
     """The trainee id, or a one-line usage error: an id is stored and printed as given, so one
     with a terminal escape or markup would reach every later 'results' table."""

@@ -267,6 +267,9 @@ def config() -> int:
     say(f"config file: {path} ({exists}; set {CONFIG_ENV} to use another)")
     records = resolve_db(None, settings)
     say(f"records {'server' if isinstance(records, str) else 'file'}: {records}")
+    from scoring.library_cache import cache_dir
+
+    say(f"library cache: {cache_dir()} (safe to delete; rebuilt as needed)")
     for section, values in settings.model_dump().items():
         say(f"[{section}]")
         for key, value in values.items():

@@ -93,11 +93,22 @@ class CrisisSimApp(App[None]):
         else:
             self.offer_resume()
 
+    def loaded(self, entry: Any) -> bool:
+        """Load a library entry in full before it is shown or played; a file that no longer
+        loads (changed or removed since the library was read) is one notice, and nothing opens."""
+        graded = entry.load()
+        if graded.ok:
+            return True
+        errors = [d for d in graded.diagnostics if d.severity == "error"]
+        where = errors[0].format() if errors else str(entry.path)
+        self.notify(f"{entry.info.title} cannot be opened: {where}", severity="error", timeout=10, markup=False)
+        return False
+
     def offer_resume(self) -> None:
         """Offer the newest unfinished attempt of this trainee, if its scenario is here."""
         if self.watch is not None:
             return  # a playtest records nothing, so it resumes nothing either
-        by_id = {e.scenario.id: e for e in self.entries}
+        by_id = {e.info.id: e for e in self.entries}
         attempts = self.store.attempts(trainee=self.trainee_id, status="in_progress")
         unfinished = [a for a in attempts if a.scenario_id in by_id]
         if not unfinished:
@@ -113,7 +124,7 @@ class CrisisSimApp(App[None]):
                 self.store.abandon_attempt(attempt.id)
                 self.open_briefing(entry)
 
-        self.push_screen(ResumeOffer(entry.scenario.title, decisions), answer)
+        self.push_screen(ResumeOffer(entry.info.title, decisions), answer)
 
     def progress(self) -> dict[str, tuple[str, float | None, str | None]]:
         return self.store.progress(self.trainee_id)
@@ -121,6 +132,8 @@ class CrisisSimApp(App[None]):
     # -- moving between screens --
 
     def open_briefing(self, entry: Any, replace: bool = False) -> None:
+        if not self.loaded(entry):
+            return
         screen = BriefingScreen(entry, locked=self.locked)
         if replace:
             self.switch_screen(screen)
@@ -148,6 +161,8 @@ class CrisisSimApp(App[None]):
         self.switch_screen(PlayScreen(entry, session, recorder, mode, time_pressure))
 
     def resume_attempt(self, entry: Any, attempt: Any) -> None:
+        if not self.loaded(entry):
+            return
         try:
             session, recorder = resume(self.store, attempt, entry.scenario, entry.rubric)
         except ResumeRefused as exc:
@@ -170,7 +185,10 @@ class CrisisSimApp(App[None]):
 
     def entry_reloaded(self, old: Any, new: Any) -> None:
         """A playtest reloaded a scenario: the library (and a replay) use the new version."""
-        self.entries = [e for e in self.entries if e is not old and e.scenario.id != new.scenario.id] + [new]
+        from scoring.library_cache import LibraryEntry
+
+        entry = LibraryEntry.of(new, self.rubric_ref, self.max_bytes)
+        self.entries = [e for e in self.entries if e is not old and e.info.id != entry.info.id] + [entry]
 
     def back_to_library(self) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, LibraryScreen):
@@ -251,18 +269,16 @@ def build_app(
     ``watch`` (with ``scenario_ref``) makes the app a playtest of that file: live reload, and
     nothing recorded."""
     from scoring.catalog import load_graded
+    from scoring.library_cache import LibraryEntry, library_index
     from simulator.config import resolve_db, scenario_max_bytes
     from simulator.diagnostics import DiagnosticError
-    from simulator.library import library_files
 
     config = load_config()
     max_bytes = scenario_max_bytes(max_bytes, config)
     store = open_store(resolve_db(db, config))
-    entries = []
-    for path in library_files(library):
-        graded = load_graded(path, rubric_ref, max_bytes=max_bytes)
-        if graded.ok:
-            entries.append(graded)
+    # The library screen shows what the library cache knows; a scenario is loaded in full (and
+    # validated again) only when it is opened.
+    entries = [e for e in library_index(library, rubric_ref=rubric_ref, max_bytes=max_bytes) if e.ok]
     start_with = None
     watched: Path | None = None
     if watch and scenario_ref is None:
@@ -271,13 +287,14 @@ def build_app(
         graded = load_graded(scenario_ref, rubric_ref, max_bytes=max_bytes)
         if not graded.ok:
             raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])
+        given = LibraryEntry.of(graded, rubric_ref, max_bytes)
         if watch:  # play this very file (not a library copy with the same content) and watch it
             watched = Path(graded.scenario.path)
-            start_with = graded
+            start_with = given
         else:
-            start_with = next((e for e in entries if e.scenario.sha256 == graded.scenario.sha256), None) or graded
-        if start_with is graded:  # it replaces a library scenario with its id (the library lists ids once)
-            entries = [e for e in entries if e.scenario.id != graded.scenario.id] + [graded]
+            start_with = next((e for e in entries if e.sha256 == graded.scenario.sha256), None) or given
+        if start_with is given:  # it replaces a library scenario with its id (the library lists ids once)
+            entries = [e for e in entries if e.info.id != graded.scenario.id] + [given]
     name: str | None = None
     if trainee is not None:
         last = last_trainee()

@@ -20,7 +20,7 @@ NARROW = 110  # below this width the preview goes under the table
 def matches(entry: object, query: str) -> bool:
     """Every word must match: ``tag:x`` a tag (prefix), anything else the title, summary,
     id or tags (substring, case-insensitive)."""
-    s = entry.scenario  # type: ignore[attr-defined]
+    s = entry.info  # type: ignore[attr-defined]
     haystack = " ".join([s.id, s.title, s.summary, " ".join(s.tags)]).lower()
     for word in query.lower().split():
         if word.startswith("tag:"):
@@ -74,7 +74,7 @@ class LibraryScreen(Screen[None]):
         for entry in app.entries:  # type: ignore[attr-defined]
             if not matches(entry, query):
                 continue
-            s = entry.scenario
+            s = entry.info
             status, best, _ = progress.get(s.id, ("not started", None, None))
             table.add_row(
                 Text(s.title),
@@ -94,7 +94,7 @@ class LibraryScreen(Screen[None]):
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return next((e for e in self.app.entries if e.scenario.id == key), None)  # type: ignore[attr-defined]
+        return next((e for e in self.app.entries if e.info.id == key), None)  # type: ignore[attr-defined]
 
     def show_preview(self) -> None:
         entry = self.highlighted()
@@ -102,7 +102,7 @@ class LibraryScreen(Screen[None]):
         if entry is None:
             preview.update(plain("No scenario matches the filter. Press Escape to clear it."))
             return
-        s = entry.scenario  # type: ignore[attr-defined]
+        s = entry.info  # type: ignore[attr-defined]
         pieces: list[str | tuple[str, str]] = [(s.title, "bold"), f"\n{s.difficulty} · about {s.minutes} min\n\n"]
         pieces.append(" ".join(s.summary.split()))
         if s.objectives:
