@@ -313,14 +313,14 @@ class LibraryEntry:
 
     @classmethod
     def of(cls, graded: GradedLoad, rubric_ref: str | None = None, max_bytes: int | None = None) -> LibraryEntry:
-        """An entry for a scenario already loaded (a file given on the command line, a reload)."""
+        """An entry for a scenario already loaded (a file given on the command line, a reload);
+        its diagnostics are ``graded``'s, all in ``diagnostics``."""
         assert graded.scenario is not None
         return cls(
             Path(graded.scenario.path),
             ScenarioInfo.of(graded.scenario),
             graded.ok,
-            [d for d in graded.diagnostics if d.path == graded.scenario.path],
-            [d for d in graded.diagnostics if d.path != graded.scenario.path],
+            list(graded.diagnostics),
             sha256=graded.scenario.sha256,
             rubric_ref=rubric_ref,
             max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
