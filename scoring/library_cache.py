@@ -38,7 +38,7 @@ from scoring.catalog import GradedLoad, attach_rubric, combine, load_graded
 from scoring.rubric import find_rubric
 from simulator import __version__
 from simulator.diagnostics import Diagnostic, DiagnosticError, has_errors
-from simulator.loader import LoadResult, duplicate_id, files_of, load_scenario
+from simulator.loader import LoadResult, duplicate_id, files_of, load_scenario, repeated_ids
 from simulator.model import Scenario
 from simulator.safetext import has_unsafe
 from simulator.yamlsource import DEFAULT_MAX_BYTES, read_bytes
@@ -456,17 +456,11 @@ def scan_paths(paths: Iterable[str | Path], **options: Any) -> list[LibraryEntry
     found = files_of(paths)
     scanned = iter(scan([f for f in found if isinstance(f, Path)], **options))
     entries = [next(scanned) if isinstance(f, Path) else LibraryEntry(Path(f.path), None, False, [f]) for f in found]
-    first: dict[str, LibraryEntry] = {}
-    for entry in entries:
-        if entry.info is None:
-            continue
-        sid = entry.info.id
-        if sid in first:
-            info, earlier = entry.info, str(first[sid].path)
-            entry.diagnostics.append(duplicate_id(str(entry.path), sid, info.id_line, info.id_col, earlier))
-            entry.info, entry.ok, entry.rubric_diagnostics = None, False, []
-        else:
-            first[sid] = entry
+    for entry, sid, first in repeated_ids(entries, lambda e: e.info.id if e.info else None):
+        info = entry.info
+        assert info is not None
+        entry.diagnostics.append(duplicate_id(str(entry.path), sid, info.id_line, info.id_col, str(first.path)))
+        entry.info, entry.ok, entry.rubric_diagnostics = None, False, []
     return entries
 
 

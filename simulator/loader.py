@@ -12,7 +12,7 @@ import dataclasses
 import gc
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -269,6 +269,7 @@ def _structural(err: Any, report: Reporter, root: type[BaseModel]) -> None:
 
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def validate_model(model: type[M], data: Any, report: Reporter) -> M | None:
@@ -878,21 +879,28 @@ def duplicate_id(path: str, scenario_id: str, line: int, col: int, first: str) -
     )
 
 
+def repeated_ids(items: Iterable[T], id_of: Callable[[T], str | None]) -> Iterator[tuple[T, str, T]]:
+    """Each item whose scenario id (``id_of``; None: no scenario) an earlier item already uses,
+    with the id and that first item."""
+    first: dict[str, T] = {}
+    for item in items:
+        sid = id_of(item)
+        if sid is None:
+            continue
+        if sid in first:
+            yield item, sid, first[sid]
+        else:
+            first[sid] = item
+
+
 def load_many(paths: Iterable[str | Path], **kwargs: Any) -> list[LoadResult]:
     """Load several files (``files_of``) and also flag scenario ids used by more than one file."""
     results = [
         load_scenario(f, **kwargs) if isinstance(f, Path) else LoadResult(f.path, None, [f]) for f in files_of(paths)
     ]
-    first_by_id: dict[str, LoadResult] = {}
-    for res in results:
-        if res.scenario is None:
-            continue
-        sid = res.scenario.id
-        if sid in first_by_id:
-            mark = res.scenario.source.value(("id",)) if res.scenario.source else None
-            line, col = (mark.line, mark.col) if mark else (0, 0)
-            res.diagnostics.append(duplicate_id(res.path, sid, line, col, first_by_id[sid].path))
-            res.scenario = None
-        else:
-            first_by_id[sid] = res
+    for res, sid, first in repeated_ids(results, lambda r: r.scenario.id if r.scenario else None):
+        mark = res.scenario.source.value(("id",)) if res.scenario and res.scenario.source else None
+        line, col = (mark.line, mark.col) if mark else (0, 0)
+        res.diagnostics.append(duplicate_id(res.path, sid, line, col, first.path))
+        res.scenario = None
     return results
