@@ -20,6 +20,7 @@ the baseline's, is printed for information.
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -285,10 +286,10 @@ def run(quick: bool = False) -> list[Result]:
 
 
 def _growth(small: Timing, large: Timing, scale: float) -> tuple[float, tuple[float, float]]:
-    """Per-scene cost at the largest size over that at the smallest: the ratio of the medians,
-    and the spread of the same ratio taken round by round."""
-    rounds = [(big / little) / scale for little, big in zip(small.runs, large.runs, strict=False)]
-    return (large.median / small.median) / scale, (min(rounds), max(rounds))
+    """Per-scene cost at the largest size over that at the smallest, taken for every pairing of
+    a round at one size with a round at the other: the median and the spread of those."""
+    pairs = [(big / little) / scale for little in small.runs for big in large.runs]
+    return statistics.median(pairs), (min(pairs), max(pairs))
 
 
 def _chain(load_scenario: Any, sizes: tuple[int, int]) -> Result:
