@@ -40,6 +40,7 @@ from simulator import __version__
 from simulator.diagnostics import Diagnostic, DiagnosticError, has_errors
 from simulator.loader import LoadResult, duplicate_id, files_of, load_scenario, repeated_ids
 from simulator.model import Scenario
+from simulator.safefile import read_regular
 from simulator.safetext import has_unsafe
 from simulator.yamlsource import DEFAULT_MAX_BYTES, read_bytes
 
@@ -256,23 +257,12 @@ def _owner_only_dir(folder: Path) -> bool:
 
 
 def _read_regular(path: Path, limit: int) -> bytes | None:
-    """The bytes of a regular file of at most ``limit`` bytes, else None (a folder, a FIFO, a
-    device, a symlink, a bigger file, or any error: never waits on a pipe)."""
+    """``safefile.read_regular``, with None for anything it refuses (a folder, a FIFO, a
+    device, a bigger file) and for any other error: a cache miss, never a wait or a failure."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(path, limit)
     except OSError:
         return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
-        return data if len(data) <= limit else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 # ---- the library --------------------------------------------------------------------------------
