@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.timing import Result, compare, table
+from benchmarks.timing import NO_CONFIG, Result, compare, table
 
 NAME = "library"
 WARM_VALIDATE_TARGET = 1.0
@@ -71,7 +71,7 @@ def run(quick: bool = False) -> list[Result]:
     size = sum(p.stat().st_size for p in files)
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="crisis-sim-bench-") as tmp:
-        os.environ.setdefault("CRISIS_SIM_CONFIG", os.devnull)
+        os.environ.setdefault("CRISIS_SIM_CONFIG", NO_CONFIG)
         warm_home = Path(tmp) / "warm"
         fresh = iter(range(10**6))
 

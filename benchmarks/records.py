@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.timing import Result, table
+from benchmarks.timing import NO_CONFIG, Result, alternate, child, median_spread, table
 
 NAME = "records"
 REPO = Path(__file__).resolve().parent.parent
@@ -217,7 +217,7 @@ def crowd(args_of: Callable[[int], Sequence[str]], processes: int) -> Crowd:
     procs = [
         subprocess.Popen([sys.executable, "-m", "benchmarks.records", "--worker", *args_of(n)], cwd=REPO, text=True,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env={**os.environ, "CRISIS_SIM_CONFIG": os.devnull})
+                         env={**os.environ, "CRISIS_SIM_CONFIG": NO_CONFIG})
         for n in range(processes)
     ]
     try:
@@ -246,24 +246,6 @@ def crowd(args_of: Callable[[int], Sequence[str]], processes: int) -> Crowd:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-
-
-def alternate(rounds: int, bare: Callable[[], Crowd], ours: Callable[[], Crowd]) -> list[tuple[Crowd, Crowd]]:
-    """``rounds`` pairs, the order swapped every round (B O, O B, ...)."""
-    pairs = []
-    for n in range(rounds):
-        if n % 2 == 0:
-            b = bare()
-            o = ours()
-        else:
-            o = ours()
-            b = bare()
-        pairs.append((b, o))
-    return pairs
-
-
-def median_spread(values: Sequence[float]) -> tuple[float, tuple[float, float]]:
-    return statistics.median(values), (min(values), max(values))
 
 
 def big_records(attempts: int) -> Path:
@@ -328,13 +310,6 @@ app.run(headless=True, auto_pilot=ready)
 (``benchmarks.startup``'s measure, with the records file and trainee as arguments)."""
 
 
-def _process_seconds(code: str, *args: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, *args], check=True, cwd=REPO, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "CRISIS_SIM_CONFIG": os.devnull})
-    return time.perf_counter() - start
-
-
 def part_startup(quick: bool) -> list[Result]:
     """The app's start-up on a big records file, against a bare Textual app and against the
     same app on an empty records file (what the file's size adds)."""
@@ -346,9 +321,11 @@ def part_startup(quick: bool) -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp:
         empty = str(Path(tmp) / "empty.sqlite3")
         runs: dict[str, list[float]] = {"bare": [], "empty": [], "big": []}
-        calls = {"bare": lambda: _process_seconds(BARE), "empty": lambda: _process_seconds(APP, empty, "t00001"),
-                 "big": lambda: _process_seconds(APP, big, "t00001")}
-        for call in calls.values():  # warm the page cache, create the empty file
+        env = {"XDG_CACHE_HOME": str(Path(tmp) / "cache")}  # the app's library cache, warmed below
+        calls = {"bare": lambda: child(BARE, env=env).seconds,
+                 "empty": lambda: child(APP, empty, "t00001", env=env).seconds,
+                 "big": lambda: child(APP, big, "t00001", env=env).seconds}
+        for call in calls.values():  # warm the page cache and the library cache, create the empty file
             call()
         for n in range(rounds):
             for name in list(calls)[:: 1 if n % 2 == 0 else -1]:

@@ -1,8 +1,11 @@
 """The benchmark harness: what every benchmark in this folder measures with, so the figures mean
 the same thing everywhere.
 
-- ``compare(baseline, ours, repeats)``: the two calls run in alternation (the order swapped every
-  round, so a burst of load from another process or a slow drift hits both), with the **same
+- ``alternate(rounds, baseline, ours)``: each round's pair of results, the order swapped every
+  round, so a burst of load from another process or a slow drift hits both sides (for figures
+  that are not a call's own time: a crowd of processes' p95, a child's wall time), and
+  ``median_spread`` of the per-round figures.
+- ``compare(baseline, ours, repeats)``: the two calls timed with ``alternate``, with the **same
   garbage-collector setting on both sides** (off by default: a full collection runs before each
   call, outside the timed part, and the collector stays off during it). The answer is the
   **median of the per-round ratios** with their spread (min-max), never a best-of-N, which flips
@@ -23,14 +26,19 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
+NO_CONFIG = str(Path(tempfile.gettempdir()) / "crisis-sim-bench-no-such-folder" / "config.toml")
+"""``CRISIS_SIM_CONFIG`` for benchmark processes: a config file that does not exist, so every
+setting is its default (not /dev/null: a config that is not a regular file is refused)."""
 Collector = Literal["off", "on"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -92,6 +100,27 @@ def timed(fn: Callable[[], Any], collector: Collector = "off") -> tuple[float, A
             gc.disable()
 
 
+def alternate(rounds: int, baseline: Callable[[], T], ours: Callable[[], T]) -> list[tuple[T, T]]:
+    """``rounds`` pairs (the baseline's result, ours), the order swapped every round (B O, O B,
+    B O...), so a burst of load or a slow drift hits both sides. For figures other than a call's
+    own time (a crowd of processes' p95, a child's wall time); ``compare`` times calls with it."""
+    pairs = []
+    for round_ in range(max(1, rounds)):
+        if round_ % 2 == 0:
+            b = baseline()
+            o = ours()
+        else:
+            o = ours()
+            b = baseline()
+        pairs.append((b, o))
+    return pairs
+
+
+def median_spread(values: Sequence[float]) -> tuple[float, tuple[float, float]]:
+    """The median of per-round figures and their spread (min, max)."""
+    return statistics.median(values), (min(values), max(values))
+
+
 def compare(
     baseline: Callable[[], Any],
     ours: Callable[[], Any],
@@ -99,16 +128,20 @@ def compare(
     *,
     collector: Collector = "off",
 ) -> Comparison:
-    """Time ``baseline`` and ``ours`` ``repeats`` times each, alternating, the order swapped every
-    round (B O, O B, B O...), with the same collector setting for both. Only the last return
-    value of each is kept; earlier ones are freed before the next call."""
+    """Time ``baseline`` and ``ours`` ``repeats`` times each, alternating (``alternate``), with
+    the same collector setting for both. Only the last return value of each is kept; earlier
+    ones are freed before the next call."""
     result = Comparison(collector=collector)
-    for round_ in range(max(1, repeats)):
-        order = ((result.baseline, baseline), (result.ours, ours))
-        for timing, fn in order if round_ % 2 == 0 else order[::-1]:
+
+    def side(timing: Timing, fn: Callable[[], Any]) -> Callable[[], None]:
+        def call() -> None:
             timing.value = None  # free the previous result before collecting
             seconds, timing.value = timed(fn, collector)
             timing.runs += (seconds,)
+
+        return call
+
+    alternate(repeats, side(result.baseline, baseline), side(result.ours, ours))
     return result
 
 
@@ -165,7 +198,7 @@ def child(
     time and its own peak memory (``VmHWM``, not the ``ru_maxrss`` it inherits from this process;
     ``ru_maxrss`` only where there is no ``/proc``). Raises ``RuntimeError`` with its stderr when
     the child fails. ``stdout=False`` sends its output to /dev/null."""
-    environment = {**os.environ, "CRISIS_SIM_CONFIG": os.devnull, **(env or {})}
+    environment = {**os.environ, "CRISIS_SIM_CONFIG": NO_CONFIG, **(env or {})}
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_PRELUDE + code, *args],
