@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 from cli_runner import run_cli
-from scenario_factory import SAMPLE
+from scenario_factory import REPO
 
 from benchmarks.load_validate import scenario_text
 from simulator.diagnostics import DiagnosticError
 
+# A bundled scenario that analyze finds no problem in (analyze exits 1 on a problem), with its sidecar.
+SAMPLE = REPO / "scenarios" / "opioid-overdose.yaml"
 SAMPLE_SIZE = SAMPLE.stat().st_size
 TOO_LARGE = "[file-too-large]"
 
