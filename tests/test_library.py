@@ -76,7 +76,6 @@ def test_shape_and_content(path, loaded, analyses):
 # several weak choices (scores as low as 1.5). That is the scenarios' story, not the grade: the
 # library rewrite is to make these endings depend on how the call went, and empty this list.
 KNOWN_GRADE_MISMATCHES = {
-    "autistic-teen-store": ["home_with_mom"],
     "kitchen-knife": ["good_ending"],
     "manic-traffic": ["good_end"],
     "meth-paranoia": ["good_ending"],
