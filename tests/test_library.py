@@ -82,7 +82,6 @@ KNOWN_GRADE_MISMATCHES = {
     "overpass-railing": ["good_ending"],
     "pills-and-note": ["good_ending"],
     "school-texts-coresponder": ["home_with_plan"],
-    "transit-voices": ["good_end"],
     "veteran-fireworks": ["good_ending"],
 }
 
