@@ -77,7 +77,6 @@ def test_shape_and_content(path, loaded, analyses):
 # library rewrite is to make these endings depend on how the call went, and empty this list.
 KNOWN_GRADE_MISMATCHES = {
     "kitchen-knife": ["good_ending"],
-    "meth-paranoia": ["good_ending"],
     "overpass-railing": ["good_ending"],
     "pills-and-note": ["good_ending"],
     "school-texts-coresponder": ["home_with_plan"],
