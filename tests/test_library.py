@@ -76,11 +76,6 @@ def test_shape_and_content(path, loaded, analyses):
 # several weak choices (scores as low as 1.5). That is the scenarios' story, not the grade: the
 # library rewrite is to make these endings depend on how the call went, and empty this list.
 KNOWN_GRADE_MISMATCHES = {
-    "kitchen-knife": ["good_ending"],
-    "overpass-railing": ["good_ending"],
-    "pills-and-note": ["good_ending"],
-    "school-texts-coresponder": ["home_with_plan"],
-    "veteran-fireworks": ["good_ending"],
 }
 
 
