@@ -45,6 +45,26 @@ def load(tmp_path: Path, body: str, **kwargs: object) -> Scenario:
     return result.scenario
 
 
+# Two decisions and one ending rated good: the weak choices still reach it, with a failing grade,
+# which `analyze` must report (a "grade that disagrees with the ending").
+GOOD_ENDING_FAILS = """\
+start: first
+scenes:
+  first:
+    text: Sam is on the bench.
+    choices:
+      - {id: listen, text: Listen to Sam., to: second, scores: {active_listening: 2}, feedback: Listening first.}
+      - {id: lecture, text: Tell Sam what to do., to: second, scores: {active_listening: -1}, feedback: A lecture.}
+  second:
+    text: Sam looks up.
+    choices:
+      - {id: ask, text: Ask how Sam feels., to: done, scores: {empathy_validation: 2}, feedback: Naming it helps.}
+      - {id: shrug, text: Shrug it off., to: done, scores: {empathy_validation: -1}, feedback: Dismissive.}
+  done:
+    end: {rating: good, outcome: Sam went home., debrief: The call ended well.}
+"""
+
+
 # Two scenes whose auto moves send the run back and forth while agitation stays above 3:
 # no auto move changes agitation, so this loops. validate cannot see it (it would have to know
 # which meter values are possible); the engine stops it and says so.

@@ -4,38 +4,57 @@ from __future__ import annotations
 
 import json
 
-from scenario_factory import HEADER, write
+from scenario_factory import GOOD_ENDING_FAILS, HEADER, SAMPLE, write
 from test_run_cli import cli
 
 
 def test_analyze_sample_best_passes_worst_fails_and_paths_replay_to_the_same_scores():
     out = cli("analyze", "overpass-railing", "--json")
-    # exit 1: the sample's good ending can be reached with a failing grade (see test_library)
-    assert out.returncode == 1, out.stderr
+    assert out.returncode == 0, out.stdout
     data = json.loads(out.stdout)
-    assert len(data["problems"]) == 1 and not data["bound_hit"] and data["grade_check_partial"] == ""
+    assert data["problems"] == [] and data["grade_mismatches"] == []
+    assert not data["bound_hit"] and data["grade_check_partial"] == ""
     assert data["best"]["score"] == 100.0 and data["best"]["passed"] is True
     assert data["worst"]["score"] == 0.0 and data["worst"]["passed"] is False
     assert all(data["endings"].values())
-    mismatch = data["grade_mismatches"][0]
-    assert mismatch["ending"] == "good_ending" and mismatch["passed"] is False
-    for key, path in (("best", data["best"]), ("worst", data["worst"]), ("mismatch", mismatch)):
-        args = ["run", "overpass-railing", "--choose", ",".join(path["choices"]), "--json"]
-        if path["timeouts"]:
-            args += ["--timeout-at", ",".join(path["timeouts"])]
-        replay = json.loads(cli(*args).stdout)
-        assert replay["grade"]["overall"] == path["score"], key
-        assert replay["grade"]["passed"] == path["passed"], key
+    for key, path in (("best", data["best"]), ("worst", data["worst"])):
+        _replays_to(str(SAMPLE), path, key)
 
 
-def test_analyze_text_output_gives_runnable_commands():
+def _replays_to(scenario: str, path: dict, key: str) -> None:
+    args = ["run", scenario, "--choose", ",".join(path["choices"]), "--json", "--no-record"]
+    if path["timeouts"]:
+        args += ["--timeout-at", ",".join(path["timeouts"])]
+    replay = json.loads(cli(*args).stdout)
+    assert replay["grade"]["overall"] == path["score"], key
+    assert replay["grade"]["passed"] == path["passed"], key
+
+
+def test_a_good_ending_reached_with_a_failing_grade_is_a_problem_with_its_command(tmp_path):
+    path = str(write(tmp_path, GOOD_ENDING_FAILS))
+    out = cli("analyze", path, "--json")
+    assert out.returncode == 1, out.stdout
+    data = json.loads(out.stdout)
+    assert len(data["problems"]) == 1 and "reaches ending 'done' (rated good) and fails" in data["problems"][0]
+    [mismatch] = data["grade_mismatches"]
+    assert (mismatch["ending"], mismatch["passed"], mismatch["choices"]) == ("done", False, ["lecture", "shrug"])
+    _replays_to(path, mismatch, "mismatch")
+
+
+def test_analyze_text_output_gives_runnable_commands(tmp_path):
     out = cli("analyze", "overpass-railing")
-    assert out.returncode == 1
+    assert out.returncode == 0
     assert "Best path: score 100, passes" in out.stdout
-    assert "crisis-sim run overpass-railing --choose ask-dispatch,slow-approach," in out.stdout
+    best = out.stdout.split("Best path: score 100, passes", 1)[1].splitlines()[1].strip()
+    assert best.startswith("crisis-sim run overpass-railing --choose ")
+    replay = json.loads(cli(*best.split()[1:], "--no-record", "--json").stdout)
+    assert replay["grade"]["overall"] == 100.0 and replay["grade"]["passed"] is True
+    path = write(tmp_path, GOOD_ENDING_FAILS)
+    out = cli("analyze", str(path))
+    assert out.returncode == 1
     section = out.stdout.split("Grades that disagree with the ending (paths without a critical error):\n")[1]
-    assert section.startswith("  ending 'good_ending' (rated good) fails with a score of ")
-    assert "\n    crisis-sim run overpass-railing --choose slow-approach," in section
+    assert section.startswith("  ending 'done' (rated good) fails with a score of ")
+    assert f"\n    crisis-sim run {path} --choose lecture,shrug" in section
 
 
 def test_analyze_reports_the_bound_and_exits_1():
@@ -124,7 +143,7 @@ def test_run_json_carries_the_whole_grade():
     assert set(dims) == {"safety_assessment", "engagement", "listening_empathy", "suicide_risk",
                          "respectful_influence", "resolution_care"}
     assert dims["resolution_care"] is None and dims["safety_assessment"] == 0.0  # n/a is null
-    assert [o["id"] for o in grade["decisions"][0]["better"]] == ["ask-dispatch"]
+    assert [o["id"] for o in grade["decisions"][0]["better"]] == ["ask-dispatch", "slow-approach"]
 
 
 FARM = """\
@@ -189,7 +208,7 @@ def test_analyze_prints_runnable_commands_for_files_outside_the_library(tmp_path
     copy = tmp_path / "my-copy.yaml"
     shutil.copy(SAMPLE, copy)
     out = cli("analyze", str(copy))
-    assert out.returncode == 1  # the sample's known grade mismatch (see test_library)
+    assert out.returncode == 0, out.stdout
     command = next(line.strip() for line in out.stdout.splitlines() if line.strip().startswith("crisis-sim run"))
     assert command.startswith(f"crisis-sim run {copy} --choose ")
     replay = cli(*command.split()[1:], "--no-record")
