@@ -113,6 +113,11 @@ def check_same_content(attempt: Attempt, scenario: Scenario, rubric: Any) -> Non
 
 def resume(store: RecordsStore, attempt: Attempt, scenario: Scenario, rubric: Any) -> tuple[Session, Recorder]:
     """Rebuild the session of an in-progress attempt from its stored decisions."""
+    if attempt.void:
+        raise ResumeRefused(
+            f"attempt {attempt.id[:8]} was voided on {(attempt.voided_at or '')[:10]} by {attempt.voided_by} "
+            f"({attempt.void_reason}); start a fresh attempt with 'crisis-sim run {attempt.scenario_id}'"
+        )
     if attempt.status != "in_progress":
         raise ResumeRefused(f"attempt {attempt.id[:8]} is {attempt.status.replace('_', ' ')}; only attempts in "
                             "progress can be resumed")

@@ -281,7 +281,7 @@ def test_jsonl_has_one_versioned_object_per_attempt_with_grade_and_decisions(rec
         "format", "attempt_id", "trainee_id", "trainee_name", "cohort", "scenario_id", "scenario_version",
         "scenario_sha256", "scenario_path", "rubric_id", "rubric_sha256", "mode", "seed", "started_at", "ended_at",
         "duration_seconds", "status", "overall", "performance", "passed", "ending_scene", "ending_rating",
-        "grade_method", "grade", "decisions",
+        "grade_method", "grade", "void", "decisions",
     }
     assert all(set(o) == expected_keys for o in objects)
 

@@ -104,6 +104,12 @@ def open_store(db: str | None, *, create: bool = True, check: str = "auto") -> A
     return open_records(resolve_db(db, load_config()), create=create, check=check)
 
 
+INCLUDE_VOID_OPTION = click.option(
+    "--include-void",
+    is_flag=True,
+    help="Also voided attempts ('crisis-sim void'), which are left out otherwise.",
+)
+
 DB_OPTION = click.option(
     "--db",
     metavar="PATH|URL",

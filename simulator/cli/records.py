@@ -11,6 +11,7 @@ import click
 
 from simulator.cli.base import (
     DB_OPTION,
+    INCLUDE_VOID_OPTION,
     PROG,
     cli,
     fail,
@@ -27,9 +28,13 @@ from simulator.safetext import escaped_line
 @click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
 @click.option("--since", metavar="DATE", help="Only attempts started on or after DATE (YYYY-MM-DD or ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
+@INCLUDE_VOID_OPTION
 @DB_OPTION
-def results(trainee: str | None, scenario: str | None, since: str | None, as_json: bool, db: str | None) -> int:
-    """A table of recorded attempts: when, who, which scenario, status, score, passed."""
+def results(
+    trainee: str | None, scenario: str | None, since: str | None, as_json: bool, include_void: bool, db: str | None
+) -> int:
+    """A table of recorded attempts: when, who, which scenario, status, score, passed (voided
+    attempts only with --include-void, marked VOID)."""
     from simulator.export import FilterError, time_bound
 
     try:
@@ -41,7 +46,7 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
         if value is not None and not store.known(column, value):
             return fail(f"no attempts by {what} '{value}' in {store.path}")
     rows = []
-    for a in store.attempts(trainee=trainee, scenario=scenario, since=since_text):
+    for a in store.attempts(trainee=trainee, scenario=scenario, since=since_text, include_void=include_void):
         if as_json:
             click.echo(
                 json.dumps(
@@ -54,6 +59,9 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
                         "overall": a.overall,
                         "passed": a.passed,
                         "ending_rating": a.ending_rating,
+                        "void": None if not a.void else {
+                            "at": a.voided_at, "by": a.voided_by, "reason": a.void_reason
+                        },
                     }
                 )
             )
@@ -66,7 +74,7 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
                 a.id[:8],
                 a.trainee_id,
                 a.scenario_id,
-                a.status.replace("_", " "),
+                a.status.replace("_", " ") + (" VOID" if a.void else ""),
                 score,
                 passed,
                 a.ending_rating or "",
@@ -100,7 +108,8 @@ def regrade(trainee: str | None, scenario: str | None, upgrade: bool, db: str | 
     """Recompute every completed attempt's grade from its decisions and compare it with
     everything stored about it: the grade and the columns that listings, the CSV and the app
     show (overall, passed, ending, grading method). Exits 1 if any differ (or cannot be
-    recomputed), naming them. The whole file is checked first, as for an export.
+    recomputed), naming them. The whole file is checked first, as for an export. Voided
+    attempts are checked too: they are kept as evidence.
 
     Grades made with an older grading method are not compared (the method changed, not the
     record) but counted apart; --upgrade recomputes and stores them with the current method."""
@@ -111,7 +120,7 @@ def regrade(trainee: str | None, scenario: str | None, upgrade: bool, db: str | 
     store = open_store(db, create=False, check="full")
     checked = differ = skipped = 0
     older: list[tuple[Any, dict[str, Any], dict[str, Any] | None]] = []  # (attempt, stored, recomputed)
-    for a in store.attempts(trainee=trainee, scenario=scenario, status="completed"):
+    for a in store.attempts(trainee=trainee, scenario=scenario, status="completed", include_void=True):
         stored = a.grade or {}
         shown = {"overall": a.overall, "passed": a.passed, "ending_scene": a.ending_scene,
                  "ending_rating": a.ending_rating, "grade_method": a.grade_method}
@@ -341,6 +350,7 @@ def _time_option(end: bool) -> Any:
 )
 @click.option("--lrs-user", metavar="USER", help="xapi: the LRS basic-auth user (default: [lrs] user).")
 @click.option("--include-incomplete", is_flag=True, help="xapi: also describe in-progress and abandoned attempts.")
+@INCLUDE_VOID_OPTION
 @click.option(
     "--sign",
     is_flag=True,
@@ -362,6 +372,7 @@ def export(
     lrs: str | None,
     lrs_user: str | None,
     include_incomplete: bool,
+    include_void: bool,
     sign: bool,
 ) -> int:
     """Export attempt records as CSV, JSON Lines or xAPI (to a file or an LRS).
@@ -392,7 +403,7 @@ def export(
     if sign and Path(out).exists() and not Path(out).is_file():
         raise click.UsageError(f"--sign needs --out to be a file, and {out} is a device or a pipe")
     try:
-        filters = ExportFilter(trainee, scenario, cohort, since, until, status)
+        filters = ExportFilter(trainee, scenario, cohort, since, until, status, include_void)
     except ExportError as exc:
         raise click.UsageError(str(exc)) from None
     try:

@@ -57,6 +57,8 @@ class ExportFilter:
     since: str | None = None
     until: str | None = None
     status: str | None = None
+    include_void: bool = False
+    """Also voided attempts (``--include-void``); they are left out otherwise."""
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in STATUSES:

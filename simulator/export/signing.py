@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from simulator.config import expand_home
 from simulator.safefile import FileTooLarge, open_regular, read_text
@@ -148,19 +148,21 @@ def fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"crisis-sim key fingerprint\0" + key).hexdigest()[:16]
 
 
-def _digest(path: Path, update: Callable[[bytes], Any]) -> int:
+def _digest(path: Path, update: Callable[[bytes], Any], copy_to: BinaryIO | None = None) -> int:
     size = 0
     with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             update(chunk)
+            if copy_to is not None:
+                copy_to.write(chunk)
             size += len(chunk)
     return size
 
 
-def _mac(key: bytes, fields: dict[str, Any], path: Path) -> str:
+def _mac(key: bytes, fields: dict[str, Any], path: Path, copy_to: BinaryIO | None = None) -> str:
     header = json.dumps({k: fields[k] for k in FIELDS if k != "mac"}, sort_keys=True).encode("utf-8")
     mac = hmac.new(key, header + b"\n", hashlib.sha256)
-    _digest(path, mac.update)
+    _digest(path, mac.update, copy_to)
     return mac.hexdigest()
 
 
@@ -275,9 +277,13 @@ def _read_signature(sig: Path) -> dict[str, Any]:
     return data
 
 
-def verify_file(path: str | Path, key: bytes, signature: str | Path | None = None) -> Verdict:
+def verify_file(
+    path: str | Path, key: bytes, signature: str | Path | None = None, *, copy_to: BinaryIO | None = None
+) -> Verdict:
     """Check ``path`` against its signature. Tampering is a Verdict (not an exception): the
-    caller reports it; SigningError is for what stops the check itself (a missing file)."""
+    caller reports it; SigningError is for what stops the check itself (a missing file).
+    ``copy_to`` receives the very bytes the MAC was computed over (``crisis-sim import`` reads
+    them, so what it imports is what was verified, whatever happens to the file meanwhile)."""
     path = Path(path)
     sig = Path(signature) if signature else signature_path(path)
     if not path.is_file():
@@ -296,7 +302,7 @@ def verify_file(path: str | Path, key: bytes, signature: str | Path | None = Non
             f"{fingerprint(key)}); check {SIGNING_KEY_ENV} or [signing] key_file",
         )
     try:
-        expected = _mac(key, fields, path)
+        expected = _mac(key, fields, path, copy_to)
         size = path.stat().st_size
     except (OSError, TypeError, ValueError, RecursionError):
         return Verdict(False, f"{path}: NOT verified: {sig} is damaged")

@@ -56,6 +56,9 @@ ATTEMPT_COLUMNS = (
     "ending_rating",
     "critical_errors",
     "grade_method",
+    "voided_at",
+    "voided_by",
+    "void_reason",
 )
 """The fixed columns of the one-row-per-attempt CSV; ``dim_<id>`` columns follow."""
 
@@ -200,6 +203,9 @@ def attempt_row(attempt: Attempt, dims: list[str]) -> list[Any]:
         attempt.ending_rating or "",
         critical,
         attempt.grade_method,
+        attempt.voided_at,
+        attempt.voided_by,
+        attempt.void_reason,
     ]
     row += [scores.get(d) for d in dims]
     return ["" if cell is None else cell for cell in row]
@@ -293,6 +299,9 @@ def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, 
         "ending_rating": attempt.ending_rating,
         "grade_method": attempt.grade_method,
         "grade": attempt.grade,
+        "void": None if not attempt.void else {
+            "at": attempt.voided_at, "by": attempt.voided_by, "reason": attempt.void_reason
+        },
         "decisions": [
             {
                 "sequence": d.sequence,

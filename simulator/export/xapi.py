@@ -266,6 +266,7 @@ def _filter_values(filters: Any, include_incomplete: bool) -> dict[str, Any] | N
             return None
         status = "completed"
     values["status"] = status
+    values["include_void"] = bool(getattr(filters, "include_void", False))
     return values
 
 

@@ -14,9 +14,11 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
+from simulator.records import merge
 from simulator.records.errors import StoreError, edited_message
+from simulator.records.merge import Plan
 from simulator.records.rows import (
     ATTEMPT_COLUMNS,
     DECISION_COLUMNS,
@@ -31,21 +33,26 @@ from simulator.records.rows import (
 
 Fetch = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
 """Runs a query inside the current write transaction and returns its rows (for ``verify``)."""
+Run = Callable[[str, Sequence[Any]], int]
+"""Runs a statement inside the current write transaction and returns the rows it changed."""
+T = TypeVar("T")
 
 SELECT_ATTEMPTS = (
     "SELECT " + ", ".join(f"t.{c}" if c == "display_name" else f"a.{c}" for c in ATTEMPT_COLUMNS)
     + " FROM attempts a JOIN trainees t ON t.id = a.trainee_id"
 )
 SELECT_DECISIONS = "SELECT " + ", ".join(DECISION_COLUMNS) + " FROM decisions"
+_STARTED = ("id", *merge.FACTS, "status")
+"""The columns an imported attempt starts with (its end and void are set after its decisions)."""
 PROGRESS_SQL = (
     "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), "
     "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), "
     "max(CASE WHEN status = 'in_progress' THEN started_at || ' ' || id END) "
-    "FROM attempts WHERE trainee_id = ? GROUP BY scenario_id"
+    "FROM attempts WHERE trainee_id = ? AND voided_at IS NULL GROUP BY scenario_id"
 )
 """A trainee's progress per scenario, through the trainee's index only (the newest attempt in
 progress as its start time and id, so no per-scenario subquery walks every trainee's attempts
-of that scenario: that took 0.5 s on a 100,000-attempt file)."""
+of that scenario: that took 0.5 s on a 100,000-attempt file). Voided attempts do not count."""
 
 
 class SqlStore:
@@ -57,6 +64,18 @@ class SqlStore:
     dialect: str
 
     # ---- the primitives of each backend ----
+
+    def transact(self, work: Callable[[Run, Fetch], T]) -> T:
+        """Run ``work(run, fetch)`` in one committed write transaction (retried from the start
+        while another writer holds the lock, so ``work`` must only touch the store through
+        ``run``/``fetch``). ``run`` executes one statement and returns the rows it changed;
+        ``fetch`` returns a query's rows. A StoreError raised by ``work`` rolls everything back;
+        the backend's own errors become StoreError (one line)."""
+        raise NotImplementedError
+
+    def _lock_attempt(self, run: Run, attempt_id: str) -> None:
+        """Inside ``transact``: keep other writers of this attempt's rows out until the commit
+        (SQLite's write lock already covers the whole file)."""
 
     def write(
         self,
@@ -71,7 +90,16 @@ class SqlStore:
         ``verify``: reads the result back inside the transaction and says what is wrong (None:
         all is well). When either fails nothing is committed and StoreError says ``what`` was
         not stored."""
-        raise NotImplementedError
+
+        def work(run: Run, fetch: Fetch) -> None:
+            changed = run(sql, params)
+            if expect is not None and changed != expect:
+                raise StoreError(self._not_stored(what, f"{changed} row(s) changed instead of {expect}"))
+            problem = verify(fetch) if verify is not None else None
+            if problem is not None:
+                raise StoreError(self._not_stored(what, problem))
+
+        self.transact(work)
 
     def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement for each of ``rows``, in one committed transaction."""
@@ -200,6 +228,69 @@ class SqlStore:
             (utc_now(), attempt_id),
         )
 
+    def void_attempt(self, attempt_id: str, reason: str, by: str) -> Attempt:
+        """Mark an attempt void (kept; left out of results, exports and progress unless asked,
+        never resumed), recording when, by whom and why. Returns the voided attempt; one
+        already void is returned as it is (its first void is kept)."""
+        attempt = self.attempt(attempt_id)
+        if attempt.void:
+            return attempt
+        self.write(
+            "UPDATE attempts SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ? AND voided_at IS NULL",
+            (utc_now(), by, reason, attempt.id),
+            expect=1,
+            what=f"the void of attempt {attempt.id[:8]}",
+        )
+        return self.attempt(attempt.id)
+
+    def import_attempt(self, incoming: Attempt, log: Sequence[DecisionRow]) -> Plan:
+        """Merge an attempt recorded elsewhere (``merge.plan`` says how), all of it in one
+        transaction: its trainee (a new one gets the attempt's display name; an existing one
+        keeps theirs), the attempt, its decisions, its end and void. Everything written is read
+        back before the commit; a conflict writes nothing. Returns the plan carried out."""
+        log = list(log)
+
+        def work(run: Run, fetch: Fetch) -> Plan:
+            self._lock_attempt(run, incoming.id)
+            found = [attempt_from_row(r, self.path) for r in fetch(f"{SELECT_ATTEMPTS} WHERE a.id = ?", (incoming.id,))]
+            stored = found[0] if found else None
+            stored_log = [decision_from_row(r, self.path) for r in fetch(
+                f"{SELECT_DECISIONS} WHERE attempt_id = ? ORDER BY sequence", (incoming.id,))]
+            todo = merge.plan(stored, stored_log, incoming, log)
+            if todo.outcome in (merge.SAME, merge.CONFLICT):
+                return todo
+            what = f"attempt {incoming.id[:8]}"
+            if stored is None:
+                run("INSERT INTO trainees (id, display_name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (incoming.trainee_id, incoming.trainee_name or incoming.trainee_id, incoming.started_at))
+                values = [getattr(incoming, c) for c in _STARTED]
+                values[_STARTED.index("status")] = "in_progress"
+                if run(f"INSERT INTO attempts ({', '.join(_STARTED)}) VALUES ({', '.join('?' * len(_STARTED))})",
+                       values) != 1:
+                    raise StoreError(self._not_stored(what, "the attempt row was not inserted"))
+            for d in todo.new_decisions:
+                run(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (d.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
+                     json_text(d.meters_after), json_text(d.flags_after)))
+            if todo.end:
+                ended = [getattr(incoming, c) for c in merge.END]
+                ended[merge.END.index("passed")] = None if incoming.passed is None else int(incoming.passed)
+                if run(f"UPDATE attempts SET {', '.join(c + ' = ?' for c in merge.END)} WHERE id = ?",
+                       [*ended, incoming.id]) != 1:
+                    raise StoreError(self._not_stored(what, "its end was not stored"))
+            void_sql = f"UPDATE attempts SET {', '.join(c + ' = ?' for c in merge.VOID)} WHERE id = ?"
+            if todo.void and run(void_sql, [*(getattr(incoming, c) for c in merge.VOID), incoming.id]) != 1:
+                raise StoreError(self._not_stored(what, "its void was not stored"))
+            # read it all back: the stored attempt must now hold everything the file says
+            after = [attempt_from_row(r, self.path) for r in fetch(f"{SELECT_ATTEMPTS} WHERE a.id = ?", (incoming.id,))]
+            after_log = [decision_from_row(r, self.path) for r in fetch(
+                f"{SELECT_DECISIONS} WHERE attempt_id = ? ORDER BY sequence", (incoming.id,))]
+            if not after or merge.plan(after[0], after_log, incoming, log).outcome != merge.SAME:
+                raise StoreError(self._not_stored(what, "it reads back differently"))
+            return todo
+
+        return self.transact(work)
+
     # ---- reading ----
 
     def attempt(self, attempt_id: str) -> Attempt:
@@ -231,9 +322,11 @@ class SqlStore:
         since: str | None = None,
         until: str | None = None,
         status: str | None = None,
+        include_void: bool = False,
     ) -> Iterator[Attempt]:
-        """Attempts matching every filter given, oldest first (streamed)."""
-        where, params = [], []
+        """Attempts matching every filter given, oldest first (streamed); voided attempts only
+        with ``include_void``."""
+        where, params = [] if include_void else ["a.voided_at IS NULL"], []
         for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
                               ("a.status", status)):
             if value is not None:
@@ -284,7 +377,7 @@ class SqlStore:
         attempts = decisions = 0
         ids: list[str] = []
         with self.snapshot():
-            for attempt in self.attempts():
+            for attempt in self.attempts(include_void=True):
                 _ = attempt.grade
                 attempts += 1
                 ids.append(attempt.id)

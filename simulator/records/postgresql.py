@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from simulator.records import pgschema
-from simulator.records.base import Fetch, SqlStore
+from simulator.records.base import Fetch, Run, SqlStore, T
 from simulator.records.errors import StoreError
 from simulator.records.schema import SCHEMA_VERSION
 from simulator.records.sqlitefile import new_identity
@@ -323,30 +323,24 @@ class PostgresStore(SqlStore):
                 time.sleep(0.05 * 2**attempt)
         return None  # pragma: no cover
 
-    def write(
-        self,
-        sql: str,
-        params: Sequence[Any] = (),
-        *,
-        expect: int | None = None,
-        what: str = "",
-        verify: Callable[[Fetch], str | None] | None = None,
-    ) -> None:
+    def transact(self, work: Callable[[Run, Fetch], T]) -> T:
+        """``SqlStore.transact`` inside ``_guarded`` (tables locked against schema changes, the
+        schema checked), retried on a serialisation failure or deadlock."""
         psycopg = _psycopg()
 
-        def work() -> None:
+        def attempt() -> T:
             with self._guarded() as conn:
-                changed = conn.execute(_pg(sql), params).rowcount
-                if expect is not None and changed != expect:
-                    raise StoreError(self._not_stored(what, f"{changed} row(s) changed instead of {expect}"))
-                problem = verify(self._fetch) if verify is not None else None
-                if problem is not None:
-                    raise StoreError(self._not_stored(what, problem))
+                return work(lambda q, p=(): conn.execute(_pg(q), p).rowcount, self._fetch)
 
         try:
-            self._retry(work)
+            return self._retry(attempt)
         except psycopg.Error as exc:
             raise StoreError(describe(exc, self.path, self._password)) from None
+
+    def _lock_attempt(self, run: Run, attempt_id: str) -> None:
+        """A transaction-scoped advisory lock on the attempt id: two imports of one attempt at
+        once take turns, so the second sees what the first stored."""
+        run("SELECT pg_advisory_xact_lock(?, hashtext(?))", (pgschema.LOCK_KEY, attempt_id))
 
     def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         psycopg = _psycopg()

@@ -69,6 +69,10 @@ class Attempt:
     ending_rating: str | None
     grade_json: str | None
     grade_method: int | None
+    voided_at: str | None = None
+    """When the attempt was voided (``crisis-sim void``); None: it counts."""
+    voided_by: str | None = None
+    void_reason: str | None = None
     trainee_name: str = ""
     source: str = field(default="", repr=False, compare=False)
     """The records file the row came from (named when ``grade`` finds a bad value)."""
@@ -80,6 +84,11 @@ class Attempt:
         if self.grade_json is None:
             return None
         return decode_grade(self.grade_json, self.source, self.id)
+
+    @property
+    def void(self) -> bool:
+        """Voided: kept, but left out of results, exports and progress unless asked for."""
+        return self.voided_at is not None
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ class DecisionRow:
 # ---- the checks, one per kind of column ----
 
 
-class _Bad(Exception):
+class BadValue(ValueError):
     """A value that fails its column's check; the message says what it holds instead."""
 
 
@@ -110,7 +119,7 @@ def _shown(value: Any) -> str:
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise _Bad(f"holds {_shown(value)}, not text")
+        raise BadValue(f"holds {_shown(value)}, not text")
     return value
 
 
@@ -120,7 +129,7 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _integer(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _Bad(f"holds {_shown(value)}, not a whole number")
+        raise BadValue(f"holds {_shown(value)}, not a whole number")
     return value
 
 
@@ -129,49 +138,49 @@ def _time(value: Any) -> str:
     try:
         parse_time(text)
     except ValueError:
-        raise _Bad(f"holds {_shown(value)}, not an ISO 8601 time") from None
+        raise BadValue(f"holds {_shown(value)}, not an ISO 8601 time") from None
     return text
 
 
 def _status(value: Any) -> str:
     if value not in STATUSES:
-        raise _Bad(f"holds {_shown(value)}, not one of {', '.join(STATUSES)}")
+        raise BadValue(f"holds {_shown(value)}, not one of {', '.join(STATUSES)}")
     return value
 
 
 def _started_then_id(value: Any) -> str:
     started, _, attempt_id = _text(value).partition(" ")
     if not attempt_id:
-        raise _Bad(f"holds {_shown(value)}, not a start time and an attempt id")
+        raise BadValue(f"holds {_shown(value)}, not a start time and an attempt id")
     _time(started)
     return attempt_id
 
 
 def _score(value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise _Bad(f"holds {_shown(value)}, not a number")
+        raise BadValue(f"holds {_shown(value)}, not a number")
     if not 0 <= value <= 100:
-        raise _Bad(f"holds {value}, not a score from 0 to 100")
+        raise BadValue(f"holds {value}, not a score from 0 to 100")
     return float(value)
 
 
 def _flag(value: Any) -> bool:
     if value not in (0, 1) or not isinstance(value, int):
-        raise _Bad(f"holds {_shown(value)}, not 0 or 1")
+        raise BadValue(f"holds {_shown(value)}, not 0 or 1")
     return bool(value)
 
 
 def _sequence(value: Any) -> int:
     number = _integer(value)
     if not 1 <= number <= MAX_SEQUENCE:
-        raise _Bad(f"holds {_shown(value)}, not a decision number from 1 to {MAX_SEQUENCE:,}")
+        raise BadValue(f"holds {_shown(value)}, not a decision number from 1 to {MAX_SEQUENCE:,}")
     return number
 
 
 def _milliseconds(value: Any) -> int:
     number = _integer(value)
     if not 0 <= number < 2**53:
-        raise _Bad(f"holds {_shown(value)}, not a number of milliseconds")
+        raise BadValue(f"holds {_shown(value)}, not a number of milliseconds")
     return number
 
 
@@ -181,7 +190,7 @@ def _json_of(adapter: TypeAdapter[Any], what: str) -> Callable[[Any], Any]:
         try:
             return adapter.validate_json(text)
         except ValidationError as exc:
-            raise _Bad(f"is not {what} ({_first_problem(exc)})") from None
+            raise BadValue(f"is not {what} ({_first_problem(exc)})") from None
 
     return check
 
@@ -217,6 +226,9 @@ _ATTEMPT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("ending_rating", _optional(_text)),
     ("grade_json", _optional(_text)),  # its shape is checked on first use: Attempt.grade
     ("grade_method", _optional(_integer)),
+    ("voided_at", _optional(_time)),
+    ("voided_by", _optional(_text)),
+    ("void_reason", _optional(_text)),
     ("display_name", _text),
 )
 ATTEMPT_COLUMNS = tuple(name for name, _ in _ATTEMPT_CHECKS)
@@ -236,6 +248,14 @@ DECISION_COLUMNS = tuple(name for name, _ in _DECISION_CHECKS)
 """The columns ``decision_from_row`` expects, in order."""
 
 
+def check_value(table: str, column: str, value: Any) -> Any:
+    """``value`` through the check of ``table.column`` (``attempts`` or ``decisions``), for values
+    that arrive from elsewhere before they are stored (``crisis-sim import``): the same rule as
+    for a value read back. BadValue says what it holds instead."""
+    checks = dict(_ATTEMPT_CHECKS if table == "attempts" else _DECISION_CHECKS)
+    return checks[column](value)
+
+
 def _attempt_label(attempt_id: Any) -> str:
     return f"attempt {attempt_id[:8]}" if isinstance(attempt_id, str) else f"the attempt with id {_shown(attempt_id)}"
 
@@ -245,7 +265,7 @@ def _decode(checks: Sequence[tuple[str, Callable[[Any], Any]]], row: Sequence[An
     for (column, check), value in zip(checks, row, strict=True):
         try:
             values.append(check(value))
-        except _Bad as bad:
+        except BadValue as bad:
             raise StoreError(edited_message(path, f"{where}: column {column}", str(bad))) from None
     return values
 
@@ -253,7 +273,13 @@ def _decode(checks: Sequence[tuple[str, Callable[[Any], Any]]], row: Sequence[An
 def attempt_from_row(row: Sequence[Any], path: str) -> Attempt:
     """An ``Attempt`` from the values of ``ATTEMPT_COLUMNS``, each checked."""
     values = _decode(_ATTEMPT_CHECKS, row, path, _attempt_label(row[0]))
-    return Attempt(*values, source=path)
+    attempt = Attempt(*values, source=path)
+    void = (attempt.voided_at, attempt.voided_by, attempt.void_reason)
+    if any(v is None for v in void) and any(v is not None for v in void):
+        column = ("voided_at", "voided_by", "void_reason")[void.index(None)]
+        problem = "is empty, but the attempt is marked void (voided_at, voided_by and void_reason go together)"
+        raise StoreError(edited_message(path, f"{_attempt_label(attempt.id)}: column {column}", problem))
+    return attempt
 
 
 def decision_from_row(row: Sequence[Any], path: str) -> DecisionRow:
@@ -325,13 +351,21 @@ def decode_grade(text: str, path: str, attempt_id: str) -> dict[str, Any]:
         data = pydantic_core.from_json(text)
     except ValueError as exc:
         raise StoreError(edited_message(path, where, f"is not JSON ({' '.join(str(exc).split())})")) from None
+    problem = grade_problem(data)
+    if problem is not None:
+        raise StoreError(edited_message(path, where, problem))
+    return data
+
+
+def grade_problem(data: Any) -> str | None:
+    """What keeps ``data`` from being a grade every reader can rely on (None: it is one)."""
     if not isinstance(data, dict):
-        raise StoreError(edited_message(path, where, f"holds {type(data).__name__}, not a grade object"))
+        return f"holds {type(data).__name__}, not a grade object"
     try:
         _Grade.model_validate(data)
     except ValidationError as exc:
-        raise StoreError(edited_message(path, where, f"is not a grade ({_first_problem(exc)})")) from None
-    return data
+        return f"is not a grade ({_first_problem(exc)})"
+    return None
 
 
 def grade_columns(grade: dict[str, Any]) -> dict[str, Any]:

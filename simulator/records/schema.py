@@ -27,7 +27,7 @@ from functools import cache
 
 from simulator.records.errors import StoreError, damaged_message, not_ours_message
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 VERSION_TABLE = "CREATE TABLE schema_version (version INTEGER NOT NULL)"
 """The one-row table holding the schema version (created before migration 1)."""
@@ -88,6 +88,12 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (statement_id, lrs)
     );
     """,
+    # 3: voided attempts (kept, with when, by whom and why; left out of listings unless asked)
+    """
+    ALTER TABLE attempts ADD COLUMN voided_at TEXT;
+    ALTER TABLE attempts ADD COLUMN voided_by TEXT;
+    ALTER TABLE attempts ADD COLUMN void_reason TEXT;
+    """,
 )
 
 POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
@@ -145,6 +151,12 @@ POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
         outcome TEXT NOT NULL,
         PRIMARY KEY (statement_id, lrs)
     );
+    """,
+    # 3: voided attempts (kept, with when, by whom and why; left out of listings unless asked)
+    """
+    ALTER TABLE attempts ADD COLUMN voided_at TEXT;
+    ALTER TABLE attempts ADD COLUMN voided_by TEXT;
+    ALTER TABLE attempts ADD COLUMN void_reason TEXT;
     """,
 )
 """The same steps for PostgreSQL: SQLite's INTEGER (64-bit) is BIGINT, REAL is DOUBLE PRECISION;

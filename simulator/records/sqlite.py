@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.records import schema
-from simulator.records.base import PROGRESS_SQL, Fetch, SqlStore  # noqa: F401  (PROGRESS_SQL: tests, benchmarks)
+from simulator.records.base import PROGRESS_SQL, Fetch, Run, SqlStore, T  # noqa: F401  (PROGRESS_SQL: tests, benchmarks)
 from simulator.records.errors import (
     StoreError,
     damaged_message,
@@ -293,29 +293,16 @@ class Store(SqlStore):
                 delay = min(delay * 2, 1.0)
         return None  # pragma: no cover
 
-    def write(
-        self,
-        sql: str,
-        params: Sequence[Any] = (),
-        *,
-        expect: int | None = None,
-        what: str = "",
-        verify: Callable[[Fetch], str | None] | None = None,
-    ) -> None:
-        """One statement in its own committed transaction (``SqlStore.write``), retried while
-        another process holds the lock; SQLite's errors become StoreError."""
+    def transact(self, work: Callable[[Run, Fetch], T]) -> T:
+        """``SqlStore.transact``: one ``BEGIN IMMEDIATE`` transaction, retried while another
+        process holds the lock; SQLite's errors become StoreError."""
 
-        def work() -> None:
+        def attempt() -> T:
             with self.transaction() as conn:
-                changed = conn.execute(sql, params).rowcount
-                if expect is not None and changed != expect:
-                    raise StoreError(self._not_stored(what, f"{changed} row(s) changed instead of {expect}"))
-                problem = verify(lambda q, p: conn.execute(q, p).fetchall()) if verify is not None else None
-                if problem is not None:
-                    raise StoreError(self._not_stored(what, problem))
+                return work(lambda q, p=(): conn.execute(q, p).rowcount, lambda q, p=(): conn.execute(q, p).fetchall())
 
         try:
-            self._retry(work)
+            return self._retry(attempt)
         except sqlite3.Error as exc:
             raise StoreError(describe(exc, self.path)) from None
 
