@@ -201,6 +201,8 @@ def _line_cases(line: str) -> dict[str, tuple[str, str]]:
                                     "decision 1 is a timeout with choice \"ask-dispatch\""),
         "a score its grade does not give": (edited(lambda d: d.update(overall=12.5)),
                                             "overall is 12.5, but its grade says 100.0"),
+        "a performance its grade does not give": (edited(lambda d: d.update(performance=1.0)),
+                                                  "performance is 1.0, but its grade says"),
         "a grade that is not one": (edited(lambda d: d.update(grade={"overall": "high"})),
                                     "grade is not a grade (overall:"),
         "completed without an end": (edited(lambda d: d.update(ended_at=None)),

@@ -163,6 +163,8 @@ class _Exported(_Strict):
     duration_seconds: float | None
     status: Literal[STATUSES]  # type: ignore[valid-type]
     overall: Annotated[float, AfterValidator(_stored("overall"))] | None
+    performance: float | None
+    """Derived from ``grade`` (checked against it, not stored apart)."""
     passed: bool | None
     ending_scene: _id(NAME) | None
     ending_rating: Literal["good", "acceptable", "poor"] | None
@@ -188,6 +190,8 @@ class _Exported(_Strict):
             expected = grade_columns(self.grade)
         else:
             expected = dict.fromkeys(shown)
+        shown["performance"] = self.performance
+        expected["performance"] = (self.grade or {}).get("performance")
         for key, value in shown.items():
             if value != expected[key]:
                 raise ValueError(f"{key} is {json.dumps(value)}, but its grade says {json.dumps(expected[key])}")
