@@ -23,8 +23,10 @@ from simulator.records.rows import (
     ATTEMPT_COLUMNS,
     DECISION_COLUMNS,
     Attempt,
+    BadValue,
     DecisionRow,
     attempt_from_row,
+    check_value,
     decision_from_row,
     grade_columns,
     progress_from_row,
@@ -353,6 +355,16 @@ class SqlStore:
             decision = decision_from_row(row, self.path)
             out[decision.attempt_id].append(decision)
         return out
+
+    def display_name(self, trainee_id: str) -> str | None:
+        """The name the records hold for a trainee (None: not seen yet)."""
+        for row in self._query("SELECT display_name FROM trainees WHERE id = ?", (trainee_id,)):
+            try:
+                return check_value("trainees", "display_name", row[0])
+            except BadValue as bad:
+                where = f"trainee {trainee_id}: column display_name"
+                raise StoreError(edited_message(self.path, where, str(bad))) from None
+        return None
 
     def known(self, column: str, value: str) -> bool:
         """Whether any attempt has this trainee/scenario/cohort (to tell a typo from 'no results')."""

@@ -249,9 +249,12 @@ DECISION_COLUMNS = tuple(name for name, _ in _DECISION_CHECKS)
 
 
 def check_value(table: str, column: str, value: Any) -> Any:
-    """``value`` through the check of ``table.column`` (``attempts`` or ``decisions``), for values
+    """``value`` through the check of ``table.column`` (``attempts``, ``decisions``, or a
+    trainee's ``display_name``), for values
     that arrive from elsewhere before they are stored (``crisis-sim import``): the same rule as
     for a value read back. BadValue says what it holds instead."""
+    if table == "trainees":
+        return _text(value)  # display_name: text, as ``attempts.display_name`` reads it
     checks = dict(_ATTEMPT_CHECKS if table == "attempts" else _DECISION_CHECKS)
     return checks[column](value)
 

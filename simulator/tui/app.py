@@ -53,8 +53,12 @@ class CrisisSimApp(App[None]):
         watch: Path | None = None,
         rubric_ref: str | None = None,
         max_bytes: int | None = None,
+        served: bool = False,
     ) -> None:
         super().__init__()
+        self.served = served
+        """Signed in by the classroom server (``crisis-sim serve``: the academy's sign-in): no
+        sign-in form, and nothing about the trainee remembered on the server."""
         self.entries = list(entries)
         self.store = store
         self.config = config or Config()
@@ -82,7 +86,8 @@ class CrisisSimApp(App[None]):
     def sign_in(self, trainee_id: str, name: str) -> None:
         self.trainee_id, self.trainee_name = trainee_id, name
         self.store.ensure_trainee(trainee_id, name)
-        remember_trainee(trainee_id, name)
+        if not self.served:  # one server, many trainees: the next one is never offered this id
+            remember_trainee(trainee_id, name)
         if isinstance(self.screen, SignInScreen):
             self.switch_screen(LibraryScreen())
         else:
@@ -214,16 +219,18 @@ class CrisisSimApp(App[None]):
     # -- input from the terminal --
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's choice of driver, except that its terminal driver is the one that survives
-        input bytes that are not UTF-8 (``simulator.tui.driver``)."""
+        """Textual's choice of driver, except that its terminal driver survives input bytes that
+        are not UTF-8 and its web driver ends the app when its server goes away
+        (``simulator.tui.driver``)."""
         chosen = super().get_driver_class()
-        if chosen.__name__ != "LinuxDriver":  # Windows, the web driver, TEXTUAL_DRIVER: as chosen
+        if chosen.__name__ not in ("LinuxDriver", "WebDriver"):  # Windows, TEXTUAL_DRIVER's own: as chosen
             return chosen
         from textual.drivers.linux_driver import LinuxDriver
+        from textual.drivers.web_driver import WebDriver
 
-        from simulator.tui.driver import LenientInputDriver
+        from simulator.tui.driver import LenientInputDriver, ServedWebDriver
 
-        return LenientInputDriver if chosen is LinuxDriver else chosen
+        return {LinuxDriver: LenientInputDriver, WebDriver: ServedWebDriver}.get(chosen, chosen)
 
     async def on_event(self, event: events.Event) -> None:
         # A paste is the one way escape sequences and bidi overrides reach a text field, and it
@@ -263,11 +270,13 @@ def build_app(
     library: Path | None = None,
     watch: bool = False,
     max_bytes: int | None = None,
+    signed_in: str | None = None,
 ) -> CrisisSimApp:
     """Load everything the app needs (errors surface here, before the terminal is taken).
 
     ``watch`` (with ``scenario_ref``) makes the app a playtest of that file: live reload, and
-    nothing recorded."""
+    nothing recorded. ``signed_in``: the trainee the classroom server signed in (a checked id;
+    ``crisis-sim serve``), with the display name the records hold for them."""
     from scoring.catalog import load_graded
     from scoring.library_cache import LibraryEntry, library_index
     from simulator.config import resolve_db, scenario_max_bytes
@@ -296,7 +305,9 @@ def build_app(
         if start_with is given:  # it replaces a library scenario with its id (the library lists ids once)
             entries = [e for e in entries if e.info.id != graded.scenario.id] + [given]
     name: str | None = None
-    if trainee is not None:
+    if signed_in is not None:
+        trainee, name = signed_in, store.display_name(signed_in)
+    elif trainee is not None:
         last = last_trainee()
         if trainee == config.trainee.id:
             name = config.trainee.name
@@ -314,4 +325,5 @@ def build_app(
         watch=watched,
         rubric_ref=rubric_ref,
         max_bytes=max_bytes,
+        served=signed_in is not None,
     )

@@ -1,4 +1,6 @@
-"""The terminal driver: Textual's own, except that input bytes that are not UTF-8 are replaced.
+"""The app's drivers: Textual's own, with two fixes.
+
+``LenientInputDriver`` (the terminal): input bytes that are not UTF-8 are replaced.
 
 Textual 8's ``LinuxDriver.run_input_thread`` reads stdin and decodes it with a *strict*
 incremental UTF-8 decoder (``getincrementaldecoder("utf-8")()``). One byte that is not UTF-8
@@ -12,6 +14,10 @@ object, not a copy) with one name rebound: its decoder factory gives a decoder w
 delete; split multi-byte characters still join across reads. ``tests/tui/test_terminal_input.py``
 checks the name is still looked up there (so a Textual upgrade that moves it fails loudly) and
 types the byte into a real pseudo-terminal.
+
+``ServedWebDriver`` (a browser tab through ``crisis-sim serve`` or textual-serve): when the
+server's pipe closes (the server stopped or died), Textual's web input thread just returns, and
+the app would run on unseen for ever, holding its records connection. This one ends the app.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import functools
 import types
 from typing import Any
 
+from textual import messages
 from textual.drivers.linux_driver import LinuxDriver
+from textual.drivers.web_driver import WebDriver
 
 DECODER_NAME = "getincrementaldecoder"
 """The global the input loop calls to make its decoder (``from codecs import ...`` in the driver)."""
@@ -49,3 +57,14 @@ class LenientInputDriver(LinuxDriver):
     """``LinuxDriver`` whose input thread replaces bytes that are not UTF-8 instead of dying."""
 
     run_input_thread = _with_lenient_decoding(LinuxDriver.run_input_thread)  # type: ignore[arg-type]
+
+
+class ServedWebDriver(WebDriver):
+    """``WebDriver`` whose app ends when its input ends (the server is gone)."""
+
+    def run_input_thread(self) -> None:
+        try:
+            super().run_input_thread()
+        finally:
+            if not self.exit_event.is_set():  # not ended by the app: the server's pipe closed
+                self._app.post_message(messages.ExitApp())
