@@ -274,6 +274,38 @@ def test_the_public_url_gives_wss_and_its_own_origin(tmp_path, records):
         assert stop_serve(server) == 0
 
 
+def test_the_library_is_validated_once_by_the_server_and_every_tab_reads_it_from_the_cache(tmp_path, records):
+    """A class opening at once must not validate the library in every app process: serve fills
+    the validated-library cache before it listens, and the tabs read it. Shown by editing a
+    cached title: the tabs show the edited one, so they read the cache, and nothing in it is
+    written again (no tab missed)."""
+    server = start_serve(tmp_path, records)
+    try:
+        cached = sorted((Path(os.environ["XDG_CACHE_HOME"]) / "crisis-sim" / "library").glob("*/*.json"))
+        assert len(cached) >= 10, cached  # the bundled library, validated before the first tab
+        for entry in cached:
+            data = json.loads(entry.read_text())
+            if data["info"]["id"] == "overpass-railing":
+                data["info"]["title"] = "Railing, as the cache has it"
+                entry.write_text(json.dumps(data))
+        written = {entry: entry.stat().st_mtime_ns for entry in cached}
+
+        async def scenario():
+            async with aiohttp.ClientSession() as session:
+                tabs = [await Browser(server.url, f"t-{n}").open(session) for n in range(3)]
+                for n, tab in enumerate(tabs):
+                    await tab.read_until(f"signed in as t-{n}")
+                    screen = await tab.read_until("Railing, as the cache has it")
+                    assert "Railing, as the cache has it" in screen and f"signed in as t-{n}" in screen, screen
+                    await tab.ws.close()
+
+        run(scenario())
+        now = sorted((Path(os.environ["XDG_CACHE_HOME"]) / "crisis-sim" / "library").glob("*/*.json"))
+        assert {entry: entry.stat().st_mtime_ns for entry in now} == written
+    finally:
+        assert stop_serve(server) == 0
+
+
 def test_the_class_is_full_past_max_sessions_and_one_trainee_cannot_take_every_place(tmp_path, records):
     server = start_serve(tmp_path, records, "--max-sessions", "2", "--max-per-trainee", "1")
     try:

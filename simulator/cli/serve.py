@@ -49,7 +49,8 @@ def serve(host: str, port: int, public_url: str | None, trainee_header: str, max
         )
     except ImportError as missing:
         return fail(f"serve needs textual-serve ({missing.name} is not installed): pip install 'crisis-sim[serve]'")
-    from simulator.config import load_config, resolve_db
+    from scoring.library_cache import library_index
+    from simulator.config import load_config, resolve_db, scenario_max_bytes
     from simulator.records import open_store
 
     try:
@@ -58,8 +59,13 @@ def serve(host: str, port: int, public_url: str | None, trainee_header: str, max
         url = check_public_url(public_url) if public_url else None
     except ServeError as exc:
         raise click.BadParameter(str(exc)) from None
-    records = resolve_db(db, load_config())
+    config = load_config()
+    records = resolve_db(db, config)
     open_store(records).close()  # a records problem is one line now, not in every tab later
+    # Validate the library once, here, into the validated-library cache the app processes read
+    # (the same library, rubric and size cap as theirs): a class opening at once then costs each
+    # tab a read of the cache, not a validation of every scenario.
+    ready_scenarios = sum(entry.ok for entry in library_index(max_bytes=scenario_max_bytes(None, config)))
     settings = ServeSettings(
         host=host, port=port, public_url=url, trainee_header=trainee_header, max_sessions=max_sessions,
         max_per_trainee=max_per_trainee, idle_timeout=idle_timeout * 60, environment={"CRISIS_SIM_DB": str(records)},
@@ -71,7 +77,7 @@ def serve(host: str, port: int, public_url: str | None, trainee_header: str, max
         click.echo(
             f"{PROG}: serving the app at {address} (listening on {host}:{server.port}; trainee from "
             f"{trainee_header}; at most {max_sessions} sessions, {max_per_trainee} per trainee; idle timeout "
-            f"{idle_timeout:g} min); Ctrl+C stops",
+            f"{idle_timeout:g} min; {ready_scenarios} scenarios validated); Ctrl+C stops",
             err=True,
         )
 
