@@ -31,6 +31,8 @@ pyte = pytest.importorskip("pyte", reason="the test extra's terminal emulator")
 from simulator.records import open_store  # noqa: E402
 
 HEADER = "X-Remote-User"
+WIDTH, HEIGHT = 150, 36
+"""The browser's terminal: wide enough that the library's status column is not cut."""
 
 
 @dataclass
@@ -105,7 +107,7 @@ class Browser:
         self.origin = url if origin == "same" else origin
         self.data = b""
         self.closed = False
-        self.screen = pyte.Screen(110, 32)
+        self.screen = pyte.Screen(WIDTH, HEIGHT)
         self.stream = pyte.ByteStream(self.screen)
 
     def text(self) -> str:
@@ -122,15 +124,16 @@ class Browser:
             return response.status, await response.text(), dict(response.headers)
 
     async def open(self, session):
-        self.ws = await session.ws_connect(self.url + "/ws?width=110&height=32", headers=self.headers(True))
-        await self.ws.send_str(json.dumps(["resize", {"width": 110, "height": 32}]))
+        self.ws = await session.ws_connect(self.url + f"/ws?width={WIDTH}&height={HEIGHT}", headers=self.headers(True))
+        await self.ws.send_str(json.dumps(["resize", {"width": WIDTH, "height": HEIGHT}]))
         return self
 
     async def read_until(self, text: str, seconds: float = 60.0) -> str:
         deadline = time.monotonic() + seconds
         while text not in self.text() and not self.closed and time.monotonic() < deadline:
             try:
-                message = await self.ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+                # asyncio's timeout, not receive()'s: aiohttp restarts that one at every heartbeat ping
+                message = await asyncio.wait_for(self.ws.receive(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 break
             if message.type == aiohttp.WSMsgType.BINARY:
@@ -208,6 +211,33 @@ def test_a_browser_sees_the_headers_trainee_signed_in_with_their_own_records(ser
     with open_store(records) as store:
         assert store.display_name("recruit-043") == "recruit-043"  # the header's trainee, recorded
     assert not (Path(os.environ["XDG_STATE_HOME"]) / "crisis-sim" / "last-trainee.json").exists()
+
+
+def test_a_class_on_either_records_store_plays_into_it(records_target, tmp_path):
+    """Serve on SQLite and on PostgreSQL (``--db postgresql://...``): the tab shows the trainee's
+    progress from that store, and what the trainee does there is recorded there."""
+    with records_target.open() as store:
+        store.ensure_trainee("recruit-050", "Sam Ortiz")
+        play(store, "recruit-050", SAMPLE_BEST, started_at="2026-03-01T09:00:00.000Z")
+    server = start_serve(tmp_path, records_target.db)
+    try:
+        async def scenario():
+            async with aiohttp.ClientSession() as session:
+                tab = await Browser(server.url, "recruit-050").open(session)
+                screen = await tab.read_until("signed in as Sam Ortiz (recruit-050)", 20)
+                assert "signed in as Sam Ortiz (recruit-050)" in screen, screen
+                screen = await tab.read_until("passed", 20)
+                assert re.search(r"overpass railing\s+passed", screen), screen
+                await tab.ws.close()
+                other = await Browser(server.url, "recruit-051").open(session)
+                await other.read_until("signed in as recruit-051")
+                await other.ws.close()
+
+        run(scenario())
+    finally:
+        assert stop_serve(server) == 0
+    with records_target.open() as store:
+        assert store.display_name("recruit-051") == "recruit-051"
 
 
 @pytest.mark.parametrize(("trainee", "origin", "status", "says"), [
