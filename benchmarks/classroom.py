@@ -27,21 +27,25 @@ failed or met an error; ``python -m benchmarks`` stops with an AssertionError th
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
+import os
 import random
+import re
 import select
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.timing import Result, table
+from benchmarks.timing import NO_CONFIG, Result, alternate, median_spread, table
 
 NAME = "classroom"
 REPO = Path(__file__).resolve().parent.parent
@@ -314,6 +318,192 @@ def figures(result: Classroom, title: str) -> str:
     return table(["figure", "value"], rows, title=title)
 
 
+# ---- a class opening crisis-sim serve at once (browser tabs as websocket clients) ----------------
+
+
+@dataclass
+class Opening:
+    """Seconds from opening the websocket to the first library screen, for each tab of one wave."""
+
+    tabs: int
+    seconds: list[float] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.seconds) or [float("nan")]
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class ServeForClass:
+    """``crisis-sim serve --port 0`` as its own process, on its own records file and cache folder
+    (``cache=False``: an unusable cache folder, so every app process validates the library, as
+    before the validated-library cache)."""
+
+    def __init__(self, folder: Path, *, cache: bool, tabs: int):
+        env = {**os.environ, "CRISIS_SIM_DB": str(folder / "records.sqlite3"), "CRISIS_SIM_CONFIG": NO_CONFIG,
+               "XDG_STATE_HOME": str(folder / "state"), "XDG_DATA_HOME": str(folder / "data")}
+        cache_home = folder / "cache"
+        if not cache:
+            cache_home.write_text("not a folder: no cache\n")
+        env["XDG_CACHE_HOME"] = str(cache_home)
+        self.log = folder / "serve.log"
+        self.waves = 0
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--max-sessions", str(tabs + 5),
+                 "--max-per-trainee", "1"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = re.search(r"serving the app at (\S+) ", self.log.read_text(errors="replace"))
+            if found:
+                self.url = found.group(1)
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"serve did not start: {self.log.read_text(errors='replace')[-500:]}")
+
+    def apps(self) -> int:
+        """App processes of this server still alive (found by the server pid in their environment)."""
+        mark = f"CRISIS_SIM_SERVE_PARENT={self.process.pid}".encode()
+        alive = 0
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and mark in (entry / "environ").read_bytes().split(b"\0"):
+                    alive += (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return alive
+
+    def wave(self, tabs: int) -> Opening:
+        """``tabs`` browser tabs (new trainees) opened at once; returns once every app process has
+        ended again."""
+        self.waves += 1
+        result = asyncio.run(_open_tabs(self.url, tabs, self.waves * 1000))
+        deadline = time.monotonic() + 60
+        while self.apps() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return result
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def _open_tabs(url: str, tabs: int, first: int) -> Opening:
+    import aiohttp
+    import pyte
+
+    result = Opening(tabs)
+    width, height = 120, 36
+
+    async def tab(number: int, session: aiohttp.ClientSession, go: asyncio.Event) -> None:
+        trainee = f"bench-{first + number}"
+        screen = pyte.Screen(width, height)
+        stream = pyte.ByteStream(screen)
+        await go.wait()
+        start = time.perf_counter()
+        try:
+            async with session.ws_connect(f"{url}/ws?width={width}&height={height}",
+                                          headers={"X-Remote-User": trainee, "Origin": url}) as ws:
+                await ws.send_str(json.dumps(["resize", {"width": width, "height": height}]))
+                want = f"signed in as {trainee}"
+                while not any(want in line for line in screen.display):
+                    message = await asyncio.wait_for(ws.receive(), 300)
+                    if message.type != aiohttp.WSMsgType.BINARY:
+                        raise RuntimeError(f"the websocket closed ({message.type.name})")
+                    stream.feed(message.data)
+                result.seconds.append(time.perf_counter() - start)
+        except Exception as exc:  # one failed tab is reported, the others still count
+            result.failed.append(f"{trainee}: {type(exc).__name__}: {exc}")
+
+    go = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        tasks = [asyncio.create_task(tab(n, session, go)) for n in range(tabs)]
+        await asyncio.sleep(0.1)
+        go.set()
+        await asyncio.gather(*tasks)
+    return result
+
+
+def _opening_rounds(cache: bool, tabs: int, rounds: int) -> list[tuple[Opening, Opening]]:
+    """(one tab alone, ``tabs`` at once) for each round, alternating, on one server."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ServeForClass(Path(tmp), cache=cache, tabs=tabs)
+        try:
+            return alternate(rounds, lambda: server.wave(1), lambda: server.wave(tabs))
+        finally:
+            server.stop()
+
+
+def part_serve(quick: bool, tabs: int | None = None) -> list[Result]:
+    """One tab alone (the baseline), then the class's tabs all at once, alternating, on a
+    server whose app processes read the validated-library cache, and once on one without it."""
+    rounds = 1 if quick else 2
+    tabs = tabs or (10 if quick else 30)
+    results: list[Result] = []
+    for cache in (True, False):
+        pairs = _opening_rounds(cache, tabs, rounds if cache else 1)
+        problems = [p for solo, crowd in pairs for p in solo.failed + crowd.failed]
+        for problem in problems[:10]:
+            print(f"  problem: {problem}")
+        assert not problems, f"{NAME}: {len(problems)} tab(s) never showed the library"
+        where = "with" if cache else "WITHOUT"
+        rows = [[f"round {n + 1}", solo.seconds[0], crowd.percentile(0.5), crowd.percentile(0.95), max(crowd.seconds)]
+                for n, (solo, crowd) in enumerate(pairs)]
+        print(table(["", "one tab s", f"{tabs} tabs p50 s", f"{tabs} tabs p95 s", "slowest s"], rows,
+                    title=f"{NAME}: time to the first library screen through crisis-sim serve, {where} the "
+                          "validated-library cache"))
+        print()
+        ratio, spread = median_spread([crowd.percentile(0.95) / solo.seconds[0] for solo, crowd in pairs])
+        seconds, seconds_spread = median_spread([crowd.percentile(0.95) for _, crowd in pairs])
+        if cache:
+            results.append(Result(NAME, f"first screen p95, {tabs} tabs at once / one tab alone", ratio,
+                                  float(tabs) / 2, spread=spread))
+            results.append(Result(NAME, f"first screen p95, {tabs} tabs at once, seconds", seconds, 10.0,
+                                  spread=seconds_spread))
+        else:
+            results.append(Result(NAME, "the same without the cache: p95 / one tab alone", ratio, None,
+                                  spread=spread))
+            results.append(Result(NAME, "the same without the cache: p95 seconds", seconds, None,
+                                  spread=seconds_spread))
+    return results
+
+
+# ---- the same class on PostgreSQL --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgresql_url() -> Iterator[str | None]:
+    """A PostgreSQL database for the classroom: ``CRISIS_SIM_BENCH_PG``'s server, or a private
+    cluster (``tests/pg_cluster.py``) when PostgreSQL is installed; None without either."""
+    url = os.environ.get("CRISIS_SIM_BENCH_PG")
+    cluster = None
+    if not url:
+        sys.path.insert(0, str(REPO / "tests"))
+        try:
+            import pg_cluster
+
+            cluster = pg_cluster.start()
+        except (ImportError, RuntimeError) as exc:
+            print(f"{NAME}: PostgreSQL part skipped: {exc}")
+            yield None
+            return
+        url = cluster.url()
+    from benchmarks.records import _scratch_database
+
+    try:
+        with _scratch_database(url) as scratch:
+            yield scratch
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
 def run(quick: bool = False) -> list[Result]:
     """Three runs: one process alone (the baseline), the classroom deciding as fast as it can
     (a stress test: the write lock is almost never free, and SQLite's busy wait, a sleep and
@@ -342,6 +532,21 @@ def run(quick: bool = False) -> list[Result]:
                10.0),
         Result(NAME, f"slowest commit at ~{think:g} ms per decision, seconds", max(paced.commits, default=0.0), 2.0),
     ]
+    with postgresql_url() as pg:
+        if pg is not None:
+            on_pg = run_classroom(pg, processes, attempts)
+            print(figures(on_pg, f"{NAME}: {processes} processes x {attempts} attempts into one PostgreSQL database, "
+                                 "no pause"))
+            print()
+            for problem in on_pg.problems[:20]:
+                print(f"  problem: {problem}")
+            assert on_pg.ok, f"{NAME}: the PostgreSQL store lost, duplicated or refused decisions"
+            rate = (on_pg.expected / on_pg.wall) / (crowd.expected / crowd.wall)
+            results.append(Result(NAME, f"decisions committed per second, {processes} processes, PostgreSQL / SQLite",
+                                  rate, None))
+            results.append(Result(NAME, "slowest commit without pause on PostgreSQL, seconds",
+                                  max(on_pg.commits, default=0.0), 10.0))
+    results += part_serve(quick)
     for result in results:
         print(result.line())
     return results
@@ -356,8 +561,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean thinking time before each decision")
     parser.add_argument("--json", action="store_true", help="print the figures and every worker's report as JSON")
+    parser.add_argument("--serve", action="store_true", help="only the serve part: the class's browser tabs "
+                        "opening at once against crisis-sim serve, vs one tab alone (--processes tabs)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        for result in part_serve(quick=args.processes <= 10, tabs=args.processes):
+            print(result.line())
+        return 0
     if args.worker is not None:
         print(json.dumps(worker(args.worker, str(args.db), args.attempts, args.seed, args.think_ms)), flush=True)
         return 0
