@@ -313,10 +313,7 @@ class ClassroomServer:
         full = self._full(request, trainee)
         if full is not None:
             return full
-        try:
-            font_size = min(max(int(request.query.get("fontsize", "16")), 8), 40)
-        except ValueError:
-            font_size = 16
+        font_size = _bounded(request.query.get("fontsize"), 16, 8, 40)
         ws_url = websocket_url(self.public_url)
         response = aiohttp_jinja2.render_template("index.html", request, {
             "trainee": trainee,
