@@ -71,7 +71,14 @@ def serve(host: str, port: int, public_url: str | None, trainee_header: str, max
         max_per_trainee=max_per_trainee, idle_timeout=idle_timeout * 60, environment={"CRISIS_SIM_DB": str(records)},
     )
     server = ClassroomServer(settings)
-    logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(message)s", stream=sys.stderr)
+    # serve's own log lines (sessions started and ended, requests refused) on stderr, as
+    # "crisis-sim: ..." lines; the root logger is left alone.
+    log = logging.getLogger("crisis-sim.serve")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
     def ready(address: str) -> None:
         click.echo(
@@ -85,5 +92,7 @@ def serve(host: str, port: int, public_url: str | None, trainee_header: str, max
         server.run(ready)
     except ServeError as exc:
         return fail(str(exc))
+    finally:
+        log.removeHandler(handler)
     click.echo(f"{PROG}: stopped; every session ended", err=True)
     return 0

@@ -437,9 +437,10 @@ class ClassroomServer:
         """Listen; returns the public URL (set from the port bound when none was given)."""
         settings = self.settings
         check_host(settings.host)
-        self._runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None,
+                                     shutdown_timeout=STOP_GRACE_S)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.port, shutdown_timeout=STOP_GRACE_S)
+        site = web.TCPSite(self._runner, settings.host, settings.port)
         try:
             await site.start()
         except OSError as exc:
