@@ -126,6 +126,11 @@ class AcademySettings(_Section):
     )
     cohort: str | None = Field(None, description="Cohort stamped on new attempts (e.g. '2026-fall').")
     locked: bool = Field(False, description="Locked mode: assessment only, time pressure as authored.")
+    shared_machine: bool = Field(
+        False,
+        description="Several trainees use this machine: the sign-in form starts empty and the last "
+        "trainee is not remembered.",
+    )
 
     @field_validator("cohort")
     @classmethod

@@ -76,17 +76,29 @@ class CrisisSimApp(App[None]):
         if self.trainee_id:
             self.sign_in(self.trainee_id, self.trainee_name)
         else:
-            last = last_trainee()
-            self.push_screen(SignInScreen(*(last or ("", ""))))
+            self.show_sign_in()
+
+    def show_sign_in(self) -> None:
+        """The sign-in form: filled with the last trainee on a personal machine, empty on a
+        shared one (``[academy] shared_machine``), where nobody's id is offered to the next person."""
+        last = None if self.config.academy.shared_machine else last_trainee()
+        self.push_screen(SignInScreen(*(last or ("", ""))))
 
     def sign_in(self, trainee_id: str, name: str) -> None:
         self.trainee_id, self.trainee_name = trainee_id, name
         self.store.ensure_trainee(trainee_id, name)
-        remember_trainee(trainee_id, name)
+        if not self.config.academy.shared_machine:
+            remember_trainee(trainee_id, name)
         if isinstance(self.screen, SignInScreen):
             self.switch_screen(LibraryScreen())
         else:
             self.push_screen(LibraryScreen())
+        # The sign-in form that called this is being replaced: a dialog pushed from here would
+        # send its answer to that dead screen (Textual delivers a dismissed screen's result to the
+        # screen that pushed it). What follows runs from the app's own queue, so the app receives it.
+        self.call_next(self._after_sign_in)
+
+    def _after_sign_in(self) -> None:
         if self.start_with is not None:
             entry, self.start_with = self.start_with, None
             self.open_briefing(entry)
@@ -103,6 +115,24 @@ class CrisisSimApp(App[None]):
         where = errors[0].format() if errors else str(entry.path)
         self.notify(f"{entry.info.title} cannot be opened: {where}", severity="error", timeout=10, markup=False)
         return False
+
+    def sign_out(self) -> None:
+        """Back to an empty sign-in form. Nothing is lost: every decision is already recorded, and
+        a scenario left midway is offered for resume at the next sign-in."""
+
+        def leave(confirmed: bool | None = True) -> None:
+            if not confirmed:
+                return
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            self.trainee_id = self.trainee_name = ""
+            self.push_screen(SignInScreen())
+
+        if any(isinstance(s, PlayScreen) for s in self.screen_stack):
+            self.push_screen(Confirm("Sign out? Your progress is saved; you can resume this scenario later.",
+                                     "Sign out", "Stay"), leave)
+        else:
+            leave()
 
     def offer_resume(self) -> None:
         """Offer the newest unfinished attempt of this trainee, if its scenario is here."""
@@ -171,14 +201,16 @@ class CrisisSimApp(App[None]):
         mode = attempt.mode if attempt.mode in ("coach", "assessment") else "assessment"
         self.push_screen(PlayScreen(entry, session, recorder, mode, time_pressure=True))
 
-    def show_debrief(self, entry: Any, session: Session, recorder: Recorder | None) -> None:
+    def finish_attempt(self, entry: Any, session: Session, recorder: Recorder | None) -> Any:
+        """Grade a session that reached its ending and store the grade (a playtest only grades)."""
         from scoring.grading import grade
 
-        result = recorder.finish(session, entry.rubric) if recorder else grade(
-            session.scenario, entry.rubric, session.decisions
-        )
-        # A choice queued before a dialog opened can end the scene under it: the debrief takes the
-        # play screen's place, not the dialog's (the scene is over, so the question is moot).
+        if recorder is not None:
+            return recorder.finish(session, entry.rubric)
+        return grade(session.scenario, entry.rubric, session.decisions)
+
+    def show_debrief(self, entry: Any, result: Any) -> None:
+        """The debrief takes the play screen's place (the ending was read there)."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PlayScreen):
             self.pop_screen()
         self.switch_screen(DebriefScreen(entry, result))
