@@ -80,3 +80,17 @@ async def choose(pilot, play, choice_id):
     """Choose by the digit key of the choice's number, as a trainee would."""
     await pilot.press(str(position_of(play, choice_id)))
     await pilot.pause()
+
+
+async def continue_to_debrief(pilot):
+    """From the ending shown on the play screen (its scene, lines and outcome), on to the debrief
+    with Enter, as a trainee does once they have read it."""
+    from simulator.tui.screens.debrief import DebriefScreen
+    from simulator.tui.screens.play import PlayScreen
+
+    await pilot.pause(0.2)
+    assert isinstance(pilot.app.screen, PlayScreen), f"the ending is shown first, not {pilot.app.screen}"
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+    assert isinstance(pilot.app.screen, DebriefScreen)
+    return pilot.app.screen

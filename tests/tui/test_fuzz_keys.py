@@ -394,6 +394,8 @@ async def play_to_the_end(pilot: Any, briefing_keys: tuple[str, ...]) -> None:
     play = await start_play(pilot, *briefing_keys)
     for choice in BEST:
         play.choose(choice)
+    await pilot.pause()
+    play.action_continue()  # from the ending on the play screen to the debrief
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, DebriefScreen))
     await pilot.pause()
 
@@ -614,7 +616,8 @@ async def test_the_countdown_waits_while_the_quit_or_leave_question_is_open(make
 async def test_a_choice_queued_before_a_dialog_ends_the_scene_under_it_cleanly(make_app, library):
     """Enter on the choice that ends the scene, then q, in one burst (as the fuzzer sends keys):
     the choice is handled after the quit question opened, and the debrief used to replace the
-    question and leave the finished play screen under it."""
+    question and leave the finished play screen under it. Now the ending stays on the play screen
+    (graded and stored at once) under the question, and the debrief waits for the trainee."""
     app = hostile_app(make_app, library, trainee="t-burst")
     async with app.run_test(size=SIZE) as pilot:
         play = await start_play(pilot, "t")  # no time pressure: only the keys act
@@ -623,8 +626,9 @@ async def test_a_choice_queued_before_a_dialog_ends_the_scene_under_it_cleanly(m
         await pilot.pause()
         await pilot.pause()
         check_stack(app)
-        assert [type(s) for s in app.screen_stack[1:]] in ([LibraryScreen, DebriefScreen],
-                                                         [LibraryScreen, DebriefScreen, Confirm])
+        assert [type(s) for s in app.screen_stack[1:]] in ([LibraryScreen, PlayScreen],
+                                                         [LibraryScreen, PlayScreen, Confirm])
+        assert play.session.finished and play.grade is not None
         assert [d.choice for d in play.session.decisions] == ["leave"]
     check_records(Path(app.store.path), ("t-burst", "t-burst"))
 
@@ -733,6 +737,8 @@ async def test_scenario_markup_is_shown_literally_on_every_screen(make_app, libr
         assert app.is_running and app.return_code is None and app.screen is play
         while not play.session.finished:
             play.choose(play.session.offered()[-1].id)  # 'leave' or 'finish': an ending
+        await pilot.pause()
+        play.action_continue()
         assert await wait_until(pilot, lambda: isinstance(app.screen, DebriefScreen))
         await pilot.pause()
         debrief = _texts(app.screen)

@@ -44,7 +44,7 @@ from simulator.tui.screens.dialogs import Confirm, Paused
 from simulator.tui.text import parts, plain
 from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
-from simulator.tui.widgets.transcript import Transcript
+from simulator.tui.widgets.transcript import MORE_BELOW, Transcript
 from simulator.yamlsource import DEFAULT_MAX_BYTES
 
 WATCH_INTERVAL = 0.5
@@ -80,7 +80,7 @@ class PlayScreen(Screen[None]):
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "app.request_quit", "Quit"),
         Binding("escape", "leave", "Leave"),
-        Binding("t", "focus_transcript", "Transcript", show=False),
+        Binding("t", "focus_transcript", "Transcript"),
         Binding("d", "toggle_debug", "Debug"),
     ]
 
@@ -108,6 +108,13 @@ class PlayScreen(Screen[None]):
         self._remaining: float | None = None
         self._timer: Timer | None = None
         self._finished = False
+        self._offered: list[Option] = []
+        """The options on show now: a selection of any other (a second Enter that arrived while the
+        first was being handled) is stale and ignored."""
+        self._continue: Option | None = None
+        """The 'Continue to the debrief' option, once the ending is on screen."""
+        self.grade: Any = None
+        """The grade, stored the moment the ending is reached (before the trainee reads it)."""
         self._watch_timer: Timer | None = None
         self._seen_stamp: tuple[int, int, int] | None = None
         self._seen_hash = entry.scenario.sha256
@@ -123,7 +130,10 @@ class PlayScreen(Screen[None]):
             yield Static(self.title_content(), markup=False, id="play-title")
             yield Static("", id="countdown", markup=False)
         with Horizontal(id="play-body"):
-            yield Transcript(id="transcript")
+            with Vertical(id="transcript-box"):
+                more_below = Static(MORE_BELOW, id="more-below", markup=False)
+                yield Transcript(id="transcript", more_below=more_below)
+                yield more_below
             yield StatusPanel(s.meters, self.session.meters, id="status")
             if self.watch is not None:
                 yield DebugPanel(id="debug")
@@ -139,9 +149,19 @@ class PlayScreen(Screen[None]):
         return parts((self.session.scenario.title, "bold"), f"  ·  {mode}{playtest}")
 
     def on_mount(self) -> None:
-        if self.session.events:  # resumed: show the conversation so far
+        if self.session.events:  # resumed: show the conversation so far, and where it stands
+            transcript = self.query_one(Transcript)
             for event in self.session.events:
+                if isinstance(event, (ChoiceMade, TimedOut)):
+                    transcript.new_turn()
                 self.show(event, history=True)
+            transcript.show_turn()
+            # A resumed timed scene counts down again, from its full time: how long the trainee had
+            # already waited before leaving is not recorded (docs/records-and-exports.md).
+            if self.session.waiting and self.session.timeout_seconds():
+                self.start_countdown(self.session.timeout_seconds() or 0)
+            if self.session.finished:  # the ending was reached but not yet read
+                self.finish()
         self.session.subscribe(self.on_session_event)
         if not self.session.events:
             self.session.start()
@@ -157,6 +177,9 @@ class PlayScreen(Screen[None]):
     # -- engine events --
 
     def on_session_event(self, event: Event) -> None:
+        transcript = self.query_one(Transcript)
+        if isinstance(event, (ChoiceMade, TimedOut)):
+            transcript.new_turn()  # the choice, its feedback and the next scene are read from the top
         self.show(event, history=False)
 
     def show(self, event: Event, history: bool) -> None:
@@ -178,6 +201,7 @@ class PlayScreen(Screen[None]):
             transcript.ending(f"Ending ({event.rating}): {event.outcome}")
             if not history:
                 self.finish()
+            transcript.show_turn()
         elif isinstance(event, Stuck):
             why = "Your decisions are saved" if event.reason == "decision-limit" else "This is a scenario error"
             transcript.ending(f"{stuck_text(event)}. {why}; press q to quit.")
@@ -189,12 +213,15 @@ class PlayScreen(Screen[None]):
     def offer(self, event: ChoicesOffered, history: bool) -> None:
         options = self.query_one("#choices", OptionList)
         options.clear_options()
-        options.add_options(Option(plain(f"{c.position}. {c.text}"), id=c.id) for c in event.choices)
+        self._offered = [Option(plain(f"{c.position}. {c.text}"), id=c.id) for c in event.choices]
+        options.add_options(self._offered)
         if event.choices:
             options.highlighted = 0
         self.stop_timer()
         if event.timeout_seconds and not history:
             self.start_countdown(event.timeout_seconds)
+        if not history:
+            self.query_one(Transcript).show_turn()
 
     def start_countdown(self, seconds: int) -> None:
         if self.time_pressure:
@@ -263,8 +290,11 @@ class PlayScreen(Screen[None]):
             self.notify(str(exc), severity="warning", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
+        if self._continue is not None and event.option is self._continue:
+            self.action_continue()
+        elif any(event.option is o for o in self._offered) and event.option.id:
             self.choose(event.option.id)
+        # else: a selection of options no longer on show (Enter pressed twice): nothing to do
 
     def action_choose_number(self, number: int) -> None:
         offered = self.session.offered()
@@ -314,7 +344,12 @@ class PlayScreen(Screen[None]):
             self._watch_timer.pause()
 
     def action_focus_transcript(self) -> None:
-        self.query_one(Transcript).focus()
+        """``t``: read the transcript with the arrow keys; ``t`` again goes back to the choices."""
+        transcript = self.query_one(Transcript)
+        if transcript.has_focus:
+            self.query_one("#choices", OptionList).focus()
+        else:
+            transcript.focus()
 
     def action_leave(self) -> None:
         def answer(leave: bool | None) -> None:
@@ -330,12 +365,25 @@ class PlayScreen(Screen[None]):
         self.app.push_screen(Confirm(question, "Leave", "Stay"), answer)
 
     def finish(self) -> None:
+        """The ending is reached: store the grade at once, then leave the ending on screen (its
+        scene, lines and outcome) until the trainee continues to the debrief."""
         self._finished = True
         self.stop_timer()
         if self._watch_timer is not None:
             self._watch_timer.stop()
-        self.query_one("#choices", OptionList).clear_options()
-        self.app.show_debrief(self.entry, self.session, self.recorder)  # type: ignore[attr-defined]
+        if self.grade is None:
+            self.grade = self.app.finish_attempt(self.entry, self.session, self.recorder)  # type: ignore[attr-defined]
+        options = self.query_one("#choices", OptionList)
+        options.clear_options()
+        self._offered = []
+        self._continue = Option(plain("Continue to the debrief (Enter)"), id="continue-to-debrief")
+        options.add_option(self._continue)
+        options.highlighted = 0
+        options.focus()
+
+    def action_continue(self) -> None:
+        if self._continue is not None:
+            self.app.show_debrief(self.entry, self.grade)  # type: ignore[attr-defined]
 
     # -- the playtest: debug panel and live reload --
 
@@ -438,6 +486,7 @@ class PlayScreen(Screen[None]):
             self.query_one(StatusPanel).rebuild(graded.scenario.meters, session.meters)
         transcript = self.query_one(Transcript)
         with self.app.batch_update():
+            transcript.new_turn()
             transcript.divider(f"reloaded {name}")
             if reason:
                 transcript.notice(f"{reason[0].upper()}{reason[1:]}.")
@@ -453,5 +502,6 @@ class PlayScreen(Screen[None]):
                 self.show(event, history=True)
             if session.waiting and session.timeout_seconds():
                 self.start_countdown(session.timeout_seconds() or 0)
+            transcript.show_turn()
         if session.finished:
             self.finish()
