@@ -235,6 +235,9 @@ async def test_markup_in_scenario_text_is_shown_literally_by_the_app(tmp_path: P
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert f"1. {MARKUP['option']}" in labels
         await pilot.press("1")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, PlayScreen)  # the ending, read on the play screen first
+        await pilot.press("enter")
         for _ in range(30):
             if isinstance(app.screen, DebriefScreen):
                 break

@@ -182,3 +182,17 @@ def test_no_arguments_opens_the_app_and_without_a_terminal_says_so():
     helped = cli("--help")
     assert helped.returncode == 0
     assert all(word in helped.stdout for word in ("validate", "run", "play", "analyze", "results", "export"))
+
+
+def test_run_wraps_to_an_80_column_terminal():
+    """Issue 14: every line of `run` fit 88 columns, so an 80-column terminal broke them again
+    mid-word. The width is the terminal's (here COLUMNS, as shutil reads it), at most 88."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from simulator.cli import main; main()", "run", "overpass-railing", "--choose", BEST],
+        capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "80"},
+    )
+    assert result.returncode == 0, result.stderr
+    long = [line for line in result.stdout.splitlines() if len(line) > 80]
+    assert not long, long
+    wide = cli("run", "overpass-railing", "--choose", BEST)  # not a terminal: the readable 88
+    assert max(len(line) for line in wide.stdout.splitlines()) > 80

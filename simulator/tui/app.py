@@ -10,20 +10,22 @@ FILE whenever it is saved, and nothing is recorded (no attempt is opened or offe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
+from textual.screen import Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
 from simulator.recorder import Recorder, ResumeRefused, begin, resume
 from simulator.records import RecordsStore, StoreError, open_store
 from simulator.safetext import strip_unsafe
+from simulator.tui.commands import ScenarioCommands
 from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
@@ -31,11 +33,13 @@ from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
+from simulator.tui.widgets.notice import too_small
 
 
 class CrisisSimApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "crisis-sim"
+    COMMANDS = App.COMMANDS | {ScenarioCommands}
     BINDINGS = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
         Binding("f1", "help", "Help", show=False),
@@ -68,6 +72,10 @@ class CrisisSimApp(App[None]):
         self.max_bytes = max_bytes
         """The scenario size cap (--max-bytes, else the config's), for reloads."""
         self.records_error: str | None = None
+        self.mode = "assessment"
+        """How the next scenario is played ('assessment' or 'coach'): the trainee's preference."""
+        self.time_pressure = True
+        """Whether timed scenes count down (off: they wait), the trainee's preference."""
         """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
 
     # -- start-up and sign-in --
@@ -115,6 +123,9 @@ class CrisisSimApp(App[None]):
         where = errors[0].format() if errors else str(entry.path)
         self.notify(f"{entry.info.title} cannot be opened: {where}", severity="error", timeout=10, markup=False)
         return False
+
+    def action_sign_out(self) -> None:
+        self.sign_out()
 
     def sign_out(self) -> None:
         """Back to an empty sign-in form. Nothing is lost: every decision is already recorded, and
@@ -256,6 +267,8 @@ class CrisisSimApp(App[None]):
         from simulator.tui.driver import LenientInputDriver
 
         return LenientInputDriver if chosen is LinuxDriver else chosen
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(too_small(event.size.width, event.size.height), "-too-small")
 
     async def on_event(self, event: events.Event) -> None:
         # A paste is the one way escape sequences and bidi overrides reach a text field, and it
@@ -263,6 +276,61 @@ class CrisisSimApp(App[None]):
         if isinstance(event, events.Paste):
             event.text = strip_unsafe(event.text)
         await super().on_event(event)
+
+    # -- preferences --
+
+    def set_mode(self, mode: str) -> None:
+        if not self.locked:
+            self.mode = mode
+
+    def set_time_pressure(self, on: bool) -> None:
+        if not self.locked:
+            self.time_pressure = on
+
+    def action_toggle_mode(self) -> None:
+        self.set_mode("assessment" if self.mode == "coach" else "coach")
+        self._preferences_changed()
+
+    def action_toggle_time_pressure(self) -> None:
+        self.set_time_pressure(not self.time_pressure)
+        self._preferences_changed()
+
+    def _preferences_changed(self) -> None:
+        screen = self.screen
+        if isinstance(screen, BriefingScreen):
+            screen.show_settings()
+        mode = "coach" if self.mode == "coach" else "assessment"
+        self.notify(f"Next scenario: {mode} mode, time pressure {'on' if self.time_pressure else 'off'}", timeout=3)
+
+    # -- the command palette --
+
+    def can_open_scenarios(self) -> bool:
+        """Signed in and not in the middle of a scenario (leave it first: Escape)."""
+        return bool(self.trainee_id) and not any(isinstance(s, (PlayScreen, SignInScreen)) for s in self.screen_stack)
+
+    def open_scenario(self, entry: Any) -> None:
+        """The palette's 'Open scenario': its briefing, over the library."""
+        if self.can_open_scenarios():
+            self.back_to_library()
+            self.call_next(self.open_briefing, entry)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The app's own commands, and Textual's with Quit asking first like q."""
+        signed_in = bool(self.trainee_id) and not isinstance(screen, SignInScreen)
+        if signed_in and not self.locked:
+            other = "assessment" if self.mode == "coach" else "coach"
+            yield SystemCommand(f"Mode: switch to {other}", "Assessment: feedback at the end; coach: after each "
+                                "choice (from the next scenario)", self.action_toggle_mode)
+            state = "off" if self.time_pressure else "on"
+            yield SystemCommand(f"Time pressure: turn {state}", "Off: timed scenes wait for you (from the next "
+                                "scenario)", self.action_toggle_time_pressure)
+        if signed_in:
+            yield SystemCommand("Sign out", "Back to the sign-in form; your progress is saved", self.sign_out)
+        for command in super().get_system_commands(screen):
+            if command.callback == self.action_quit:
+                command = command._replace(help="Quit crisis-sim (asks first, like q)",
+                                           callback=self.action_request_quit)
+            yield command
 
     # -- always-available actions --
 

@@ -186,3 +186,276 @@ async def test_enter_pressed_twice_makes_one_choice_and_no_toast(make_app):
         await pilot.pause(0.3)
         assert [d.choice for d in play.session.decisions] == ["ask-dispatch"]
         assert not app._notifications, [n.message for n in app._notifications]
+
+
+# ---- defect 9: coach feedback at 80x24, and new text never arriving unseen ------------------------
+
+
+def top_visible(transcript, entry) -> bool:
+    """Whether the first line of ``entry`` is inside the transcript's view."""
+    top = entry.virtual_region.y
+    return transcript.scroll_y <= top < transcript.scroll_y + transcript.scrollable_content_region.height
+
+
+async def test_coach_feedback_is_on_screen_after_a_choice_at_80x24(make_app):
+    from simulator.tui.widgets.transcript import Transcript
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "m", "t")  # coach mode, no clock
+        for choice in ["slow-approach", "calm-down"]:  # the second is poor: a long coach entry
+            await choose(pilot, play, choice)
+            await pilot.pause(0.2)
+            transcript = play.query_one(Transcript)
+            coach = list(play.query(".entry.-coach"))[-1]
+            assert top_visible(transcript, coach), "the coach's feedback scrolled off the top"
+            assert play.query_one("#more-below").display == transcript.unread_below()
+
+
+async def test_after_scrolling_up_to_reread_the_next_turn_is_shown(make_app):
+    from simulator.tui.widgets.transcript import Transcript
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "t")
+        for choice in BEST[:3]:
+            await choose(pilot, play, choice)
+        transcript = play.query_one(Transcript)
+        await pilot.press("t", "home")  # read the transcript from the top
+        await pilot.pause(0.2)
+        assert transcript.scroll_y == 0
+        await pilot.press("t")  # back to the choices
+        await choose(pilot, play, BEST[3])
+        await pilot.pause(0.2)
+        mine = list(play.query(".entry.-choice"))[-1]
+        assert top_visible(transcript, mine), "the new turn arrived below the view, unseen"
+        if transcript.unread_below():
+            assert play.query_one("#more-below").display
+
+
+async def test_the_transcript_key_is_in_the_footer_and_the_help(make_app):
+    from textual.widgets import Footer
+
+    from simulator.tui.screens.help import HELP_TEXT
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "t")
+        keys = [b.key for (_, b, enabled, _) in play.active_bindings.values() if b.show]
+        assert "t" in keys
+        assert play.query_one(Footer)
+    assert any(line.split()[:1] == ["t"] and "transcript" in line for line in HELP_TEXT.splitlines())
+
+
+# ---- defect 7: layouts at 120x40 and 80x24, and below --------------------------------------------
+
+
+def finished_attempt(tmp_path, trainee="recruit-042", choices=BEST) -> None:
+    """A finished attempt at the sample already in the records (the test is about what follows)."""
+    from scoring.catalog import load_graded
+    from simulator.engine import Session
+    from simulator.recorder import begin
+
+    graded = load_graded(SAMPLE)
+    with Store.open(tmp_path / "records.sqlite3") as store:
+        recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="assessment")
+        session = Session(graded.scenario, [recorder])
+        session.start()
+        for choice in choices:
+            session.choose(choice)
+        recorder.finish(session, graded.rubric)
+
+
+async def test_library_columns_fit_and_tags_can_be_found(make_app, library, tmp_path):
+    import shutil
+
+    finished_attempt(tmp_path)
+    for extra in ("pills-and-note.yaml", "meth-paranoia.yaml"):  # long titles
+        shutil.copy(SAMPLE.parent / extra, library / extra)
+    for size in (LARGE, SMALL):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            await sign_in_on_form(pilot)
+            library_screen = app.screen
+            assert isinstance(library_screen, LibraryScreen)
+            table = library_screen.query_one("#scenarios")
+            assert table.virtual_size.width <= table.scrollable_content_region.width, size  # nothing cut off
+            labels = [str(c.label) for c in table.columns.values()]
+            assert labels[:5] == ["Title", "Status", "Best", "Level", "Min"]
+            row = table.get_row("overpass-railing")
+            assert str(row[2]) == "100" and str(row[3]) == "intermediate"
+            table.move_cursor(row=table.get_row_index("overpass-railing"))
+            await pilot.pause()
+            preview = str(library_screen.query_one("#preview-text", Static).content)
+            assert "Tags: suicide-risk, one-voice, height" in preview and "tag:" in preview
+
+
+async def test_help_and_briefing_buttons_fit_80x24(make_app):
+    from textual.widgets import Button
+
+    from simulator.tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        briefing = app.screen
+        assert isinstance(briefing, BriefingScreen)
+        buttons = list(briefing.query(Button))
+        assert len({b.region.y for b in buttons}) == 1  # one row
+        assert all(b.region.right <= SMALL[0] and b.region.width > len(str(b.label)) for b in buttons)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.query_one(Static)
+        at_80 = text.virtual_region.height
+        await pilot.resize_terminal(200, 60)  # room for every line
+        await pilot.pause()
+        assert text.virtual_region.height == at_80, "a help line wrapped at 80x24"
+
+
+async def test_below_80x24_every_screen_says_so(make_app):
+    from simulator.tui.widgets.notice import SizeNotice
+
+    app = make_app()
+    async with app.run_test(size=(70, 20)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one(SizeNotice).display  # the sign-in form
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot)
+        notice = play.query_one(SizeNotice)
+        assert notice.display and notice.region.height > 0 and "80x24" in str(notice.content)
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        assert not notice.display or notice.region.height == 0
+
+
+# ---- defect 8: watch mode's error panel ----------------------------------------------------------
+
+
+async def test_watch_errors_leave_the_choices_in_sight_and_count_the_rest(make_app, tmp_path):
+    import shutil
+
+    watched = tmp_path / "authoring" / SAMPLE.name
+    watched.parent.mkdir()
+    shutil.copy(SAMPLE, watched)
+    app = make_app(scenario_ref=str(watched), watch=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        play = await start_play(pilot, "t")
+        text = watched.read_text(encoding="utf-8")
+        for n, scene in enumerate(["first_words", "listening", "long_silence", "good_ending", "left_alone"]):
+            text = text.replace(f"to: {scene}", f"to: nowhere{n}")
+        watched.write_text(text, encoding="utf-8")
+        assert await wait_until(pilot, lambda: len(play.load_errors) > 3)
+        await pilot.pause(0.2)
+        panel = play.query_one("#watch-errors", Static)
+        choices = play.query_one("#choices", OptionList)
+        assert panel.display and panel.region.bottom <= choices.region.y  # above the choices, not over them
+        assert choices.region.height >= choices.option_count + 2  # every option (and the border) in sight
+        assert choices.region.bottom <= SMALL[1] - 1  # above the footer
+        shown = [line for line in play.load_errors if line in str(panel.content)]
+        more = f"... and {len(play.load_errors) - len(shown)} more: crisis-sim validate {watched}"
+        assert shown and more in str(panel.content)
+        assert panel.region.height - 2 == panel.virtual_region.height - 2  # nothing cut off inside it
+
+
+# ---- the command palette, sign out, a shared machine ---------------------------------------------
+
+
+async def palette(pilot, query: str) -> None:
+    """Open the command palette, type ``query`` and take the first hit."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, CommandPalette)
+    await pilot.press(*query)
+    await pilot.pause(0.5)  # the palette searches in a worker
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+
+
+async def test_palette_opens_a_scenario_switches_mode_and_time_pressure(make_app):
+    app = make_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await sign_in_on_form(pilot)
+        await palette(pilot, "Mode: switch to coach")
+        await palette(pilot, "Time pressure: turn off")
+        await palette(pilot, "Open scenario: overpass")
+        briefing = app.screen
+        assert isinstance(briefing, BriefingScreen) and briefing.entry.scenario.id == "overpass-railing"
+        assert (briefing.mode, briefing.time_pressure) == ("coach", False)
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, PlayScreen) and (app.screen.mode, app.screen.time_pressure) == ("coach", False)
+
+
+async def test_palette_quit_asks_like_q(make_app):
+    app = make_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await sign_in_on_form(pilot)
+        await palette(pilot, "Quit")
+        assert isinstance(app.screen, Confirm), "Quit from the palette must ask first"
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, LibraryScreen)
+
+
+async def test_palette_shows_scenario_titles_literally(make_app, library):
+    path = library / SAMPLE.name
+    path.write_text(path.read_text().replace("title: Person outside the overpass railing",
+                                             'title: "[b]Bold[/b] [@click=app.quit]railing[/]"'))
+    app = make_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"railing")
+        await pilot.pause(0.5)
+        shown = [str(c.prompt) for c in app.screen.query_one("CommandList").options]
+        assert any("[b]Bold[/b] [@click=app.quit]railing[/]" in text for text in shown), shown
+
+
+async def test_sign_out_from_the_palette_and_the_library(make_app):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, SignInScreen) and app.trainee_id == ""
+        assert app.screen.query_one("#trainee-id", Input).value == ""
+        await sign_in_on_form(pilot, "recruit-043", "Sam")
+        await pilot.press("enter")
+        await start_play(pilot, "t")
+        await palette(pilot, "Sign out")
+        assert isinstance(app.screen, Confirm)  # playing: asks first (progress is saved)
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, SignInScreen) and [type(s) for s in app.screen_stack][1:] == [SignInScreen]
+
+
+async def test_a_shared_machine_starts_with_an_empty_form(make_app, monkeypatch, isolated_user_dirs):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await quit_app(pilot)
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#trainee-id", Input).value == "recruit-042"  # a personal machine
+    config = isolated_user_dirs / "config.toml"
+    config.write_text("[academy]\nshared_machine = true\n")
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#trainee-id", Input).value == ""
+        assert app.screen.query_one("#display-name", Input).value == ""

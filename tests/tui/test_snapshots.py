@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BEST, SAMPLE, choose, start_play
+from conftest import BEST, SAMPLE, choose, continue_to_debrief, start_play
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -39,15 +39,31 @@ def test_play_coach_mode(snap_compare, make_app, size):
                         run_before=run_before)
 
 
+DEBRIEF_PATH = ["slow-approach", "calm-down", "repair", "ask-directly", "reasons", "call-sister", "invite-choice",
+                "warm-handoff"]
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_debrief(snap_compare, make_app, size):
-    path = ["slow-approach", "calm-down", "repair", "ask-directly", "reasons", "call-sister", "invite-choice",
-            "warm-handoff"]
+def test_ending(snap_compare, make_app, size):
+    """The ending scene, its line and outcome on the play screen, and the way on to the debrief."""
 
     async def run_before(pilot):
         play = await start_play(pilot)
-        for choice in path:
+        for choice in DEBRIEF_PATH:
             await choose(pilot, play, choice)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,
+                        run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_debrief(snap_compare, make_app, size):
+    async def run_before(pilot):
+        play = await start_play(pilot)
+        for choice in DEBRIEF_PATH:
+            await choose(pilot, play, choice)
+        await continue_to_debrief(pilot)
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,

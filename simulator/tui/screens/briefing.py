@@ -9,7 +9,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
+from simulator.model import paragraphs
 from simulator.tui.text import parts, plain
+from simulator.tui.widgets.notice import SizeNotice
 
 
 class BriefingScreen(Screen[None]):
@@ -26,11 +28,10 @@ class BriefingScreen(Screen[None]):
         super().__init__()
         self.entry = entry
         self.locked = locked
-        self.mode = "assessment"
-        self.time_pressure = True
 
     def compose(self) -> ComposeResult:
         s = self.entry.scenario  # type: ignore[attr-defined]
+        yield SizeNotice()
         with VerticalScroll(id="briefing"):
             yield Static(parts((s.title, "bold"), f"  ·  {s.difficulty}  ·  about {s.minutes} min"), markup=False)
             if s.content_warning:
@@ -39,7 +40,9 @@ class BriefingScreen(Screen[None]):
                     markup=False,
                     id="content-warning",
                 )
-            yield Static(parts(("Briefing", "bold"), "\n", " ".join(s.briefing.split())), markup=False, id="dispatch")
+            yield Static(
+                parts(("Briefing", "bold"), "\n", "\n\n".join(paragraphs(s.briefing))), markup=False, id="dispatch"
+            )
             if s.objectives:
                 yield Static(
                     parts(("Objectives", "bold"), "\n", "\n".join(f"• {o}" for o in s.objectives)),
@@ -75,19 +78,26 @@ class BriefingScreen(Screen[None]):
         self.show_settings()
         self.query_one("#start", Button).focus()
 
+    @property
+    def mode(self) -> str:
+        """The trainee's preference, kept by the app (and the records) from one scenario to the next."""
+        return self.app.mode  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def time_pressure(self) -> bool:
+        return self.app.time_pressure  # type: ignore[attr-defined,no-any-return]
+
     def show_settings(self) -> None:
         self.query_one("#mode", Button).label = f"Mode: {self.mode} (m)"
         self.query_one("#time", Button).label = f"Time pressure: {'on' if self.time_pressure else 'off'} (t)"
 
     def action_toggle_mode(self) -> None:
-        if not self.locked:
-            self.mode = "assessment" if self.mode == "coach" else "coach"
-            self.show_settings()
+        self.app.set_mode("assessment" if self.mode == "coach" else "coach")  # type: ignore[attr-defined]
+        self.show_settings()
 
     def action_toggle_time(self) -> None:
-        if not self.locked:
-            self.time_pressure = not self.time_pressure
-            self.show_settings()
+        self.app.set_time_pressure(not self.time_pressure)  # type: ignore[attr-defined]
+        self.show_settings()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"start": self.action_start, "mode": self.action_toggle_mode, "time": self.action_toggle_time}

@@ -25,6 +25,7 @@ from scoring.report import (
 )
 from simulator.model import paragraphs
 from simulator.tui.text import parts, plain
+from simulator.tui.widgets.notice import SizeNotice
 
 BAR = 20
 
@@ -50,6 +51,7 @@ class DebriefScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         g = self.grade
         s = self.entry.scenario
+        yield SizeNotice()
         with VerticalScroll(id="debrief"):
             yield Static(parts(("Debrief: ", "bold"), s.title), markup=False, classes="title")
             if g.ending:

@@ -12,6 +12,7 @@ last good version. The debug panel (``d``) shows the run's state and the current
 from __future__ import annotations
 
 import hashlib
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from simulator.tui.screens.dialogs import Confirm, Paused
 from simulator.tui.text import parts, plain
 from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
+from simulator.tui.widgets.notice import SizeNotice
 from simulator.tui.widgets.transcript import MORE_BELOW, Transcript
 from simulator.yamlsource import DEFAULT_MAX_BYTES
 
@@ -126,6 +128,7 @@ class PlayScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         s = self.session.scenario
+        yield SizeNotice()
         with Horizontal(id="play-top"):
             yield Static(self.title_content(), markup=False, id="play-title")
             yield Static("", id="countdown", markup=False)
@@ -137,9 +140,9 @@ class PlayScreen(Screen[None]):
             yield StatusPanel(s.meters, self.session.meters, id="status")
             if self.watch is not None:
                 yield DebugPanel(id="debug")
+        if self.watch is not None:  # above the choices, never in their place
+            yield Static("", id="watch-errors", markup=False)
         with Vertical(id="choices-box"):
-            if self.watch is not None:
-                yield Static("", id="watch-errors", markup=False)
             yield OptionList(id="choices", markup=False)
         yield Footer()
 
@@ -427,7 +430,9 @@ class PlayScreen(Screen[None]):
             self.reload()
 
     def show_errors(self, lines: list[str]) -> None:
-        """List a failed reload's first diagnostics above the choices (an empty list hides it)."""
+        """List a failed reload's diagnostics above the choices (an empty list hides it): as many
+        as fit in a quarter of the screen, whole, then how many more and the command that lists
+        them all. The choices stay in sight."""
         self.load_errors = lines
         panel = self.query_one("#watch-errors", Static)
         if not lines:
@@ -435,17 +440,31 @@ class PlayScreen(Screen[None]):
             panel.update("")
             return
         assert self.watch is not None
-        shown = lines[:MAX_SHOWN_ERRORS]
+        width = max(20, self.size.width - 4)  # inside the panel's border and padding
+        rows = max(3, self.size.height // 4) - 2  # the panel's own border takes two rows
+
+        def height(text: str) -> int:
+            return len(textwrap.wrap(text, width)) or 1
+
+        header = f"Not reloaded: {self.watch.name} has errors; play goes on with the last version that loaded."
+        more_line = f"... and {len(lines)} more: crisis-sim validate {self.watch}"
+        used = height(header) + height(more_line)
+        shown: list[str] = []
+        for line in lines[:MAX_SHOWN_ERRORS]:
+            if used + height(line) > rows and shown:
+                break
+            shown.append(line)
+            used += height(line)
         more = len(lines) - len(shown)
         text = "\n".join(
-            [
-                f"Not reloaded: {self.watch.name} has errors; play goes on with the last version that loaded.",
-                *shown,
-                *([f"... and {more} more (crisis-sim validate {self.watch})"] if more else []),
-            ]
+            [header, *shown, *([f"... and {more} more: crisis-sim validate {self.watch}"] if more else [])]
         )
         panel.update(plain(text))
         panel.display = True
+
+    def on_resize(self) -> None:
+        if self.load_errors:
+            self.show_errors(self.load_errors)  # as many as fit the new size
 
     def reload(self) -> None:
         """Load the watched file again and carry the session over to it (see ``rebuild``).
@@ -459,17 +478,10 @@ class PlayScreen(Screen[None]):
             graded = load_graded(self.watch, self.rubric_ref, max_bytes=self.app.max_bytes)  # type: ignore[attr-defined]
         except Exception as exc:
             self.show_errors([f"{self.watch}: could not reload: {type(exc).__name__}: {exc}"])
-            self.notify(f"{name} could not be reloaded", severity="error", markup=False)
             return
-        if not graded.ok:
+        if not graded.ok:  # the panel above the choices says so (a toast would cover the choices)
             errors = [d for d in graded.diagnostics if d.severity == "error"] or list(graded.diagnostics)
             self.show_errors([d.format() for d in errors] or [f"{self.watch}: the scenario could not be loaded"])
-            self.notify(
-                f"{name} has {len(errors)} error(s): not reloaded; still playing the last version that loaded",
-                severity="error",
-                timeout=6,
-                markup=False,
-            )
             return
         self.show_errors([])
         old, old_entry = self.session, self.entry
