@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
-from simulator.recorder import Recorder, ResumeRefused, begin, resume
+from simulator.recorder import Recorder, ResumeRefused, begin, resume, stored_decisions
 from simulator.records import RecordsStore, StoreError, open_store
 from simulator.safetext import strip_unsafe
 from simulator.tui.commands import ScenarioCommands
@@ -30,6 +30,7 @@ from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
 from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.history import HistoryScreen, PastDebriefScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
@@ -146,16 +147,23 @@ class CrisisSimApp(App[None]):
             leave()
 
     def offer_resume(self) -> None:
-        """Offer the newest unfinished attempt of this trainee, if its scenario is here."""
+        """After sign-in: offer the newest unfinished attempt whose scenario is here (every other
+        one can be resumed or discarded from My attempts, or from its scenario's briefing)."""
         if self.watch is not None:
             return  # a playtest records nothing, so it resumes nothing either
-        by_id = {e.info.id: e for e in self.entries}
-        attempts = self.store.attempts(trainee=self.trainee_id, status="in_progress")
-        unfinished = [a for a in attempts if a.scenario_id in by_id]
-        if not unfinished:
+        known = {e.info.id for e in self.entries}
+        unfinished = [a for a in self.unfinished() if a.scenario_id in known]
+        if unfinished:
+            self.offer_attempt(unfinished[-1])
+
+    def offer_attempt(self, attempt: Any) -> None:
+        """Resume an unfinished attempt, start its scenario over, or discard it (kept in the
+        records as abandoned, never deleted)."""
+        entry = self.entry_by_id(attempt.scenario_id)
+        if entry is None:
+            self.notify(f"The scenario '{attempt.scenario_id}' is not in this library.", severity="warning",
+                        markup=False)
             return
-        attempt = unfinished[-1]
-        entry = by_id[attempt.scenario_id]
         decisions = len(self.store.decisions(attempt.id))
 
         def answer(choice: str | None) -> None:
@@ -163,12 +171,85 @@ class CrisisSimApp(App[None]):
                 self.resume_attempt(entry, attempt)
             elif choice == "restart":
                 self.store.abandon_attempt(attempt.id)
-                self.open_briefing(entry)
+                self.back_to_library()
+                self.call_next(self.open_briefing, entry)
+            elif choice == "discard":
+                self.store.abandon_attempt(attempt.id)
+                self.notify("Discarded: the attempt is kept in the records as abandoned.", timeout=4)
+                self.refresh_lists()
 
         self.push_screen(ResumeOffer(entry.info.title, decisions), answer)
 
+    def unfinished(self, scenario_id: str | None = None) -> list[Any]:
+        """This trainee's attempts in progress (of one scenario, when given), oldest first."""
+        if self.watch is not None or not self.trainee_id:
+            return []
+        return list(self.store.attempts(trainee=self.trainee_id, scenario=scenario_id, status="in_progress"))
+
+    def my_attempts(self) -> list[Any]:
+        """Every attempt of the signed-in trainee, oldest first (My attempts)."""
+        return list(self.store.attempts(trainee=self.trainee_id)) if self.trainee_id else []
+
+    def entry_by_id(self, scenario_id: str) -> Any | None:
+        return next((e for e in self.entries if e.info.id == scenario_id), None)
+
+    def refresh_lists(self) -> None:
+        """Show a change in the records on the screens that list them."""
+        for screen in self.screen_stack:
+            if isinstance(screen, (LibraryScreen, HistoryScreen)) and screen.is_mounted:
+                screen.refresh_rows()
+
     def progress(self) -> dict[str, tuple[str, float | None, str | None]]:
         return self.store.progress(self.trainee_id)
+
+    # -- My attempts --
+
+    def action_my_attempts(self) -> None:
+        if not self.trainee_id or any(isinstance(s, (PlayScreen, SignInScreen)) for s in self.screen_stack):
+            return
+        if isinstance(self.screen, HistoryScreen):
+            return
+        self.back_to_library()
+        self.call_next(self.push_screen, HistoryScreen())
+
+    def open_attempt(self, attempt: Any) -> None:
+        """From My attempts: a finished attempt's debrief, or the offer for an unfinished one."""
+        if attempt.status == "completed":
+            self.show_past_debrief(attempt)
+        elif attempt.status == "in_progress":
+            self.offer_attempt(attempt)
+        else:
+            self.notify("This attempt was discarded; it stays in the records as abandoned.", timeout=4)
+
+    def played_entry(self, attempt: Any) -> Any | None:
+        """The scenario and rubric exactly as the attempt was played (same content hashes): from
+        the library, or from the file it was played from. None when that content is gone."""
+        from scoring.catalog import load_graded
+
+        def same(entry: Any) -> bool:
+            return (entry.scenario.sha256, entry.rubric.sha256) == (attempt.scenario_sha256, attempt.rubric_sha256)
+
+        found = next((e for e in self.entries if e.scenario.id == attempt.scenario_id and same(e)), None)
+        if found is None and attempt.scenario_path and Path(attempt.scenario_path).is_file():
+            graded = load_graded(Path(attempt.scenario_path), attempt.rubric_id)
+            found = graded if graded.ok and same(graded) else None
+        return found
+
+    def show_past_debrief(self, attempt: Any) -> None:
+        """Reopen a finished attempt's debrief: the grade derived again from its decisions, with
+        the scenario and rubric it was played with."""
+        from scoring.grading import grade
+
+        entry = self.played_entry(attempt)
+        if entry is None:
+            self.notify(
+                f"'{attempt.scenario_id}' has changed since this attempt (or its file is gone), so its debrief "
+                f"cannot be rebuilt; the recorded score was {attempt.overall:g}.",
+                severity="warning", timeout=8, markup=False,
+            )
+            return
+        result = grade(entry.scenario, entry.rubric, stored_decisions(self.store, attempt.id))
+        self.push_screen(PastDebriefScreen(entry, result, attempt))
 
     # -- moving between screens --
 
@@ -182,6 +263,7 @@ class CrisisSimApp(App[None]):
             self.push_screen(screen)
 
     def start_play(self, entry: Any, mode: str, time_pressure: bool) -> None:
+        """A new attempt (starting over: this scenario's unfinished attempts are kept as abandoned)."""
         session = Session(entry.scenario)
         if self.watch is not None:  # a playtest: no recorder, and live reload of the watched file
             watched = self.watch if Path(entry.scenario.path).resolve() == self.watch.resolve() else None
@@ -189,6 +271,8 @@ class CrisisSimApp(App[None]):
                 PlayScreen(entry, session, None, mode, time_pressure, watch=watched, rubric_ref=self.rubric_ref)
             )
             return
+        for attempt in self.unfinished(entry.scenario.id):
+            self.store.abandon_attempt(attempt.id)
         recorder = begin(
             self.store,
             self.trainee_id,
@@ -210,7 +294,8 @@ class CrisisSimApp(App[None]):
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
         mode = attempt.mode if attempt.mode in ("coach", "assessment") else "assessment"
-        self.push_screen(PlayScreen(entry, session, recorder, mode, time_pressure=True))
+        self.back_to_library()  # from the library, a briefing or My attempts: play over the library
+        self.call_next(self.push_screen, PlayScreen(entry, session, recorder, mode, time_pressure=True))
 
     def finish_attempt(self, entry: Any, session: Session, recorder: Recorder | None) -> Any:
         """Grade a session that reached its ending and store the grade (a playtest only grades)."""
@@ -317,6 +402,9 @@ class CrisisSimApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The app's own commands, and Textual's with Quit asking first like q."""
         signed_in = bool(self.trainee_id) and not isinstance(screen, SignInScreen)
+        if signed_in and not any(isinstance(s, PlayScreen) for s in self.screen_stack):
+            yield SystemCommand("My attempts", "Every attempt you made: reopen a debrief, resume or discard, "
+                                "your trend", self.action_my_attempts)
         if signed_in and not self.locked:
             other = "assessment" if self.mode == "coach" else "coach"
             yield SystemCommand(f"Mode: switch to {other}", "Assessment: feedback at the end; coach: after each "

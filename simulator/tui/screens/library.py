@@ -47,6 +47,7 @@ class LibraryScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("enter", "open", "Open", show=True),
+        Binding("a", "app.my_attempts", "My attempts"),
         Binding("o", "app.sign_out", "Sign out"),
         Binding("question_mark,f1", "app.help", "Help"),
         Binding("q", "app.request_quit", "Quit"),
