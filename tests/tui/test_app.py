@@ -322,8 +322,7 @@ async def test_a_formula_typed_as_a_display_name_is_no_formula_in_any_spreadshee
         play = await start_play(pilot)
         for choice in BEST:
             await choose(pilot, play, choice)
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, DebriefScreen)
+        await continue_to_debrief(pilot)
     out = tmp_path / "scores.csv"
     result = run_cli(["export", "--format", "csv", "--db", str(app.store.path), "--out", str(out)])
     assert result.code == 0, result
