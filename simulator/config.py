@@ -169,10 +169,19 @@ class ScenarioSettings(_Section):
     )
 
 
+class LibrarySettings(_Section):
+    dirs: list[str] = Field(
+        default_factory=list,
+        description="The academy's own scenario folders, listed in the trainee app beside the bundled "
+        "library ('~' is expanded); a scenario there replaces a bundled one with the same id.",
+    )
+
+
 class Config(_Section):
     trainee: TraineeSettings = TraineeSettings()
     records: RecordsSettings = RecordsSettings()
     academy: AcademySettings = AcademySettings()
+    library: LibrarySettings = LibrarySettings()
     lrs: LrsSettings = LrsSettings()
     signing: SigningSettings = SigningSettings()
     scenarios: ScenarioSettings = ScenarioSettings()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from simulator.cli.base import (
+    APP_DIR_OPTION,
     DB_OPTION,
     MAX_BYTES_OPTION,
     PROG,
@@ -231,11 +233,18 @@ def resume(
     help="Playtest: reload SCENARIO's file whenever it is saved, keeping your place (errors are shown in the "
     "app); 'd' shows the debug panel. Nothing is recorded.",
 )
+@APP_DIR_OPTION
 @DB_OPTION
 @RUBRIC_OPTION
 @MAX_BYTES_OPTION
 def play(
-    scenario: str, trainee: str | None, watch: bool, db: str | None, rubric_ref: str | None, max_bytes: int
+    scenario: str,
+    trainee: str | None,
+    watch: bool,
+    dirs: tuple[Path, ...],
+    db: str | None,
+    rubric_ref: str | None,
+    max_bytes: int,
 ) -> int:
     """Open the app straight at SCENARIO's briefing (a library id or a path).
 
@@ -244,4 +253,6 @@ def play(
     """
     if trainee is not None:
         checked_trainee(trainee)
-    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch, max_bytes=max_bytes)
+    return open_app(
+        scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch, dirs=dirs, max_bytes=max_bytes
+    )

@@ -24,7 +24,7 @@ from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
 from simulator.recorder import Recorder, ResumeRefused, begin, resume, stored_decisions
 from simulator.records import RecordsStore, StoreError, open_store
-from simulator.safetext import strip_unsafe
+from simulator.safetext import escaped_line, strip_unsafe
 from simulator.tui.commands import ScenarioCommands
 from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
@@ -58,8 +58,11 @@ class CrisisSimApp(App[None]):
         watch: Path | None = None,
         rubric_ref: str | None = None,
         max_bytes: int | None = None,
+        skipped: Sequence[Path] = (),
     ) -> None:
         super().__init__()
+        self.skipped = list(skipped)
+        """Scenario files of the library that have errors and are not listed (said once at start)."""
         self.entries = list(entries)
         self.store = store
         self.config = config or Config()
@@ -82,6 +85,11 @@ class CrisisSimApp(App[None]):
     # -- start-up and sign-in --
 
     def on_mount(self) -> None:
+        if self.skipped:
+            shown = ", ".join(escaped_line(str(p)) for p in self.skipped[:3])
+            shown += ", ..." if len(self.skipped) > 3 else ""
+            self.notify(f"{len(self.skipped)} scenario file(s) with errors are not in the library: {shown} "
+                        "(crisis-sim validate FILE says why)", severity="warning", timeout=10, markup=False)
         if self.trainee_id:
             self.sign_in(self.trainee_id, self.trainee_name)
         else:
@@ -449,24 +457,37 @@ def build_app(
     scenario_ref: str | None = None,
     rubric_ref: str | None = None,
     library: Path | None = None,
+    dirs: Sequence[Path] = (),
     watch: bool = False,
     max_bytes: int | None = None,
 ) -> CrisisSimApp:
     """Load everything the app needs (errors surface here, before the terminal is taken).
 
-    ``watch`` (with ``scenario_ref``) makes the app a playtest of that file: live reload, and
-    nothing recorded."""
+    The library is ``library`` (default: the bundled scenarios), then the academy's folders
+    (``[library] dirs`` in the config), then ``dirs`` (``--dir``). ``watch`` (with
+    ``scenario_ref``) makes the app a playtest of that file: live reload, and nothing recorded."""
     from scoring.catalog import load_graded
-    from scoring.library_cache import LibraryEntry, library_index
-    from simulator.config import resolve_db, scenario_max_bytes
+    from scoring.library_cache import LibraryEntry, scan
+    from simulator.config import config_path, resolve_db, scenario_max_bytes
     from simulator.diagnostics import DiagnosticError
+    from simulator.library import app_folders
+    from simulator.loader import scenario_files
 
     config = load_config()
     max_bytes = scenario_max_bytes(max_bytes, config)
+    folders = app_folders(library, config.library.dirs, dirs, config_path())
     store = open_store(resolve_db(db, config))
     # The library screen shows what the library cache knows; a scenario is loaded in full (and
     # validated again) only when it is opened.
-    entries = [e for e in library_index(library, rubric_ref=rubric_ref, max_bytes=max_bytes) if e.ok]
+    by_id: dict[str, Any] = {}  # a later folder's scenario replaces an earlier one with its id
+    skipped: list[Path] = []
+    for entry in scan(scenario_files(folders), rubric_ref=rubric_ref, max_bytes=max_bytes):
+        if entry.ok and entry.info is not None:
+            by_id.pop(entry.info.id, None)
+            by_id[entry.info.id] = entry
+        else:
+            skipped.append(entry.path)
+    entries = list(by_id.values())
     start_with = None
     watched: Path | None = None
     if watch and scenario_ref is None:
@@ -502,4 +523,5 @@ def build_app(
         watch=watched,
         rubric_ref=rubric_ref,
         max_bytes=max_bytes,
+        skipped=skipped,
     )

@@ -459,3 +459,137 @@ async def test_a_shared_machine_starts_with_an_empty_form(make_app, monkeypatch,
         await pilot.pause()
         assert app.screen.query_one("#trainee-id", Input).value == ""
         assert app.screen.query_one("#display-name", Input).value == ""
+
+
+# ---- history, resume from the briefing, discard ---------------------------------------------------
+
+
+async def test_my_attempts_lists_reopens_the_debrief_and_shows_the_trend(make_app, tmp_path):
+    from simulator.tui.screens.history import HistoryScreen, PastDebriefScreen
+
+    finished_attempt(tmp_path, choices=["ask-dispatch", "slow-approach", "calm-down", "repair", "ask-directly",
+                                        "reasons", "call-sister", "invite-choice", "warm-handoff"])
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "t")
+        await play_to_the_ending(pilot, play, BEST)
+        debrief = await continue_to_debrief(pilot)
+        await pilot.press("l", "a")
+        await pilot.pause()
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        table = history.query_one("#attempts")
+        assert table.row_count == 2
+        newest = [str(cell) for cell in table.get_row_at(0)]
+        assert newest[1].startswith("Person outside") and newest[3:] == ["100", "passed"]
+        trend = "\n".join(str(w.content) for w in history.query("#trend Static"))
+        assert "Trend over 2 finished attempt(s)" in trend
+        assert any(line.startswith("Overall") and line.endswith("→ 100, best 100") for line in trend.splitlines())
+        assert "Listening and empathy" in trend
+        await pilot.press("enter")
+        await pilot.pause()
+        past = app.screen
+        assert isinstance(past, PastDebriefScreen)
+        assert past.grade.overall == debrief.grade.overall == 100.0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is history
+
+
+async def test_an_unfinished_scenarios_briefing_offers_resume(make_app):
+    first = make_app()
+    async with first.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "m", "t")
+        for choice in BEST[:2]:
+            await choose(pilot, play, choice)
+        await quit_app(pilot)
+
+    second = make_app()
+    async with second.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("l")  # later
+        await pilot.pause()
+        await pilot.press("enter")  # the scenario, from the library
+        await pilot.pause()
+        briefing = second.screen
+        assert isinstance(briefing, BriefingScreen)
+        assert "unfinished" in str(briefing.query_one("#unfinished Static", Static).content)
+        await pilot.press("r")
+        await pilot.pause()
+        play = second.screen
+        assert isinstance(play, PlayScreen) and [d.choice for d in play.session.decisions] == BEST[:2]
+
+
+async def test_discarding_from_my_attempts_keeps_the_attempt_as_abandoned(make_app):
+    from simulator.tui.screens.history import HistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "t")
+        await choose(pilot, play, BEST[0])
+        await pilot.press("escape", "y")  # leave the scenario (progress saved)
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ResumeOffer)
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.screen is history
+        assert [str(c) for c in history.query_one("#attempts").get_row_at(0)][-1] == "abandoned"
+    with Store.open(app.store.path) as store:
+        [attempt] = list(store.attempts(trainee="recruit-042"))
+        assert attempt.status == "abandoned" and [d.choice for d in store.decisions(attempt.id)] == BEST[:1]
+
+
+# ---- an academy's own scenario folders ------------------------------------------------------------
+
+
+def academy_folder(tmp_path, name="academy"):
+    """A folder with one scenario of the academy's own (the sample under another id and title)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    text = SAMPLE.read_text(encoding="utf-8").replace("id: overpass-railing", "id: academy-bridge")
+    (folder / "academy-bridge.yaml").write_text(
+        text.replace("title: Person outside the overpass railing", "title: Academy bridge call"), encoding="utf-8"
+    )
+    return folder
+
+
+async def test_library_dirs_in_the_config_and_dir_add_an_academys_scenarios(make_app, tmp_path, monkeypatch,
+                                                                            isolated_user_dirs):
+    configured, given = academy_folder(tmp_path), academy_folder(tmp_path, "more")
+    (given / "academy-bridge.yaml").rename(given / "second.yaml")
+    second = given / "second.yaml"
+    second.write_text(second.read_text().replace("id: academy-bridge", "id: academy-second")
+                      .replace("title: Academy bridge call", "title: Second academy call"))
+    config = isolated_user_dirs / "config.toml"
+    config.write_text(f'[library]\ndirs = ["{configured}"]\n')
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    app = make_app(dirs=[given])
+    async with app.run_test(size=LARGE) as pilot:
+        await sign_in_on_form(pilot)
+        table = app.screen.query_one("#scenarios")
+        titles = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert titles == ["Person outside the overpass railing", "Academy bridge call", "Second academy call"]
+
+
+def test_a_configured_library_folder_that_is_missing_is_one_clear_error(make_app, monkeypatch, isolated_user_dirs):
+    import pytest
+
+    from simulator.config import ConfigError
+
+    config = isolated_user_dirs / "config.toml"
+    config.write_text('[library]\ndirs = ["~/no-such-folder"]\n')
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    with pytest.raises(ConfigError, match=r"config.toml: error: \[library\] dirs: '~/no-such-folder': no such folder"):
+        make_app()
