@@ -245,9 +245,12 @@ def check(db: str | None) -> int:
     return 0
 
 
-@cli.command()
-def config() -> int:
-    """Show where the config file is and every setting in effect."""
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def config(ctx: click.Context) -> int:
+    """Show where the config file is and every setting in effect ('config init' writes one)."""
+    if ctx.invoked_subcommand is not None:
+        return 0
     from simulator.config import (
         CONFIG_ENV,
         DB_PASSWORD_ENV,
@@ -281,6 +284,18 @@ def config() -> int:
         say(f"records server password ({DB_PASSWORD_ENV} or PGPASSWORD): {password}")
     last = last_trainee()
     say(f"last trainee on this machine: {last[0] + ' (' + last[1] + ')' if last else 'none'}")
+    return 0
+
+
+@config.command(name="init")
+def config_init() -> int:
+    """Write a commented config file (every setting, commented out, with what it does) where
+    'crisis-sim config' looks for it; an existing file is never overwritten."""
+    from simulator.config import config_path, write_commented_config
+
+    path = config_path()
+    write_commented_config(path)
+    click.echo(escaped_line(f"wrote {path}: every setting is commented out; remove the '# ' in front of one to use it"))
     return 0
 
 
