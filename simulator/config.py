@@ -119,14 +119,23 @@ class RecordsSettings(_Section):
         return self
 
 
+PLACEHOLDER_SITE = "https://crisis-sim.invalid"
+"""The default academy site: '.invalid' can never be anyone's domain (RFC 2606), so an LRS that
+received statements under it holds them under no academy's name. ``export --format xapi`` warns
+while it is in use."""
+
+
 class AcademySettings(_Section):
     name: str = Field("crisis-sim", description="Academy name, shown in exports.")
-    homepage: str = Field(
-        "https://crisis-sim.invalid", description="xAPI actor account homePage (the academy's site)."
-    )
+    homepage: str = Field(PLACEHOLDER_SITE, description="xAPI actor account homePage (the academy's site).")
     base_iri: str = Field(
-        "https://crisis-sim.invalid/xapi", description="Base IRI for activity ids and result extensions."
+        f"{PLACEHOLDER_SITE}/xapi", description="Base IRI for activity ids and result extensions."
     )
+
+    def placeholder_settings(self) -> list[str]:
+        """The xAPI identity settings still on the placeholder site (to warn before exporting)."""
+        site = PLACEHOLDER_SITE.split("//", 1)[1]
+        return [f"[academy] {name}" for name in ("homepage", "base_iri") if site in getattr(self, name)]
     cohort: str | None = Field(None, description="Cohort stamped on new attempts (e.g. '2026-fall').",
                                examples=["2026-fall"])
     locked: bool = Field(False, description="Locked mode: assessment only, time pressure as authored.")

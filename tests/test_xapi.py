@@ -668,3 +668,23 @@ def test_include_incomplete_sends_attempts_in_progress(records):
         report = send(records, lrs, include_incomplete=True)
     assert report.sent == len(export_all(records.db, include_incomplete=True))
     assert records.in_progress.attempt_id in {s["context"]["registration"] for s in lrs.seen[0].statements}
+
+
+def test_export_warns_while_the_placeholder_site_names_the_academy(records, tmp_path, monkeypatch):
+    """Issue 14: statements sent under https://crisis-sim.invalid name no academy, and nothing
+    said so. The warning names the settings to change; set, it is gone."""
+    from cli_runner import run_cli
+
+    out = tmp_path / "statements.json"
+    first = run_cli(["export", "--format", "xapi", "--db", str(records.db), "--out", str(out)])
+    assert first.code == 0, first
+    [warning] = [line for line in first.stderr.splitlines() if "warning" in line]
+    assert warning.startswith("crisis-sim: warning: [academy] homepage and [academy] base_iri still use the "
+                              "placeholder https://crisis-sim.invalid")
+    csv = run_cli(["export", "--format", "csv", "--db", str(records.db), "--out", str(tmp_path / "a.csv")])
+    assert csv.code == 0 and "warning" not in csv.stderr  # only the xAPI identity is at stake
+    config = tmp_path / "config.toml"
+    config.write_text('[academy]\nhomepage = "https://academy.example"\nbase_iri = "https://academy.example/xapi"\n')
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    second = run_cli(["export", "--format", "xapi", "--db", str(records.db), "--out", str(out)])
+    assert second.code == 0 and "warning" not in second.stderr, second

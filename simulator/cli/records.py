@@ -385,7 +385,7 @@ def export(
     it) is an error, so a typo is not mistaken for 'no results'. Exports stream, so any number
     of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
     """
-    from simulator.config import LRS_PASSWORD_ENV, ConfigError, expand_home, load_config, resolve_db
+    from simulator.config import LRS_PASSWORD_ENV, PLACEHOLDER_SITE, ConfigError, expand_home, load_config, resolve_db
     from simulator.export import ExportError, ExportFilter, open_for_export, open_output
     from simulator.export.signing import (
         SigningError,
@@ -412,6 +412,13 @@ def export(
         raise click.UsageError(str(exc)) from None
     try:
         config = load_config()
+        if fmt == "xapi" and (placeholders := config.academy.placeholder_settings()):
+            click.echo(
+                f"{PROG}: warning: {' and '.join(placeholders)} still use the placeholder {PLACEHOLDER_SITE}: "
+                "the statements name no real academy, and an LRS keeps them under that name; set them to your "
+                "academy's site in the config ('crisis-sim config init' writes one to edit)",
+                err=True,
+            )
         path = resolve_db(db, config)
         protect = {} if isinstance(path, str) else {path: "the records file"}
         if config.signing.key_file:
