@@ -196,3 +196,32 @@ def test_run_wraps_to_an_80_column_terminal():
     assert not long, long
     wide = cli("run", "overpass-railing", "--choose", BEST)  # not a terminal: the readable 88
     assert max(len(line) for line in wide.stdout.splitlines()) > 80
+
+
+def test_a_locked_academy_refuses_to_record_a_scripted_run(tmp_path):
+    """Issue 14: with [academy] locked = true, `run --choose` and `--policy` wrote passing attempts
+    nobody played. They are refused (one line, nothing recorded); --no-record still tries a script,
+    and a trainee's own interactive run still records."""
+    config = tmp_path / "config.toml"
+    config.write_text("[academy]\nlocked = true\n")
+    db = tmp_path / "records.sqlite3"
+    env = {**os.environ, "NO_COLOR": "1", "CRISIS_SIM_CONFIG": str(config), "CRISIS_SIM_DB": str(db)}
+
+    def locked_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from simulator.cli import main; main()", *args],
+                              capture_output=True, text=True, input=stdin, cwd=REPO, timeout=60, env=env)
+
+    for script in (["--choose", BEST], ["--policy", "first"], ["--timeout-at", "arrival", "--policy", "first"]):
+        result = locked_cli("run", "overpass-railing", *script)
+        assert result.returncode == 1 and result.stdout == "", result
+        assert result.stderr.startswith("crisis-sim: error: this academy is locked ([academy] locked = true): "
+                                        "a scripted run"), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert not db.exists()  # nothing recorded, not even an empty file
+    tried = locked_cli("run", "overpass-railing", "--choose", BEST, "--no-record")
+    assert tried.returncode == 0 and "=== Ending (good)" in tried.stdout
+    played = locked_cli("run", "overpass-railing", stdin="1\n1\nq\n")
+    assert played.returncode == 0 and db.exists()
+    attempt = json.loads(locked_cli("results", "--json").stdout.splitlines()[0])["attempt_id"]
+    resumed = locked_cli("resume", attempt, "--policy", "first")
+    assert resumed.returncode == 1 and "this academy is locked" in resumed.stderr

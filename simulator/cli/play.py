@@ -24,6 +24,11 @@ from simulator.cli.base import (
 )
 from simulator.safetext import escaped_line
 
+LOCKED_SCRIPTED = (
+    "this academy is locked ([academy] locked = true): a scripted run (--choose, --timeout-at, --policy) "
+    "is not recorded; play it yourself, or add --no-record to try the script without a record"
+)
+
 
 def open_app(scenario: str | None = None, **options: Any) -> int:
     """Open the trainee app (textual is imported only here, so other commands start fast)."""
@@ -148,6 +153,9 @@ def run(
         return fail("--json needs a scripted run: add --choose or --policy", 2)
     graded = load_for_play(scenario, rubric_ref, max_bytes)
     config = load_config()
+    scripted = bool(script.choose or script.timeout_at or policy)
+    if scripted and not no_record and config.academy.locked:
+        return fail(LOCKED_SCRIPTED)
     session = Session(graded.scenario)
     recorder = None
     if not no_record:
@@ -198,6 +206,7 @@ def resume(
     The scenario must be unchanged since the attempt started (same content hash); if it has
     changed, resuming is refused and a fresh start is offered.
     """
+    from simulator.config import load_config
     from simulator.recorder import ResumeRefused
     from simulator.recorder import resume as resume_attempt
     from simulator.runner import Script, describe, header, parse_list, print_events
@@ -205,6 +214,8 @@ def resume(
     script = Script(parse_list(choose), parse_list(timeout_at), policy, seed)
     if as_json and not (script.choose or script.timeout_at or policy):
         return fail("--json needs a scripted run: add --choose or --policy", 2)
+    if (script.choose or script.timeout_at or policy) and load_config().academy.locked:
+        return fail(LOCKED_SCRIPTED)
     store = open_store(db, create=False)
     record = store.attempt(attempt)
     graded = scenario_for(record)
