@@ -338,7 +338,7 @@ def test_results_and_regrade(isolated_user_dirs):
     assert [json.loads(x)["trainee_id"] for x in only.stdout.splitlines()] == ["ben"]
     assert cli("results", "--since", "2999-01-01").stdout.strip() == "no attempts match"
     unknown = cli("results", "--trainee", "nobody")
-    assert unknown.returncode == 1 and "no attempts by trainee 'nobody'" in unknown.stderr
+    assert unknown.returncode == 1 and "has trainee 'nobody'; check the trainee id" in unknown.stderr
     bad_date = cli("results", "--since", "yesterday")
     assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
 
@@ -483,3 +483,28 @@ def test_a_last_trainee_file_crisis_sim_never_wrote_is_ignored(isolated_user_dir
     shown = cli("config")
     assert shown.returncode == 0, shown.stderr
     assert "last trainee on this machine: none" in shown.stdout
+
+
+def test_results_filters_by_cohort_status_and_until_like_export(tmp_path):
+    """Issue 14: results had --trainee, --scenario and --since only; it now takes the export's
+    filters (one definition for both), with the same answer for an unknown cohort."""
+    from cli_runner import run_cli
+    from records_factory import passed_failed_running
+
+    db = tmp_path / "records.sqlite3"
+    with Store.open(db) as store:
+        passed, failed, running = passed_failed_running(store)
+
+    def rows(*args: str) -> list[dict]:
+        result = run_cli(["results", "--db", str(db), "--json", *args])
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    assert {r["status"] for r in rows()} == {"completed", "in_progress"}
+    assert [r["attempt_id"] for r in rows("--status", "in_progress")] == [running.attempt_id]
+    assert {r["attempt_id"] for r in rows("--status", "completed")} == {passed.attempt_id, failed.attempt_id}
+    assert [r["attempt_id"] for r in rows("--until", "2026-03-01")] == [passed.attempt_id]  # that whole day
+    assert [r["attempt_id"] for r in rows("--cohort", "2026-spring")] == [passed.attempt_id]
+    unknown = run_cli(["results", "--db", str(db), "--cohort", "no-such"])
+    assert unknown.code == 1 and "has cohort 'no-such'; check the cohort id" in unknown.stderr
+    bad = run_cli(["results", "--db", str(db), "--since", "2026-03-02", "--until", "2026-03-01"])
+    assert bad.code == 2 and "must be before --until" in bad.stderr

@@ -22,26 +22,81 @@ from simulator.diagnostics import DiagnosticError
 from simulator.safetext import escaped_line
 
 
-@cli.command()
-@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
-@click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
-@click.option("--since", metavar="DATE", help="Only attempts started on or after DATE (YYYY-MM-DD or ISO 8601).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
-@DB_OPTION
-def results(trainee: str | None, scenario: str | None, since: str | None, as_json: bool, db: str | None) -> int:
-    """A table of recorded attempts: when, who, which scenario, status, score, passed."""
-    from simulator.export import FilterError, time_bound
+def _time_option(end: bool) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from simulator.export import FilterError, time_bound
+
+        if value is None:
+            return None
+        try:
+            return time_bound(value, end=end)
+        except FilterError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return convert
+
+
+
+def filter_options(command: Any) -> Any:
+    """The attempt filters that results and export share (all must match): one definition, so
+    the two commands cannot drift apart."""
+    for option in reversed(
+        [
+            click.option(
+                "--since",
+                callback=_time_option(False),
+                metavar="DATE",
+                help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).",
+            ),
+            click.option(
+                "--until",
+                callback=_time_option(True),
+                metavar="DATE",
+                help="Attempts started before DATE (a date alone: up to the end of that day).",
+            ),
+            click.option("--trainee", metavar="ID", help="Only this trainee's attempts."),
+            click.option("--scenario", metavar="ID", help="Only attempts at this scenario id."),
+            click.option("--cohort", metavar="C", help="Only attempts of this cohort."),
+            click.option(
+                "--status",
+                type=click.Choice(["in_progress", "completed", "abandoned"]),
+                help="Only attempts with this status.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def export_filter(**values: Any) -> Any:
+    """An ExportFilter from the filter options, or a usage error naming the problem."""
+    from simulator.export import ExportError, ExportFilter
 
     try:
-        since_text = time_bound(since) if since else None
-    except FilterError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
+        return ExportFilter(**values)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
+@DB_OPTION
+def results(as_json: bool, db: str | None, **filters: Any) -> int:
+    """A table of recorded attempts: when, who, which scenario, status, score, passed.
+
+    Filters combine (all must match); an unknown --trainee/--scenario/--cohort is an error, not
+    an empty table."""
+    from simulator.export import ExportError
+
+    chosen = export_filter(**filters)
     store = open_store(db, create=False)
-    for column, value, what in (("trainee_id", trainee, "trainee"), ("scenario_id", scenario, "scenario")):
-        if value is not None and not store.known(column, value):
-            return fail(f"no attempts by {what} '{value}' in {store.path}")
+    try:
+        chosen.check_known(store)
+    except ExportError as exc:
+        return fail(str(exc))
     rows = []
-    for a in store.attempts(trainee=trainee, scenario=scenario, since=since_text):
+    for a in chosen.attempts(store):
         if as_json:
             click.echo(
                 json.dumps(
@@ -75,7 +130,7 @@ def results(trainee: str | None, scenario: str | None, since: str | None, as_jso
     if as_json:
         return 0
     if not rows:
-        click.echo("no attempts recorded yet" if not (trainee or scenario or since) else "no attempts match")
+        click.echo("no attempts match" if any(v is not None for v in filters.values()) else "no attempts recorded yet")
         return 0
     headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
     # The records file may have been written by other hands: no escape sequence reaches the terminal.
@@ -299,20 +354,6 @@ def config_init() -> int:
     return 0
 
 
-def _time_option(end: bool) -> Any:
-    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        from simulator.export import FilterError, time_bound
-
-        if value is None:
-            return None
-        try:
-            return time_bound(value, end=end)
-        except FilterError as exc:
-            raise click.BadParameter(str(exc), ctx, param) from None
-
-    return convert
-
-
 @cli.command()
 @click.option(
     "--format",
@@ -323,26 +364,7 @@ def _time_option(end: bool) -> Any:
     "decisions; xapi: xAPI statements (to a file, or to an LRS with --lrs).",
 )
 @click.option("--out", metavar="FILE|-", help="Write to FILE (replaced only when complete); '-' or none: stdout.")
-@click.option(
-    "--since",
-    callback=_time_option(False),
-    metavar="DATE",
-    help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).",
-)
-@click.option(
-    "--until",
-    callback=_time_option(True),
-    metavar="DATE",
-    help="Attempts started before DATE (a date alone: up to the end of that day).",
-)
-@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
-@click.option("--scenario", metavar="ID", help="Only attempts at this scenario id.")
-@click.option("--cohort", metavar="C", help="Only attempts of this cohort.")
-@click.option(
-    "--status",
-    type=click.Choice(["in_progress", "completed", "abandoned"]),
-    help="Only attempts with this status (default: all, in-progress ones with empty scores).",
-)
+@filter_options
 @click.option("--excel", is_flag=True, help="csv: start with a UTF-8 byte order mark so Excel reads accents right.")
 @click.option("--decisions", is_flag=True, help="csv: one row per decision (the long format) instead of per attempt.")
 @DB_OPTION
@@ -365,12 +387,6 @@ def _time_option(end: bool) -> Any:
 def export(
     fmt: str,
     out: str | None,
-    since: str | None,
-    until: str | None,
-    trainee: str | None,
-    scenario: str | None,
-    cohort: str | None,
-    status: str | None,
     excel: bool,
     decisions: bool,
     db: str | None,
@@ -378,6 +394,7 @@ def export(
     lrs_user: str | None,
     include_incomplete: bool,
     sign: bool,
+    **filter_values: Any,
 ) -> int:
     """Export attempt records as CSV, JSON Lines or xAPI (to a file or an LRS).
 
@@ -386,7 +403,7 @@ def export(
     of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
     """
     from simulator.config import LRS_PASSWORD_ENV, PLACEHOLDER_SITE, ConfigError, expand_home, load_config, resolve_db
-    from simulator.export import ExportError, ExportFilter, open_for_export, open_output
+    from simulator.export import ExportError, open_for_export, open_output
     from simulator.export.signing import (
         SigningError,
         check_signature_target,
@@ -406,19 +423,9 @@ def export(
         raise click.UsageError("--sign needs --out FILE (the signature is written beside it, in FILE.sig)")
     if sign and Path(out).exists() and not Path(out).is_file():
         raise click.UsageError(f"--sign needs --out to be a file, and {out} is a device or a pipe")
-    try:
-        filters = ExportFilter(trainee, scenario, cohort, since, until, status)
-    except ExportError as exc:
-        raise click.UsageError(str(exc)) from None
+    filters = export_filter(**filter_values)
     try:
         config = load_config()
-        if fmt == "xapi" and (placeholders := config.academy.placeholder_settings()):
-            click.echo(
-                f"{PROG}: warning: {' and '.join(placeholders)} still use the placeholder {PLACEHOLDER_SITE}: "
-                "the statements name no real academy, and an LRS keeps them under that name; set them to your "
-                "academy's site in the config ('crisis-sim config init' writes one to edit)",
-                err=True,
-            )
         path = resolve_db(db, config)
         protect = {} if isinstance(path, str) else {path: "the records file"}
         if config.signing.key_file:
@@ -438,6 +445,13 @@ def export(
                     f"set {LRS_PASSWORD_ENV} to the password of LRS user '{lrs_user}' "
                     "(it is never read from a flag or a file)"
                 )
+        if fmt == "xapi" and (placeholders := config.academy.placeholder_settings()):
+            click.echo(
+                f"{PROG}: warning: {' and '.join(placeholders)} still use the placeholder {PLACEHOLDER_SITE}: "
+                "the statements name no real academy, and an LRS keeps them under that name; set them to your "
+                "academy's site in the config ('crisis-sim config init' writes one to edit)",
+                err=True,
+            )
         with open_for_export(path) as store:
             filters.check_known(store)
             if lrs is not None:
