@@ -122,8 +122,13 @@ class BriefingScreen(Screen[None]):
         return self.app.time_pressure  # type: ignore[attr-defined,no-any-return]
 
     def show_settings(self) -> None:
-        self.query_one("#mode", Button).label = f"Mode: {self.mode} (m)"
-        self.query_one("#time", Button).label = f"Time pressure: {'on' if self.time_pressure else 'off'} (t)"
+        for button_id, label in (
+            ("#mode", f"Mode: {self.mode} (m)"),
+            ("#time", f"Time pressure: {'on' if self.time_pressure else 'off'} (t)"),
+        ):
+            button = self.query_one(button_id, Button)
+            button.label = label
+            button.refresh(layout=True)  # a longer label ('off', 'assessment') gets its width
 
     def action_toggle_mode(self) -> None:
         self.app.set_mode("assessment" if self.mode == "coach" else "coach")  # type: ignore[attr-defined]

@@ -175,6 +175,8 @@ class PlayScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_debug":
             return self.watch is not None  # a playtest tool: hidden (and off) in recorded play
+        if action == "pause":
+            return not self._finished  # no clock at the ending
         return True
 
     # -- engine events --
@@ -355,6 +357,10 @@ class PlayScreen(Screen[None]):
             transcript.focus()
 
     def action_leave(self) -> None:
+        if self._finished:  # the ending: graded and stored already, nothing to ask
+            self.app.back_to_library()  # type: ignore[attr-defined]
+            return
+
         def answer(leave: bool | None) -> None:
             if leave:
                 self.stop_timer()
@@ -383,6 +389,7 @@ class PlayScreen(Screen[None]):
         options.add_option(self._continue)
         options.highlighted = 0
         options.focus()
+        self.refresh_bindings()  # no pause at the ending
 
     def action_continue(self) -> None:
         if self._continue is not None:
