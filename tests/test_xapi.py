@@ -111,7 +111,9 @@ def test_a_passed_attempt_gives_attempted_answered_completed_passed(records):
             f"{BASE}/extensions/scenario-sha256": graded.scenario.sha256,
             f"{BASE}/extensions/rubric-id": "default",
             f"{BASE}/extensions/rubric-sha256": graded.rubric.sha256,
-            f"{BASE}/extensions/mode": "headless",
+            f"{BASE}/extensions/mode": "assessment",
+            f"{BASE}/extensions/front-end": "run",
+            f"{BASE}/extensions/time-pressure": False,
             f"{BASE}/extensions/cohort": "2026-spring",
         }
         assert "version" not in s and "authority" not in s and "stored" not in s  # the LRS sets those
@@ -120,7 +122,8 @@ def test_a_passed_attempt_gives_attempted_answered_completed_passed(records):
     assert attempted["object"] == {
         "objectType": "Activity",
         "id": scenario_iri,
-        "definition": {"name": {"en-US": "overpass-railing"}, "type": "http://adlnet.gov/expapi/activities/simulation"},
+        "definition": {"name": {"en-US": "Person outside the overpass railing"},
+                       "type": "http://adlnet.gov/expapi/activities/simulation"},
     }
     assert attempted["timestamp"] == "2026-03-01T09:00:00.000Z"
     assert "result" not in attempted

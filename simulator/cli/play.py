@@ -168,7 +168,9 @@ def run(
             trainee_id,
             graded.scenario,
             graded.rubric,
-            mode="headless",
+            mode="assessment",  # the debrief comes at the end
+            front_end="run-scripted" if scripted else "run",
+            time_pressure=False,  # run has no clock: a timer runs out only when the trainee types w
             seed=seed,
             cohort=config.academy.cohort,
             trainee_name=name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -62,6 +63,22 @@ def filter_options(command: Any) -> Any:
                 type=click.Choice(["in_progress", "completed", "abandoned"]),
                 help="Only attempts with this status.",
             ),
+            click.option(
+                "--mode",
+                type=click.Choice(["assessment", "coach"]),
+                help="Only attempts played in this mode (coach: feedback after each choice).",
+            ),
+            click.option(
+                "--front-end",
+                type=click.Choice(["app", "run", "run-scripted"]),
+                help="Only attempts recorded by the app, by run played by hand, or by a scripted run.",
+            ),
+            click.option(
+                "--include-scripted",
+                is_flag=True,
+                help="Also list scripted runs (run --choose/--timeout-at/--policy: nobody chose); "
+                "left out by default so they never count as passes.",
+            ),
         ]
     ):
         command = option(command)
@@ -78,15 +95,32 @@ def export_filter(**values: Any) -> Any:
         raise click.UsageError(str(exc)) from None
 
 
+def warn_placeholder(config: Any) -> None:
+    """Say so while the academy's xAPI identity is still the placeholder site (once an LRS has
+    the statements, they stay under those IRIs)."""
+    from simulator.config import PLACEHOLDER_SITE
+
+    placeholders = config.academy.placeholder_settings()
+    if placeholders:
+        click.echo(
+            f"{PROG}: warning: {' and '.join(placeholders)} still use the placeholder {PLACEHOLDER_SITE}: "
+            "the statements name no real academy, and an LRS keeps them under that name; set them to your "
+            "academy's site in the config ('crisis-sim config init' writes one to edit)",
+            err=True,
+        )
+
+
 @cli.command()
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
 @DB_OPTION
 def results(as_json: bool, db: str | None, **filters: Any) -> int:
-    """A table of recorded attempts: when, who, which scenario, status, score, passed.
+    """A table of recorded attempts: when, who, which scenario, mode, front end, status, score,
+    passed, ending.
 
     Filters combine (all must match); an unknown --trainee/--scenario/--cohort is an error, not
-    an empty table."""
+    an empty table. Scripted runs are left out unless --include-scripted (or --front-end
+    run-scripted)."""
     from simulator.export import ExportError
 
     chosen = export_filter(**filters)
@@ -105,6 +139,9 @@ def results(as_json: bool, db: str | None, **filters: Any) -> int:
                         "trainee_id": a.trainee_id,
                         "scenario_id": a.scenario_id,
                         "started_at": a.started_at,
+                        "mode": a.mode,
+                        "front_end": a.front_end,
+                        "time_pressure": a.time_pressure,
                         "status": a.status,
                         "overall": a.overall,
                         "passed": a.passed,
@@ -121,6 +158,8 @@ def results(as_json: bool, db: str | None, **filters: Any) -> int:
                 a.id[:8],
                 a.trainee_id,
                 a.scenario_id,
+                a.mode,
+                a.front_end,
                 a.status.replace("_", " "),
                 score,
                 passed,
@@ -129,15 +168,23 @@ def results(as_json: bool, db: str | None, **filters: Any) -> int:
         )
     if as_json:
         return 0
+    hidden = 0
+    if not (chosen.include_scripted or chosen.front_end):
+        hidden = sum(1 for _ in dataclasses.replace(chosen, front_end="run-scripted").attempts(store))
+    note = f"({hidden} scripted run(s) left out: --include-scripted lists them)" if hidden else ""
     if not rows:
-        click.echo("no attempts match" if any(v is not None for v in filters.values()) else "no attempts recorded yet")
+        filtered = hidden or any(v not in (None, False) for v in filters.values())
+        click.echo(" ".join(filter(None, ["no attempts match" if filtered else "no attempts recorded yet", note])))
         return 0
-    headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
+    headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "MODE", "FRONT END", "STATUS", "SCORE", "PASSED",
+               "ENDING")
     # The records file may have been written by other hands: no escape sequence reaches the terminal.
     rows = [tuple(escaped_line(str(cell)) for cell in row) for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if note:
+        click.echo(note)
     return 0
 
 
@@ -402,7 +449,7 @@ def export(
     it) is an error, so a typo is not mistaken for 'no results'. Exports stream, so any number
     of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
     """
-    from simulator.config import LRS_PASSWORD_ENV, PLACEHOLDER_SITE, ConfigError, expand_home, load_config, resolve_db
+    from simulator.config import LRS_PASSWORD_ENV, ConfigError, expand_home, load_config, resolve_db
     from simulator.export import ExportError, open_for_export, open_output
     from simulator.export.signing import (
         SigningError,
@@ -445,18 +492,12 @@ def export(
                     f"set {LRS_PASSWORD_ENV} to the password of LRS user '{lrs_user}' "
                     "(it is never read from a flag or a file)"
                 )
-        if fmt == "xapi" and (placeholders := config.academy.placeholder_settings()):
-            click.echo(
-                f"{PROG}: warning: {' and '.join(placeholders)} still use the placeholder {PLACEHOLDER_SITE}: "
-                "the statements name no real academy, and an LRS keeps them under that name; set them to your "
-                "academy's site in the config ('crisis-sim config init' writes one to edit)",
-                err=True,
-            )
         with open_for_export(path) as store:
             filters.check_known(store)
             if lrs is not None:
                 from simulator.export.lrs import send_to_lrs
 
+                warn_placeholder(config)  # before anything leaves for good
                 report = send_to_lrs(
                     store, lrs, lrs_user or None, password, filters, config, include_incomplete=include_incomplete
                 )
@@ -487,6 +528,8 @@ def export(
                 raise
             except OSError as exc:
                 return fail(f"cannot write the export: {exc.strerror or exc}")
+        if fmt == "xapi":
+            warn_placeholder(config)
         if out not in (None, "-"):
             say = lambda line: click.echo(escaped_line(line))  # noqa: E731  (--out may hold anything)
             say(f"wrote {count} {what} to {out}")
