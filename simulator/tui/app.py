@@ -17,13 +17,14 @@ from typing import Any
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.constants import DEFAULT_THEME
 from textual.driver import Driver
 from textual.screen import Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
 from simulator.recorder import Recorder, ResumeRefused, begin, resume, stored_decisions
-from simulator.records import RecordsStore, StoreError, open_store
+from simulator.records import MODES, Progress, RecordsStore, StoreError, open_store
 from simulator.safetext import escaped_line, strip_unsafe
 from simulator.tui.commands import ScenarioCommands
 from simulator.tui.screens.briefing import BriefingScreen
@@ -80,6 +81,7 @@ class CrisisSimApp(App[None]):
         """How the next scenario is played ('assessment' or 'coach'): the trainee's preference."""
         self.time_pressure = True
         """Whether timed scenes count down (off: they wait), the trainee's preference."""
+        self._saved_theme = DEFAULT_THEME
         """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
 
     # -- start-up and sign-in --
@@ -90,6 +92,7 @@ class CrisisSimApp(App[None]):
             shown += ", ..." if len(self.skipped) > 3 else ""
             self.notify(f"{len(self.skipped)} scenario file(s) with errors are not in the library: {shown} "
                         "(crisis-sim validate FILE says why)", severity="warning", timeout=10, markup=False)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.trainee_id:
             self.sign_in(self.trainee_id, self.trainee_name)
         else:
@@ -106,6 +109,7 @@ class CrisisSimApp(App[None]):
         self.store.ensure_trainee(trainee_id, name)
         if not self.config.academy.shared_machine:
             remember_trainee(trainee_id, name)
+        self.load_preferences()
         if isinstance(self.screen, SignInScreen):
             self.switch_screen(LibraryScreen())
         else:
@@ -146,6 +150,9 @@ class CrisisSimApp(App[None]):
             while len(self.screen_stack) > 1:
                 self.pop_screen()
             self.trainee_id = self.trainee_name = ""
+            self.mode, self.time_pressure = "assessment", True  # the next trainee's own, once signed in
+            self._saved_theme = DEFAULT_THEME
+            self.theme = DEFAULT_THEME
             self.push_screen(SignInScreen())
 
         if any(isinstance(s, PlayScreen) for s in self.screen_stack):
@@ -192,7 +199,8 @@ class CrisisSimApp(App[None]):
         """This trainee's attempts in progress (of one scenario, when given), oldest first."""
         if self.watch is not None or not self.trainee_id:
             return []
-        return list(self.store.attempts(trainee=self.trainee_id, scenario=scenario_id, status="in_progress"))
+        return list(self.store.attempts(trainee=self.trainee_id, scenario=scenario_id, status="in_progress",
+                                        include_scripted=False))
 
     def my_attempts(self) -> list[Any]:
         """Every attempt of the signed-in trainee, oldest first (My attempts)."""
@@ -207,7 +215,7 @@ class CrisisSimApp(App[None]):
             if isinstance(screen, (LibraryScreen, HistoryScreen)) and screen.is_mounted:
                 screen.refresh_rows()
 
-    def progress(self) -> dict[str, tuple[str, float | None, str | None]]:
+    def progress(self) -> dict[str, Progress]:
         return self.store.progress(self.trainee_id)
 
     # -- My attempts --
@@ -287,6 +295,8 @@ class CrisisSimApp(App[None]):
             entry.scenario,
             entry.rubric,
             mode=mode,
+            front_end="app",
+            time_pressure=time_pressure,
             cohort=self.config.academy.cohort,
             trainee_name=self.trainee_name,
         )
@@ -301,9 +311,14 @@ class CrisisSimApp(App[None]):
         except ResumeRefused as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
-        mode = attempt.mode if attempt.mode in ("coach", "assessment") else "assessment"
+        # As it was played: its mode and time pressure (an attempt from before these were recorded
+        # takes the trainee's preference); a locked academy always plays assessment, timed.
+        mode = attempt.mode if attempt.mode in MODES else self.mode
+        pressure = self.time_pressure if attempt.time_pressure is None else attempt.time_pressure
+        if self.locked:
+            mode, pressure = "assessment", True
         self.back_to_library()  # from the library, a briefing or My attempts: play over the library
-        self.call_next(self.push_screen, PlayScreen(entry, session, recorder, mode, time_pressure=True))
+        self.call_next(self.push_screen, PlayScreen(entry, session, recorder, mode, time_pressure=pressure))
 
     def finish_attempt(self, entry: Any, session: Session, recorder: Recorder | None) -> Any:
         """Grade a session that reached its ending and store the grade (a playtest only grades)."""
@@ -370,15 +385,37 @@ class CrisisSimApp(App[None]):
             event.text = strip_unsafe(event.text)
         await super().on_event(event)
 
-    # -- preferences --
+    # -- preferences: per trainee, in the records store (so they follow the trainee to any
+    #    machine that shares it), never in a local file --
+
+    def load_preferences(self) -> None:
+        """The signed-in trainee's mode, time pressure and theme (locked mode keeps its own)."""
+        saved = self.store.preferences(self.trainee_id)
+        if not self.locked:
+            self.mode = saved.get("mode") if saved.get("mode") in MODES else "assessment"
+            self.time_pressure = saved.get("time_pressure") != "off"
+        theme = saved.get("theme")
+        self._saved_theme = theme if theme in self.available_themes else DEFAULT_THEME
+        self.theme = self._saved_theme
+
+    def save_preference(self, name: str, value: str) -> None:
+        if self.trainee_id and self.watch is None:  # a playtest records nothing, preferences neither
+            self.store.set_preference(self.trainee_id, name, value)
+
+    def _theme_changed(self, theme: Any) -> None:
+        if self.trainee_id and theme.name != self._saved_theme:
+            self._saved_theme = theme.name
+            self.save_preference("theme", theme.name)
 
     def set_mode(self, mode: str) -> None:
-        if not self.locked:
+        if not self.locked and mode in MODES:
             self.mode = mode
+            self.save_preference("mode", mode)
 
     def set_time_pressure(self, on: bool) -> None:
         if not self.locked:
             self.time_pressure = on
+            self.save_preference("time_pressure", "on" if on else "off")
 
     def action_toggle_mode(self) -> None:
         self.set_mode("assessment" if self.mode == "coach" else "coach")

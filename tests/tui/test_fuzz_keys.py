@@ -407,7 +407,8 @@ def unfinished_attempt(folder: Path, db: Path) -> None:
     graded = load_graded(folder / SAMPLE.name)
     with Store.open(db) as store:
         session = Session(graded.scenario)
-        session.subscribe(begin(store, "fuzz", graded.scenario, graded.rubric, mode="assessment"))
+        session.subscribe(begin(store, "fuzz", graded.scenario, graded.rubric, mode="assessment", front_end="app",
+                                time_pressure=True))
         session.start()
         session.choose("ask-dispatch")
         session.choose("slow-approach")

@@ -116,7 +116,10 @@ async def test_a_resumed_timed_scene_counts_down_again(make_app, library):
         await pilot.pause()
         play = second.screen
         assert isinstance(play, PlayScreen) and play.session.timeout_seconds() == 40
-        assert await wait_until(pilot, lambda: "40 s to decide" in str(play.query_one("#countdown", Static).content))
+        countdown = play.query_one("#countdown", Static)
+        assert await wait_until(pilot, lambda: "s to decide" in str(countdown.content))
+        left = int(str(countdown.content).split()[1])
+        assert 30 <= left <= 40  # counting down from the scene's full 40 s again
 
 
 # ---- defect 4: the ending scene is shown before the debrief ---------------------------------------
@@ -264,7 +267,8 @@ def finished_attempt(tmp_path, trainee="recruit-042", choices=BEST) -> None:
 
     graded = load_graded(SAMPLE)
     with Store.open(tmp_path / "records.sqlite3") as store:
-        recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="assessment")
+        recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="assessment", front_end="app",
+                         time_pressure=True)
         session = Session(graded.scenario, [recorder])
         session.start()
         for choice in choices:
@@ -287,9 +291,9 @@ async def test_library_columns_fit_and_tags_can_be_found(make_app, library, tmp_
             table = library_screen.query_one("#scenarios")
             assert table.virtual_size.width <= table.scrollable_content_region.width, size  # nothing cut off
             labels = [str(c.label) for c in table.columns.values()]
-            assert labels[:5] == ["Title", "Status", "Best", "Level", "Min"]
+            assert labels[:6] == ["Title", "Status", "Tries", "Best", "Level", "Min"]
             row = table.get_row("overpass-railing")
-            assert str(row[2]) == "100" and str(row[3]) == "intermediate"
+            assert [str(c) for c in row[1:5]] == ["passed", "1", "100", "intermediate"]
             table.move_cursor(row=table.get_row_index("overpass-railing"))
             await pilot.pause()
             preview = str(library_screen.query_one("#preview-text", Static).content)
@@ -579,8 +583,8 @@ async def test_library_dirs_in_the_config_and_dir_add_an_academys_scenarios(make
     async with app.run_test(size=LARGE) as pilot:
         await sign_in_on_form(pilot)
         table = app.screen.query_one("#scenarios")
-        titles = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        assert titles == ["Person outside the overpass railing", "Academy bridge call", "Second academy call"]
+        assert [key.value for key in table.rows] == ["overpass-railing", "academy-bridge", "academy-second"]
+        assert [str(table.get_row_at(i)[0]) for i in (1, 2)] == ["Academy bridge call", "Second academy call"]
 
 
 def test_a_configured_library_folder_that_is_missing_is_one_clear_error(make_app, monkeypatch, isolated_user_dirs):
@@ -593,3 +597,60 @@ def test_a_configured_library_folder_that_is_missing_is_one_clear_error(make_app
     monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
     with pytest.raises(ConfigError, match=r"config.toml: error: \[library\] dirs: '~/no-such-folder': no such folder"):
         make_app()
+
+
+# ---- defect 2: resume restores mode and time pressure; preferences persist per trainee ------------
+
+
+async def test_resume_keeps_time_pressure_off_and_the_mode(make_app, library):
+    path = library / SAMPLE.name
+    path.write_text(path.read_text().replace("seconds: 40", "seconds: 1"))  # the first scene's timer
+    first = make_app()
+    async with first.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        await start_play(pilot, "m", "t")  # coach mode, time pressure off
+        await quit_app(pilot)
+
+    second = make_app()
+    async with second.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        play = second.screen
+        assert isinstance(play, PlayScreen)
+        assert (play.mode, play.time_pressure) == ("coach", False)
+        await pilot.pause(1.6)  # longer than the 1-second timer
+        assert play.session.decisions == [], "the timer fired: time pressure came back on"
+        assert str(play.query_one("#countdown", Static).content) == ""
+    with Store.open(second.store.path) as store:
+        [attempt] = list(store.attempts())
+        assert (attempt.front_end, attempt.mode, attempt.time_pressure) == ("app", "coach", False)
+
+
+async def test_mode_time_pressure_and_theme_follow_the_trainee(make_app):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("m", "t")  # on the briefing: coach, time pressure off
+        app.theme = "nord"  # as the palette's Theme command does
+        await pilot.pause()
+        await quit_app(pilot)
+
+    again = make_app()
+    async with again.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        assert again.theme == "nord"
+        await pilot.press("enter")
+        await pilot.pause()
+        briefing = again.screen
+        assert isinstance(briefing, BriefingScreen) and (briefing.mode, briefing.time_pressure) == ("coach", False)
+        await pilot.press("escape", "o")  # sign out: the next trainee starts from the defaults
+        await pilot.pause()
+        await sign_in_on_form(pilot, "recruit-043", "Sam")
+        assert again.theme != "nord" and (again.mode, again.time_pressure) == ("assessment", True)
+    with Store.open(again.store.path) as store:
+        assert store.preferences("recruit-042") == {"mode": "coach", "time_pressure": "off", "theme": "nord"}
+        assert store.preferences("recruit-043") == {}

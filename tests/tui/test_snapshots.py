@@ -89,7 +89,8 @@ def test_resume_offer(snap_compare, make_app, size, tmp_path):
 
     graded = load_graded(SAMPLE)
     with Store.open(tmp_path / "records.sqlite3") as store:
-        recorder = begin(store, "recruit-042", graded.scenario, graded.rubric, mode="assessment")
+        recorder = begin(store, "recruit-042", graded.scenario, graded.rubric, mode="assessment", front_end="app",
+                         time_pressure=True)
         session = Session(graded.scenario, [recorder])
         session.start()
         session.choose(BEST[0])

@@ -23,6 +23,11 @@ from simulator.tui.text import parts, plain
 from simulator.tui.widgets.notice import SizeNotice
 
 FIXED_COLUMNS = (("When", 16), ("Mode", 10), ("Score", 5), ("Result", 11))
+FRONT_ENDS = {
+    "app": "in the app",
+    "run": "with crisis-sim run",
+    "run-scripted": "a scripted run (nobody chose; not counted)",
+}
 
 
 def when(timestamp: str) -> str:
@@ -41,7 +46,8 @@ def result(attempt: Any) -> str:
 
 def trend(attempts: Sequence[Any]) -> list[tuple[str, list[float]]]:
     """(label, scores oldest first) for the overall score and each dimension, over the finished
-    attempts given (a dimension that did not apply in an attempt is left out of its line)."""
+    attempts given (a dimension that did not apply in an attempt is left out of its line).
+    Scripted runs are the caller's to leave out."""
     finished = [a for a in attempts if a.status == "completed" and a.overall is not None]
     lines: list[tuple[str, list[float]]] = [("Overall", [float(a.overall) for a in finished])]
     dimensions: dict[str, list[float]] = {}
@@ -115,9 +121,10 @@ class HistoryScreen(Screen[None]):
     def attempts(self) -> list[Any]:
         return self.app.my_attempts()  # type: ignore[attr-defined,no-any-return]
 
-    def title_of(self, scenario_id: str) -> str:
-        entry = next((e for e in self.app.entries if e.scenario.id == scenario_id), None)  # type: ignore[attr-defined]
-        return entry.scenario.title if entry is not None else scenario_id
+    def title_of(self, attempt: Any) -> str:
+        """The scenario's title: as recorded with the attempt, else as the library has it."""
+        entry = self.app.entry_by_id(attempt.scenario_id)  # type: ignore[attr-defined]
+        return attempt.scenario_title or (entry.scenario.title if entry is not None else attempt.scenario_id)
 
     def refresh_rows(self) -> None:
         app = self.app
@@ -139,8 +146,8 @@ class HistoryScreen(Screen[None]):
         for attempt in reversed(attempts):
             table.add_row(
                 Text(when(attempt.started_at)),
-                Text(fit(self.title_of(attempt.scenario_id), title_width)),
-                Text(attempt.mode),
+                Text(fit(self.title_of(attempt), title_width)),
+                Text("scripted" if attempt.scripted else attempt.mode),
                 Text("" if attempt.overall is None else f"{attempt.overall:g}", justify="right"),
                 Text(result(attempt)),
                 key=attempt.id,
@@ -166,8 +173,8 @@ class HistoryScreen(Screen[None]):
         if attempt is None:
             detail.update(plain("No attempts yet. Pick a scenario in the library (Escape) and play it."))
             return
-        title = self.title_of(attempt.scenario_id)
-        mine = [a for a in self.attempts() if a.scenario_id == attempt.scenario_id]
+        title = self.title_of(attempt)
+        mine = [a for a in self.attempts() if a.scenario_id == attempt.scenario_id and not a.scripted]
         lines = trend(mine)
         count = len(lines[0][1])
         heading = f"Trend over {count} finished attempt(s), oldest first" if count else "No finished attempt yet"
@@ -177,13 +184,10 @@ class HistoryScreen(Screen[None]):
 
     def describe(self, attempt: Any) -> str:
         """One line on how the attempt was played, and what Enter does with it."""
-        front_end = getattr(attempt, "front_end", None)
-        pressure = getattr(attempt, "time_pressure", None)
         how = [f"{attempt.mode} mode"]
-        if pressure is not None:
-            how.append(f"time pressure {'on' if pressure else 'off'}")
-        if front_end:
-            how.append(f"played with {front_end}")
+        if attempt.time_pressure is not None:
+            how.append(f"time pressure {'on' if attempt.time_pressure else 'off'}")
+        how.append(FRONT_ENDS.get(attempt.front_end, attempt.front_end))
         how.append(f"started {when(attempt.started_at)}")
         action = {
             "completed": "Enter: reopen its debrief.",

@@ -16,9 +16,10 @@ from simulator.tui.widgets.inputs import SafeInput
 from simulator.tui.widgets.notice import SizeNotice
 
 NARROW = 110  # below this width the preview goes under the table
-FIXED_COLUMNS = (("Status", 11), ("Best", 4), ("Level", 12), ("Min", 3))
+FIXED_COLUMNS = (("Status", 11), ("Tries", 5), ("Best", 4), ("Level", 12), ("Min", 3))
 """The columns after the title, each as wide as its longest value ('in progress', '100',
-'introductory'), so none is ever cut; the title gets what is left and ends in '…' if longer."""
+'introductory'), so none is ever cut; the title gets what is left and ends in '…' if longer.
+Tries and Best count the trainee's own attempts (scripted runs are not theirs)."""
 TAGS_FROM = 100
 """Table width from which a Tags column fits as well; tags are always in the preview."""
 MIN_TITLE = 16
@@ -107,11 +108,12 @@ class LibraryScreen(Screen[None]):
             if not matches(entry, query):
                 continue
             s = entry.info
-            status, best, _ = progress.get(s.id, ("not started", None, None))
+            mine = progress.get(s.id)
             cells = [
                 Text(fit(s.title, title_width)),
-                Text(status),
-                Text("" if best is None else f"{best:g}", justify="right"),
+                Text(mine.status if mine else "not started"),
+                Text(str(mine.attempts) if mine else "", justify="right"),
+                Text("" if mine is None or mine.best is None else f"{mine.best:g}", justify="right"),
                 Text(s.difficulty),
                 Text(str(s.minutes), justify="right"),
             ]
