@@ -654,3 +654,15 @@ async def test_mode_time_pressure_and_theme_follow_the_trainee(make_app):
     with Store.open(again.store.path) as store:
         assert store.preferences("recruit-042") == {"mode": "coach", "time_pressure": "off", "theme": "nord"}
         assert store.preferences("recruit-043") == {}
+
+
+async def test_my_attempts_from_the_palette(make_app, tmp_path):
+    from simulator.tui.screens.history import HistoryScreen
+
+    finished_attempt(tmp_path)
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await palette(pilot, "My attempts")
+        assert isinstance(app.screen, HistoryScreen)
+        assert app.screen.query_one("#attempts").row_count == 1

@@ -27,6 +27,8 @@ KEYS
   q  Ctrl+Q quit (asks first; progress is saved, and an
             unfinished scenario can be resumed)
   /         filter the library by words, or tag:NAME
+  a         My attempts (library): reopen a debrief, resume or
+            discard an unfinished attempt, your trend
   o         sign out (library)
   Escape    back
 
@@ -42,7 +44,8 @@ TIMED SCENES
   Some moments have a countdown: if you do not act in time, the
   scene moves on. You can turn time pressure off on the briefing
   (accessibility); the scenario then waits for you. A resumed
-  timed scene starts its countdown again from the full time.
+  attempt keeps its mode and time pressure; a resumed timed scene
+  starts its countdown again from the full time.
 
 MODES
   Assessment  no feedback until the debrief at the end (default;
