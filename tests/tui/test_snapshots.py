@@ -95,3 +95,31 @@ def test_resume_offer(snap_compare, make_app, size, tmp_path):
         session.start()
         session.choose(BEST[0])
     assert snap_compare(make_app(trainee="recruit-042"), terminal_size=size)
+
+
+def _two_finished_attempts(db):
+    """Two finished attempts at the sample (a poorer one, then the best), with fixed start times."""
+    from scoring.catalog import load_graded
+    from simulator.engine import Session
+    from simulator.recorder import begin
+    from simulator.records import Store
+
+    graded = load_graded(SAMPLE)
+    with Store.open(db) as store:
+        for n, path in enumerate((DEBRIEF_PATH, BEST)):
+            recorder = begin(store, "recruit-042", graded.scenario, graded.rubric, mode="assessment",
+                             front_end="app", time_pressure=n == 0)
+            session = Session(graded.scenario, [recorder])
+            session.start()
+            for choice in path:
+                session.choose(choice)
+            recorder.finish(session, graded.rubric)
+            store.write("UPDATE attempts SET started_at = ? WHERE id = ?",
+                        (f"2026-03-0{n + 1}T09:00:00.000Z", recorder.attempt_id))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_my_attempts(snap_compare, make_app, size, tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")  # the list shows local times
+    _two_finished_attempts(tmp_path / "records.sqlite3")
+    assert snap_compare(make_app(trainee="recruit-042"), terminal_size=size, press=["a"])
