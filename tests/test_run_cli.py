@@ -225,3 +225,18 @@ def test_a_locked_academy_refuses_to_record_a_scripted_run(tmp_path):
     attempt = json.loads(locked_cli("results", "--json").stdout.splitlines()[0])["attempt_id"]
     resumed = locked_cli("resume", attempt, "--policy", "first")
     assert resumed.returncode == 1 and "this academy is locked" in resumed.stderr
+
+
+def test_run_keeps_the_paragraphs_of_feedback_in_its_debrief(tmp_path):
+    """Issue 14: a blank line starts a paragraph, in feedback too; run's debrief merged them."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    old = ("        feedback: >-\n"
+           "          Space, a calm voice and a name lower the sense of threat and give her time.\n")
+    assert old in text
+    path = tmp_path / "two-paragraphs.yaml"
+    new = ("        feedback: |\n          Space, a calm voice and a name lower the sense of threat and give her "
+           "time.\n\n          Then keep your voice low.\n")
+    path.write_text(text.replace(old, new))
+    result = cli("run", str(path), "--choose", BEST, "--no-record")
+    assert result.returncode == 0, result.stderr
+    assert "give her time.\n\n       Then keep your voice low." in result.stdout

@@ -666,3 +666,37 @@ async def test_my_attempts_from_the_palette(make_app, tmp_path):
         await palette(pilot, "My attempts")
         assert isinstance(app.screen, HistoryScreen)
         assert app.screen.query_one("#attempts").row_count == 1
+
+
+FEEDBACK_SECOND = "Then, once she answers, keep your voice low and even."
+
+
+def with_two_paragraph_feedback(library):
+    """The sample with a second feedback paragraph (a literal block) on 'slow-approach'."""
+    path = library / SAMPLE.name
+    text = path.read_text(encoding="utf-8")
+    old = ("        feedback: >-\n"
+           "          Space, a calm voice and a name lower the sense of threat and give her time.\n")
+    assert old in text
+    new = ("        feedback: |\n"
+           "          Space, a calm voice and a name lower the sense of threat and give her time.\n\n"
+           f"          {FEEDBACK_SECOND}\n")
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+async def test_coach_feedback_and_the_debrief_keep_paragraphs(make_app, library):
+    with_two_paragraph_feedback(library)
+    app = make_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("enter")
+        play = await start_play(pilot, "m", "t")
+        assert BEST[1] == "slow-approach"
+        await choose(pilot, play, BEST[0])
+        await choose(pilot, play, BEST[1])
+        coach = str(list(play.query(".entry.-coach"))[-1].content)
+        assert f"give her time.\n\n{FEEDBACK_SECOND}" in coach
+        await play_to_the_ending(pilot, play, BEST[2:])
+        debrief = await continue_to_debrief(pilot)
+        reviews = "\n".join(str(w.content) for w in debrief.query(".review"))
+        assert f"give her time.\n\n{FEEDBACK_SECOND}" in reviews

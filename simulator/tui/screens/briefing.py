@@ -12,8 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from simulator.model import paragraphs
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
 from simulator.tui.widgets.notice import SizeNotice
 
 
@@ -55,7 +54,7 @@ class BriefingScreen(Screen[None]):
                     id="content-warning",
                 )
             yield Static(
-                parts(("Briefing", "bold"), "\n", "\n\n".join(paragraphs(s.briefing))), markup=False, id="dispatch"
+                parts(("Briefing", "bold"), "\n", prose(s.briefing)), markup=False, id="dispatch"
             )
             if s.objectives:
                 yield Static(

@@ -10,8 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from simulator.model import paragraphs
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
 from simulator.tui.widgets.inputs import SafeInput
 from simulator.tui.widgets.notice import SizeNotice
 
@@ -139,7 +138,7 @@ class LibraryScreen(Screen[None]):
             return
         s = entry.info  # type: ignore[attr-defined]
         pieces: list[str | tuple[str, str]] = [(s.title, "bold"), f"\n{s.difficulty} · about {s.minutes} min\n\n"]
-        pieces.append("\n\n".join(paragraphs(s.summary)))
+        pieces.append(prose(s.summary))
         if s.objectives:
             pieces += ["\n\n", ("Objectives", "bold"), "\n"] + [f"• {o}\n" for o in s.objectives]
         if s.content_warning:

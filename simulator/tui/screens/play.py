@@ -42,7 +42,7 @@ from simulator.model import Scenario
 from simulator.runner import stuck_text
 from simulator.safefile import read_regular
 from simulator.tui.screens.dialogs import Confirm, Paused
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
 from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
 from simulator.tui.widgets.notice import SizeNotice
@@ -242,13 +242,13 @@ class PlayScreen(Screen[None]):
         review, names = result.decisions[-1], principle_names(result)
         lines = [f"Coach: your choice was {review_worth(review)}.", f"Points: {points_text(review.earned, names)}."]
         if review.chosen.feedback:
-            lines.append(f"Why: {' '.join(review.chosen.feedback.split())}")
+            lines.append(f"Why: {prose(review.chosen.feedback)}")
         label, options = advice(review)
         for option in options:
             text = " ".join(option.text.split())
             lines.append(f"{label} {text} ({option_worth(option)}: {points_text(option.points, names)})")
             if option.feedback:
-                lines.append(f"Because: {' '.join(option.feedback.split())}")
+                lines.append(f"Because: {prose(option.feedback)}")
         if not options:
             best = "That was the best option on offer."
             lines.append(best if review.stakes else "Every option here counted the same.")

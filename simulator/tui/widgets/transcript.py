@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from simulator.model import paragraphs
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
 
 MORE_BELOW = "▼ more below: t, then ↓ or End"
 
@@ -72,7 +72,7 @@ class Transcript(VerticalScroll):
             self._add(plain(paragraph), "narration")
 
     def spoken(self, name: str, says: str, is_trainee: bool) -> None:
-        self._add(parts((f"{name}: ", "bold"), "\n\n".join(paragraphs(says))), "you" if is_trainee else "line")
+        self._add(parts((f"{name}: ", "bold"), prose(says)), "you" if is_trainee else "line")
 
     def chosen(self, text: str) -> None:
         self._add(parts(("▶ You: ", "bold"), text), "choice")
