@@ -286,7 +286,7 @@ def test_a_plain_trainee_id_is_recorded_and_listed_as_given(tmp_path: Path) -> N
     with Store.open(db) as store:
         [attempt] = list(store.attempts())
         assert attempt.trainee_id == "Recruit_042.b"
-    code, stdout, _ = run_cli(["results", "--db", str(db)])
+    code, stdout, _ = run_cli(["results", "--db", str(db), "--include-scripted"])
     assert code == 0 and "Recruit_042.b" in stdout
 
 

@@ -70,6 +70,7 @@ from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, Paused, ResumeOffer
 from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.history import HistoryScreen, PastDebriefScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
@@ -272,6 +273,8 @@ BASE_SHAPES = {
     (LibraryScreen, BriefingScreen),
     (LibraryScreen, PlayScreen),
     (LibraryScreen, DebriefScreen),
+    (LibraryScreen, HistoryScreen),
+    (LibraryScreen, HistoryScreen, PastDebriefScreen),
 }
 DIALOGS = (Confirm, Paused, ResumeOffer, HelpScreen)
 UNSAFE_TYPED = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -414,6 +417,32 @@ def unfinished_attempt(folder: Path, db: Path) -> None:
         session.choose("slow-approach")
 
 
+def finished_and_unfinished(folder: Path, db: Path) -> None:
+    """A finished attempt and one left after two decisions: My attempts has both kinds."""
+    from simulator.engine import Session
+
+    graded = load_graded(folder / SAMPLE.name)
+    with Store.open(db) as store:
+        recorder = begin(store, "fuzz", graded.scenario, graded.rubric, mode="coach", front_end="app",
+                         time_pressure=False)
+        session = Session(graded.scenario, [recorder])
+        session.start()
+        for choice in BEST:
+            session.choose(choice)
+        recorder.finish(session, graded.rubric)
+    unfinished_attempt(folder, db)
+
+
+def keys_then(*keys: str) -> Drive:
+    async def drive(pilot: Any, briefing_keys: tuple[str, ...]) -> None:
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+
+    return drive
+
+
 MODES = [(), ("m",), ("t",), ("m", "t")]  # assessment or coach mode, with or without the clock
 
 TARGETS: dict[str, Target] = {
@@ -431,6 +460,10 @@ TARGETS: dict[str, Target] = {
     "quit-dialog": Target(Confirm, drive=quit_from_library),
     "help": Target(HelpScreen, app_kwargs=hostile_ref, drive=play_then("question_mark"), waits=True),
     "debrief": Target(DebriefScreen, app_kwargs=sample_ref, drive=play_to_the_end, briefing=MODES[:2]),
+    # the resume offer first (later), then My attempts; its first row is the unfinished attempt
+    "history": Target(HistoryScreen, prepare=finished_and_unfinished, drive=keys_then("l", "a")),
+    "past-debrief": Target(PastDebriefScreen, prepare=finished_and_unfinished, drive=keys_then("l", "a", "down",
+                                                                                               "enter")),
 }
 
 CI_EXAMPLES_PER_SCREEN = 3

@@ -236,3 +236,8 @@ class PastDebriefScreen(DebriefScreen):
 
     def action_library(self) -> None:
         self.app.pop_screen()
+
+    def action_replay(self) -> None:
+        """Play the scenario again, from its briefing over the library (as from any debrief)."""
+        self.app.back_to_library()  # type: ignore[attr-defined]
+        self.app.call_next(self.app.open_briefing, self.entry)  # type: ignore[attr-defined]
