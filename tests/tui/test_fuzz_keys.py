@@ -470,7 +470,7 @@ CI_EXAMPLES_PER_SCREEN = 3
 
 
 def screen_share() -> settings:
-    """The profile's examples shared among the screens: under ``--soak`` 2000 / 12, about 166
+    """The profile's examples shared among the screens: under ``--soak`` 2000 / 14, about 143
     app runs per screen. In CI (60 examples) each screen runs 3, not 5: every example starts the
     app and drives it to its screen, 0.5-2 s here (mostly Textual applying CSS to new screens),
     and 3 keeps the file near a minute. Never more than the profile allows. CI also skips
