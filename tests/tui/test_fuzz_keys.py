@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BEST, SAMPLE, start_play, transcript_text, wait_until
+from conftest import BEST, SAMPLE, recorded_attempt, start_play, transcript_text, wait_until
 from hang_guard import no_hang
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -60,8 +60,6 @@ from textual.widgets import Input, OptionList, Static
 
 import simulator.tui.screens
 import simulator.tui.widgets
-from scoring.catalog import load_graded
-from simulator.recorder import begin
 from simulator.records import Store
 from simulator.safetext import strip_unsafe
 from simulator.tui.app import CrisisSimApp, build_app
@@ -405,31 +403,12 @@ async def play_to_the_end(pilot: Any, briefing_keys: tuple[str, ...]) -> None:
 
 def unfinished_attempt(folder: Path, db: Path) -> None:
     """An attempt left after two decisions, so the app opens with the resume offer."""
-    from simulator.engine import Session
-
-    graded = load_graded(folder / SAMPLE.name)
-    with Store.open(db) as store:
-        session = Session(graded.scenario)
-        session.subscribe(begin(store, "fuzz", graded.scenario, graded.rubric, mode="assessment", front_end="app",
-                                time_pressure=True))
-        session.start()
-        session.choose("ask-dispatch")
-        session.choose("slow-approach")
+    recorded_attempt(db, folder / SAMPLE.name, "fuzz", ["ask-dispatch", "slow-approach"], finish=False)
 
 
 def finished_and_unfinished(folder: Path, db: Path) -> None:
     """A finished attempt and one left after two decisions: My attempts has both kinds."""
-    from simulator.engine import Session
-
-    graded = load_graded(folder / SAMPLE.name)
-    with Store.open(db) as store:
-        recorder = begin(store, "fuzz", graded.scenario, graded.rubric, mode="coach", front_end="app",
-                         time_pressure=False)
-        session = Session(graded.scenario, [recorder])
-        session.start()
-        for choice in BEST:
-            session.choose(choice)
-        recorder.finish(session, graded.rubric)
+    recorded_attempt(db, folder / SAMPLE.name, "fuzz", BEST, mode="coach", time_pressure=False)
     unfinished_attempt(folder, db)
 
 

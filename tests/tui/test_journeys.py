@@ -4,7 +4,16 @@ followed when the defect was found (issue 14)."""
 
 from __future__ import annotations
 
-from conftest import BEST, SAMPLE, choose, continue_to_debrief, start_play, transcript_text, wait_until
+from conftest import (
+    BEST,
+    SAMPLE,
+    choose,
+    continue_to_debrief,
+    recorded_attempt,
+    start_play,
+    transcript_text,
+    wait_until,
+)
 from textual.widgets import Input, OptionList, Static
 
 from simulator.records import Store
@@ -29,6 +38,14 @@ async def sign_in_on_form(pilot, trainee: str = "recruit-042", name: str = "Alex
         await pilot.press("ctrl+u", "ctrl+k", *text, "enter")
         await pilot.pause()
     await pilot.pause()
+
+
+async def sign_in_and_start(pilot, *briefing_keys: str):
+    """Sign in on the form, open the highlighted scenario (Enter) and start it after pressing
+    ``briefing_keys`` on its briefing (m: coach mode, t: time pressure off)."""
+    await sign_in_on_form(pilot)
+    await pilot.press("enter")
+    return await start_play(pilot, *briefing_keys)
 
 
 async def quit_app(pilot) -> None:
@@ -79,9 +96,7 @@ async def test_resume_offered_after_signing_in_on_the_form_continues_the_attempt
 async def test_start_over_after_signing_in_on_the_form_abandons_and_opens_the_briefing(make_app):
     first = make_app()
     async with first.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         await choose(pilot, play, BEST[0])
         await quit_app(pilot)
 
@@ -103,9 +118,7 @@ async def test_start_over_after_signing_in_on_the_form_abandons_and_opens_the_br
 async def test_a_resumed_timed_scene_counts_down_again(make_app, library):
     first = make_app()
     async with first.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot)  # time pressure on; the first scene is timed (40 s)
+        play = await sign_in_and_start(pilot)  # time pressure on; the first scene is timed (40 s)
         assert "s to decide" in str(play.query_one("#countdown", Static).content)
         await quit_app(pilot)
 
@@ -128,9 +141,7 @@ async def test_a_resumed_timed_scene_counts_down_again(make_app, library):
 async def test_the_ending_scene_is_shown_then_enter_opens_the_debrief(make_app):
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         await play_to_the_ending(pilot, play, BEST)
         assert isinstance(app.screen, PlayScreen), "the ending must be shown, not skipped"
         text = transcript_text(play)
@@ -163,9 +174,7 @@ async def test_narration_keeps_its_paragraphs(make_app, library):
     with_two_paragraphs(library)
     app = make_app()
     async with app.run_test(size=LARGE) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         narration = [str(w.content) for w in play.query(".entry.-narration")]
         assert narration[0].endswith("She sees your patrol car and stiffens.")
         assert narration[1] == SECOND_PARAGRAPH
@@ -179,9 +188,7 @@ async def test_enter_pressed_twice_makes_one_choice_and_no_toast(make_app):
 
     app = make_app()
     async with app.run_test(size=LARGE) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         # Two Enter keys arriving together (a key bounce, an impatient double press): the second
         # selects the option still highlighted when it is read, which is no longer on offer.
         for _ in range(2):
@@ -205,9 +212,7 @@ async def test_coach_feedback_is_on_screen_after_a_choice_at_80x24(make_app):
 
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "m", "t")  # coach mode, no clock
+        play = await sign_in_and_start(pilot, "m", "t")  # coach mode, no clock
         for choice in ["slow-approach", "calm-down"]:  # the second is poor: a long coach entry
             await choose(pilot, play, choice)
             await pilot.pause(0.2)
@@ -222,9 +227,7 @@ async def test_after_scrolling_up_to_reread_the_next_turn_is_shown(make_app):
 
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         for choice in BEST[:3]:
             await choose(pilot, play, choice)
         transcript = play.query_one(Transcript)
@@ -247,9 +250,7 @@ async def test_the_transcript_key_is_in_the_footer_and_the_help(make_app):
 
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         keys = [b.key for (_, b, enabled, _) in play.active_bindings.values() if b.show]
         assert "t" in keys
         assert play.query_one(Footer)
@@ -259,21 +260,9 @@ async def test_the_transcript_key_is_in_the_footer_and_the_help(make_app):
 # ---- defect 7: layouts at 120x40 and 80x24, and below --------------------------------------------
 
 
-def finished_attempt(tmp_path, trainee="recruit-042", choices=BEST) -> None:
+def finished_attempt(tmp_path, choices=BEST) -> None:
     """A finished attempt at the sample already in the records (the test is about what follows)."""
-    from scoring.catalog import load_graded
-    from simulator.engine import Session
-    from simulator.recorder import begin
-
-    graded = load_graded(SAMPLE)
-    with Store.open(tmp_path / "records.sqlite3") as store:
-        recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="assessment", front_end="app",
-                         time_pressure=True)
-        session = Session(graded.scenario, [recorder])
-        session.start()
-        for choice in choices:
-            session.choose(choice)
-        recorder.finish(session, graded.rubric)
+    recorded_attempt(tmp_path / "records.sqlite3", choices=choices)
 
 
 async def test_library_columns_fit_and_tags_can_be_found(make_app, library, tmp_path):
@@ -332,9 +321,7 @@ async def test_below_80x24_every_screen_says_so(make_app):
     async with app.run_test(size=(70, 20)) as pilot:
         await pilot.pause()
         assert app.screen.query_one(SizeNotice).display  # the sign-in form
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot)
+        play = await sign_in_and_start(pilot)
         notice = play.query_one(SizeNotice)
         assert notice.display and notice.region.height > 0 and "80x24" in str(notice.content)
         await pilot.resize_terminal(*SMALL)
@@ -475,9 +462,7 @@ async def test_my_attempts_lists_reopens_the_debrief_and_shows_the_trend(make_ap
                                         "reasons", "call-sister", "invite-choice", "warm-handoff"])
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         await play_to_the_ending(pilot, play, BEST)
         debrief = await continue_to_debrief(pilot)
         await pilot.press("l", "a")
@@ -505,9 +490,7 @@ async def test_my_attempts_lists_reopens_the_debrief_and_shows_the_trend(make_ap
 async def test_an_unfinished_scenarios_briefing_offers_resume(make_app):
     first = make_app()
     async with first.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "m", "t")
+        play = await sign_in_and_start(pilot, "m", "t")
         for choice in BEST[:2]:
             await choose(pilot, play, choice)
         await quit_app(pilot)
@@ -533,9 +516,7 @@ async def test_discarding_from_my_attempts_keeps_the_attempt_as_abandoned(make_a
 
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "t")
+        play = await sign_in_and_start(pilot, "t")
         await choose(pilot, play, BEST[0])
         await pilot.press("escape", "y")  # leave the scenario (progress saved)
         await pilot.pause()
@@ -607,9 +588,7 @@ async def test_resume_keeps_time_pressure_off_and_the_mode(make_app, library):
     path.write_text(path.read_text().replace("seconds: 40", "seconds: 1"))  # the first scene's timer
     first = make_app()
     async with first.run_test(size=SMALL) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        await start_play(pilot, "m", "t")  # coach mode, time pressure off
+        await sign_in_and_start(pilot, "m", "t")  # coach mode, time pressure off
         await quit_app(pilot)
 
     second = make_app()
@@ -688,9 +667,7 @@ async def test_coach_feedback_and_the_debrief_keep_paragraphs(make_app, library)
     with_two_paragraph_feedback(library)
     app = make_app()
     async with app.run_test(size=LARGE) as pilot:
-        await sign_in_on_form(pilot)
-        await pilot.press("enter")
-        play = await start_play(pilot, "m", "t")
+        play = await sign_in_and_start(pilot, "m", "t")
         assert BEST[1] == "slow-approach"
         await choose(pilot, play, BEST[0])
         await choose(pilot, play, BEST[1])
