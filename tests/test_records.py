@@ -287,10 +287,10 @@ def test_migration_to_schema_3_says_what_each_old_attempt_was(tmp_path):
         assert store.preferences("ana") == {"mode": "coach"}
 
 
-def test_a_new_attempt_records_what_it_was_and_the_library_counts_only_the_trainees_own(tmp_path, isolated_user_dirs):
+def test_a_new_attempt_records_what_it_was_and_the_library_counts_only_the_trainees_own(records_target):
     cli("run", "overpass-railing", "--trainee", "ana", stdin="3\n" * 12)  # played by hand, poorly
     cli("run", "overpass-railing", "--trainee", "ana", "--choose", ",".join(BEST))  # scripted
-    with Store.open(os.environ["CRISIS_SIM_DB"]) as store:
+    with records_target.open() as store:
         by_hand, scripted = store.attempts()
         assert (by_hand.front_end, by_hand.mode, by_hand.time_pressure) == ("run", "assessment", False)
         assert scripted.front_end == "run-scripted" and scripted.scripted
@@ -300,6 +300,10 @@ def test_a_new_attempt_records_what_it_was_and_the_library_counts_only_the_train
         [progress] = store.progress("ana").values()
         assert progress.attempts == 1 and progress.best == by_hand.overall < 100  # the scripted 100 is not hers
         assert progress.status == "completed"  # not "passed"
+        store.set_preference("ana", "mode", "coach")
+        store.set_preference("ana", "mode", "assessment")  # replaced, not added
+        store.set_preference("ana", "theme", "nord")
+        assert store.preferences("ana") == {"mode": "assessment", "theme": "nord"}
 
 
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
