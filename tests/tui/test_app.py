@@ -386,8 +386,7 @@ async def test_debrief_shows_the_capped_score_the_performance_and_also_strong(ma
         play = await start_play(pilot)
         for choice in ("introduce", "open-question", "stay-back"):
             await choose(pilot, play, choice)
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DebriefScreen))
-        screen = app.screen
+        screen = await continue_to_debrief(pilot)
         verdict = str(screen.query_one("#verdict", Static).content)
         assert verdict.startswith("Score: 69 / 100 (pass mark 70): NOT PASSED")
         assert "performance 70.4; a run that does not pass reports at most 69" in verdict
