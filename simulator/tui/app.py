@@ -77,12 +77,12 @@ class CrisisSimApp(App[None]):
         self.max_bytes = max_bytes
         """The scenario size cap (--max-bytes, else the config's), for reloads."""
         self.records_error: str | None = None
+        """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
         self.mode = "assessment"
         """How the next scenario is played ('assessment' or 'coach'): the trainee's preference."""
         self.time_pressure = True
         """Whether timed scenes count down (off: they wait), the trainee's preference."""
         self._saved_theme = DEFAULT_THEME
-        """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
 
     # -- start-up and sign-in --
 
@@ -241,14 +241,18 @@ class CrisisSimApp(App[None]):
         """The scenario and rubric exactly as the attempt was played (same content hashes): from
         the library, or from the file it was played from. None when that content is gone."""
         from scoring.catalog import load_graded
+        from scoring.library_cache import LibraryEntry
 
         def same(entry: Any) -> bool:
             return (entry.scenario.sha256, entry.rubric.sha256) == (attempt.scenario_sha256, attempt.rubric_sha256)
 
-        found = next((e for e in self.entries if e.scenario.id == attempt.scenario_id and same(e)), None)
+        # The file's hash is known without loading it: only the entry it matches is loaded.
+        candidates = (e for e in self.entries
+                      if e.info.id == attempt.scenario_id and e.sha256 == attempt.scenario_sha256)
+        found = next((e for e in candidates if e.load().ok and same(e)), None)
         if found is None and attempt.scenario_path and Path(attempt.scenario_path).is_file():
-            graded = load_graded(Path(attempt.scenario_path), attempt.rubric_id)
-            found = graded if graded.ok and same(graded) else None
+            graded = load_graded(Path(attempt.scenario_path), attempt.rubric_id, max_bytes=self.max_bytes)
+            found = LibraryEntry.of(graded, attempt.rubric_id, self.max_bytes) if graded.ok and same(graded) else None
         return found
 
     def show_past_debrief(self, attempt: Any) -> None:
@@ -287,7 +291,7 @@ class CrisisSimApp(App[None]):
                 PlayScreen(entry, session, None, mode, time_pressure, watch=watched, rubric_ref=self.rubric_ref)
             )
             return
-        for attempt in self.unfinished(entry.scenario.id):
+        for attempt in self.unfinished(entry.info.id):
             self.store.abandon_attempt(attempt.id)
         recorder = begin(
             self.store,

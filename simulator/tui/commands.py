@@ -19,7 +19,7 @@ PREFIX = "Open scenario: "
 
 
 def _hit_texts(entry: Any) -> tuple[str, Content, Content]:
-    s = entry.scenario
+    s = entry.info  # from the library cache: the palette loads no scenario
     summary = paragraphs(s.summary)
     help_text = f"{s.difficulty} · about {s.minutes} min · {summary[0] if summary else ''}".rstrip(" ·")
     return f"{PREFIX}{s.title}", plain(f"{PREFIX}{s.title}"), plain(help_text)

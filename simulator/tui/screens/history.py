@@ -124,7 +124,7 @@ class HistoryScreen(Screen[None]):
     def title_of(self, attempt: Any) -> str:
         """The scenario's title: as recorded with the attempt, else as the library has it."""
         entry = self.app.entry_by_id(attempt.scenario_id)  # type: ignore[attr-defined]
-        return attempt.scenario_title or (entry.scenario.title if entry is not None else attempt.scenario_id)
+        return attempt.scenario_title or (entry.info.title if entry is not None else attempt.scenario_id)
 
     def refresh_rows(self) -> None:
         app = self.app
