@@ -83,6 +83,8 @@ class CrisisSimApp(App[None]):
         self.time_pressure = True
         """Whether timed scenes count down (off: they wait), the trainee's preference."""
         self._saved_theme = DEFAULT_THEME
+        self.last_played: str | None = None
+        """The scenario played last, for the library to highlight when the trainee comes back to it."""
 
     # -- start-up and sign-in --
 
@@ -305,6 +307,7 @@ class CrisisSimApp(App[None]):
             trainee_name=self.trainee_name,
         )
         session.subscribe(recorder)
+        self.last_played = entry.info.id
         self.switch_screen(PlayScreen(entry, session, recorder, mode, time_pressure))
 
     def resume_attempt(self, entry: Any, attempt: Any) -> None:
@@ -322,6 +325,7 @@ class CrisisSimApp(App[None]):
         if self.locked:
             mode, pressure = "assessment", True
         self.back_to_library()  # from the library, a briefing or My attempts: play over the library
+        self.last_played = entry.info.id
         self.call_next(self.push_screen, PlayScreen(entry, session, recorder, mode, time_pressure=pressure))
 
     def finish_attempt(self, entry: Any, session: Session, recorder: Recorder | None) -> Any:

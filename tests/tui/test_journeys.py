@@ -677,3 +677,37 @@ async def test_coach_feedback_and_the_debrief_keep_paragraphs(make_app, library)
         debrief = await continue_to_debrief(pilot)
         reviews = "\n".join(str(w.content) for w in debrief.query(".review"))
         assert f"give her time.\n\n{FEEDBACK_SECOND}" in reviews
+
+
+# ---- found in the walk at 80x24: back in the library, the scenario just played is highlighted ------
+
+
+async def test_after_a_resumed_attempt_the_library_highlights_the_scenario_played(make_app, library):
+    import shutil
+
+    shutil.copy(SAMPLE.parent / "autistic-teen-store.yaml", library)  # listed before the sample
+    first = make_app()
+    async with first.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        table = first.screen.query_one("#scenarios")
+        table.move_cursor(row=table.get_row_index("overpass-railing"))
+        await pilot.press("enter")
+        play = await start_play(pilot, "t")
+        await choose(pilot, play, BEST[0])
+        await quit_app(pilot)
+
+    second = make_app()
+    async with second.run_test(size=SMALL) as pilot:
+        await sign_in_on_form(pilot)
+        await pilot.press("r")  # resume, straight from the sign-in form
+        await pilot.pause()
+        play = second.screen
+        await play_to_the_ending(pilot, play, BEST[1:])
+        await continue_to_debrief(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        library_screen = second.screen
+        assert isinstance(library_screen, LibraryScreen)
+        table = library_screen.query_one("#scenarios")
+        assert table.get_row_index("overpass-railing") == table.cursor_row, "the first row, not the one played"
+        assert "Person outside the overpass railing" in str(library_screen.query_one("#preview-text").content)

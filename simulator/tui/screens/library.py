@@ -86,6 +86,15 @@ class LibraryScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.refresh_rows()  # statuses change after a play
+        self.highlight_last_played()
+
+    def highlight_last_played(self) -> None:
+        """Back from a scenario (or a new library after a resume from the sign-in form): its row
+        is highlighted, with its new status and the preview, not whatever row was first."""
+        played, self.app.last_played = self.app.last_played, None  # type: ignore[attr-defined]
+        table = self.query_one("#scenarios", DataTable)
+        if played is not None and played in table.rows:
+            table.move_cursor(row=table.get_row_index(played))
 
     def refresh_rows(self) -> None:
         app = self.app
