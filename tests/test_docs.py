@@ -327,3 +327,51 @@ def test_every_key_the_app_binds_is_in_the_readme_keys_table():
                 if not any(shown in keys and (where in here or "everywhere" in here) for keys, here in rows):
                     missing.append(f"{cls.__name__}: {shown} ({where})")
     assert not missing, f"keys without a row in README's keys table: {missing}"
+
+
+# ---- docs/records-and-exports.md: every setting and every records column -------------------------
+
+RECORDS_DOC = REPO / "docs" / "records-and-exports.md"
+
+
+def _first_cells(text: str) -> set[str]:
+    """The backticked names in the first cell of every Markdown table row of ``text``."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_setting_has_a_row_in_the_settings_table():
+    """Issue 14 added [library] dirs and [academy] shared_machine; a setting nobody can find is a
+    setting nobody uses. Every field of every config section is a row, as ``section.key``."""
+    from simulator.config import Config
+
+    documented = _first_cells(RECORDS_DOC.read_text(encoding="utf-8"))
+    settings = {f"{section}.{key}" for section, field in Config.model_fields.items()
+                for key in field.annotation.model_fields}
+    assert len(settings) >= 15
+    assert sorted(settings - documented) == []
+
+
+def test_every_column_of_the_records_has_a_row_in_the_schema_tables(tmp_path):
+    """Every column of every table a records file holds (schema 3 added front_end, time_pressure,
+    scenario_title, choice_text and the preferences table) is described in the Schema section."""
+    import sqlite3
+
+    from simulator.records import Store
+
+    with Store.open(tmp_path / "records.sqlite3"):
+        pass
+    schema = RECORDS_DOC.read_text(encoding="utf-8").split("### Schema\n", 1)[1]
+    documented = _first_cells(schema)
+    with sqlite3.connect(tmp_path / "records.sqlite3") as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        columns = {f"{table}.{row[1]}" for table in tables for row in db.execute(f"PRAGMA table_info({table})")}
+    assert {"attempts.front_end", "attempts.time_pressure", "preferences.value"} <= columns
+    # schema_version is one row holding one number, described in a sentence
+    missing = sorted(c for c in columns if c.split(".", 1)[1] not in documented and not c.startswith("schema_"))
+    assert missing == [], f"records columns without a row under docs/records-and-exports.md#schema: {missing}"
+    for table in tables:
+        assert f"`{table}`" in schema, table
