@@ -185,6 +185,7 @@ class ScenarioSettings(_Section):
         None,
         ge=1,
         description="Largest scenario file read, in bytes (unset: 5 MiB, 5242880); --max-bytes overrides it.",
+        examples=[50_000_000],
     )
 
 
