@@ -4,6 +4,7 @@ followed when the defect was found (issue 14)."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import (
     BEST,
     SAMPLE,
@@ -207,19 +208,36 @@ def top_visible(transcript, entry) -> bool:
     return transcript.scroll_y <= top < transcript.scroll_y + transcript.scrollable_content_region.height
 
 
-async def test_coach_feedback_is_on_screen_after_a_choice_at_80x24(make_app):
+def turn_shown_from_its_start(play) -> None:
+    """The newest turn is shown from its first line, and text is left below the view only when
+    showing more would push that line off the top ('more below' says so exactly then)."""
+    from simulator.tui.widgets.transcript import Transcript
+
+    transcript = play.query_one(Transcript)
+    start = list(play.query(".entry.-choice"))[-1]
+    assert top_visible(transcript, start), "the newest turn's first line is out of view"
+    if transcript.unread_below():
+        assert round(transcript.scroll_y) == start.virtual_region.y, "stopped short of text that fits"
+    assert play.query_one("#more-below").display == transcript.unread_below()
+
+
+@pytest.mark.parametrize(("size", "choices"), [
+    (SMALL, ["slow-approach", "calm-down", "repair", "ask-directly"]),  # calm-down: a long coach entry
+    (LARGE, ["slow-approach", "reflect-feeling", "ask-directly"]),  # a new turn that fits the view
+])
+async def test_coach_feedback_is_on_screen_after_a_choice(make_app, size, choices):
     from simulator.tui.widgets.transcript import Transcript
 
     app = make_app()
-    async with app.run_test(size=SMALL) as pilot:
+    async with app.run_test(size=size) as pilot:
         play = await sign_in_and_start(pilot, "m", "t")  # coach mode, no clock
-        for choice in ["slow-approach", "calm-down"]:  # the second is poor: a long coach entry
+        for choice in choices:
             await choose(pilot, play, choice)
             await pilot.pause(0.2)
             transcript = play.query_one(Transcript)
             coach = list(play.query(".entry.-coach"))[-1]
             assert top_visible(transcript, coach), "the coach's feedback scrolled off the top"
-            assert play.query_one("#more-below").display == transcript.unread_below()
+            turn_shown_from_its_start(play)
 
 
 async def test_after_scrolling_up_to_reread_the_next_turn_is_shown(make_app):
@@ -237,10 +255,7 @@ async def test_after_scrolling_up_to_reread_the_next_turn_is_shown(make_app):
         await pilot.press("t")  # back to the choices
         await choose(pilot, play, BEST[3])
         await pilot.pause(0.2)
-        mine = list(play.query(".entry.-choice"))[-1]
-        assert top_visible(transcript, mine), "the new turn arrived below the view, unseen"
-        if transcript.unread_below():
-            assert play.query_one("#more-below").display
+        turn_shown_from_its_start(play)  # not left where the trainee had scrolled to
 
 
 async def test_the_transcript_key_is_in_the_footer_and_the_help(make_app):

@@ -28,10 +28,15 @@ class Transcript(VerticalScroll):
         """A one-line notice (outside the scrolled area) shown while there is text below the view."""
         self._turn_start: Static | None = None
         self._turn_open = True  # the first entry starts the first turn
+        self._following = False
+        """Keep the newest turn in view while its entries are laid out (their heights arrive over
+        several refreshes), until the trainee scrolls the transcript themselves."""
 
     def on_mount(self) -> None:
         for attribute in ("scroll_y", "virtual_size", "size"):
             self.watch(self, attribute, self._update_more_below, init=False)
+        for attribute in ("virtual_size", "size"):
+            self.watch(self, attribute, self._laid_out_again, init=False)
 
     def _add(self, content: object, kind: str) -> None:
         entry = Static(content, markup=False, classes=f"entry -{kind}")  # type: ignore[arg-type]
@@ -47,15 +52,30 @@ class Transcript(VerticalScroll):
 
     def show_turn(self) -> None:
         """Once laid out, show the newest turn from its first line (or the end, when it all fits)."""
+        self._following = True
+        self.call_after_refresh(self._scroll_to_turn)
 
-        def scroll() -> None:
-            if self._turn_start is not None and self._turn_start.is_attached:
-                self.scroll_to_widget(self._turn_start, top=True, animate=False, immediate=True)
-            else:
-                self.scroll_end(animate=False, immediate=True)
-            self._update_more_below()
+    def _scroll_to_turn(self) -> None:
+        if self._turn_start is not None and self._turn_start.is_attached:
+            self.scroll_to_widget(self._turn_start, top=True, animate=False, immediate=True)
+        else:
+            self.scroll_end(animate=False, immediate=True)
+        self._update_more_below()
 
-        self.call_after_refresh(scroll)
+    def _laid_out_again(self, *_: object) -> None:
+        """The content or the view changed size: a scroll made before the turn's last entries had
+        their height would stop short of the end (showing 'more below' under text that fits)."""
+        if self._following:
+            self.call_after_refresh(self._scroll_to_turn)
+
+    def on_focus(self) -> None:
+        self._following = False  # the trainee reads the transcript (t): they scroll it
+
+    def on_mouse_scroll_up(self) -> None:
+        self._following = False
+
+    def on_mouse_scroll_down(self) -> None:
+        self._following = False
 
     def unread_below(self) -> bool:
         """Whether text lies below the view (the trainee has not scrolled to it)."""
