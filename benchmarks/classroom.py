@@ -92,7 +92,8 @@ def worker(number: int, db: str, attempts: int, seed: int, think_ms: float) -> d
         entry: dict[str, Any] = {"id": None, "scenario": graded.scenario.id, "decisions": [], "finished": False}
         played.append(entry)
         try:
-            recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="headless",
+            recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="assessment", front_end="app",
+                             time_pressure=True,
                              trainee_name=f"Trainee {number}")
             entry["id"] = recorder.attempt_id
             session = Session(graded.scenario)

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 from scoring.analysis import Analysis
 from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
-
-WIDTH = 88
+from simulator.model import paragraphs
+from simulator.runner import item, text_width
 
 
 def principle_names(grade: Grade) -> dict[str, str]:
@@ -89,8 +89,12 @@ def _option(option: OptionInfo) -> str:
 
 
 def _wrap(text: str, indent: str) -> list[str]:
-    joined = " ".join(text.split())
-    return textwrap.wrap(joined, WIDTH, initial_indent=indent, subsequent_indent=indent) if joined else []
+    """Each paragraph re-flowed to the terminal's width (at most 88), a blank line between them."""
+    out: list[str] = []
+    for paragraph in paragraphs(text):
+        out += [""] if out else []
+        out += textwrap.wrap(paragraph, text_width(), initial_indent=indent, subsequent_indent=indent)
+    return out
 
 
 def format_grade(grade: Grade) -> str:
@@ -100,30 +104,30 @@ def format_grade(grade: Grade) -> str:
     lines.append(f"Overall score: {grade.overall:g}/100 - {verdict(grade)} (pass mark {grade.pass_score})")
     note = cap_note(grade)
     if note:
-        lines.append(f"  ({note})")
+        lines += item(f"({note})", "  ", indent="   ")
     if grade.ending:
-        lines.append(f"Ending: {grade.ending.outcome} (rated {grade.ending.rating})")
+        lines += _wrap(f"Ending: {grade.ending.outcome} (rated {grade.ending.rating})", "")
     for reason in grade.reasons:
-        lines.append(f"  - not passed: {reason}")
+        lines += item(reason, "  - not passed: ", indent="    ")
     lines += ["", "Dimensions (score 0-100, and the decisions it rests on):"]
     for d in grade.dimensions:
         lines.append(f"  {d.name:<24} {dimension_text(d)}")
     if grade.critical_errors:
         lines += ["", "Critical errors (each fails the scenario):"]
         for hit in grade.critical_errors:
-            lines.append(f"  - decision {hit.sequence} in '{hit.scene}': {hit.name}")
+            lines += item(f"decision {hit.sequence} in '{hit.scene}': {hit.name}", "  - ", indent="    ")
             lines += _wrap(hit.description, "      ")
     lines += ["", "Decision by decision:"]
     for review in grade.decisions:
         chosen = review.chosen
-        lines.append(f"  {review.sequence}. {_option(chosen)} {review_worth(review)}")
+        lines += item(f"{_option(chosen)} {review_worth(review)}", f"  {review.sequence}. ", indent="       ")
         lines += _wrap(f"Points: {points_text(review.earned, names)}", "       ")
         lines += _wrap(chosen.text, "       ")
         if chosen.feedback:
             lines += _wrap(f"Why: {chosen.feedback}", "       ")
         label, options = advice(review)
         for option in options:
-            lines.append(f"     {label} {_option(option)} {option_worth(option)}")
+            lines += item(f"{_option(option)} {option_worth(option)}", f"     {label} ", indent="       ")
             lines += _wrap(f"Points: {points_text(option.points, names)}", "       ")
             lines += _wrap(option.text, "       ")
             if option.feedback:

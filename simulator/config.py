@@ -72,8 +72,8 @@ class _Section(BaseModel):
 
 
 class TraineeSettings(_Section):
-    id: str | None = Field(None, description="Default trainee id for 'run' and the app.")
-    name: str | None = Field(None, description="Display name for that trainee.")
+    id: str | None = Field(None, description="Default trainee id for 'run' and the app.", examples=["recruit-042"])
+    name: str | None = Field(None, description="Display name for that trainee.", examples=["Alex"])
 
     @field_validator("id")
     @classmethod
@@ -92,11 +92,14 @@ class TraineeSettings(_Section):
 
 
 class RecordsSettings(_Section):
-    db: str | None = Field(None, description="Records file; --db and CRISIS_SIM_DB override it.")
+    db: str | None = Field(
+        None, description="Records file; --db and CRISIS_SIM_DB override it.", examples=["~/academy/records.sqlite3"]
+    )
     url: str | None = Field(
         None,
         description="Records on a PostgreSQL server, postgresql://USER@HOST/DB (needs crisis-sim[postgres]; the "
         "password comes from CRISIS_SIM_DB_PASSWORD or PGPASSWORD); --db and CRISIS_SIM_DB override it.",
+        examples=["postgresql://crisis-sim@records.academy.example/crisis_sim"],
     )
 
     @field_validator("url")
@@ -116,16 +119,31 @@ class RecordsSettings(_Section):
         return self
 
 
+PLACEHOLDER_SITE = "https://crisis-sim.invalid"
+"""The default academy site: '.invalid' can never be anyone's domain (RFC 2606), so an LRS that
+received statements under it holds them under no academy's name. ``export --format xapi`` warns
+while it is in use."""
+
+
 class AcademySettings(_Section):
     name: str = Field("crisis-sim", description="Academy name, shown in exports.")
-    homepage: str = Field(
-        "https://crisis-sim.invalid", description="xAPI actor account homePage (the academy's site)."
-    )
+    homepage: str = Field(PLACEHOLDER_SITE, description="xAPI actor account homePage (the academy's site).")
     base_iri: str = Field(
-        "https://crisis-sim.invalid/xapi", description="Base IRI for activity ids and result extensions."
+        f"{PLACEHOLDER_SITE}/xapi", description="Base IRI for activity ids and result extensions."
     )
-    cohort: str | None = Field(None, description="Cohort stamped on new attempts (e.g. '2026-fall').")
+
+    def placeholder_settings(self) -> list[str]:
+        """The xAPI identity settings still on the placeholder site (to warn before exporting)."""
+        site = PLACEHOLDER_SITE.split("//", 1)[1]
+        return [f"[academy] {name}" for name in ("homepage", "base_iri") if site in getattr(self, name)]
+    cohort: str | None = Field(None, description="Cohort stamped on new attempts (e.g. '2026-fall').",
+                               examples=["2026-fall"])
     locked: bool = Field(False, description="Locked mode: assessment only, time pressure as authored.")
+    shared_machine: bool = Field(
+        False,
+        description="Several trainees use this machine: the sign-in form starts empty and the last "
+        "trainee is not remembered.",
+    )
 
     @field_validator("cohort")
     @classmethod
@@ -136,8 +154,12 @@ class AcademySettings(_Section):
 
 
 class LrsSettings(_Section):
-    url: str | None = Field(None, description="LRS endpoint, e.g. https://lrs.example/xAPI.")
-    user: str | None = Field(None, description="Basic-auth user; the password is read from CRISIS_SIM_LRS_PASSWORD.")
+    url: str | None = Field(
+        None, description="LRS endpoint, e.g. https://lrs.example/xAPI.", examples=["https://lrs.example/xAPI"]
+    )
+    user: str | None = Field(
+        None, description="Basic-auth user; the password is read from CRISIS_SIM_LRS_PASSWORD.", examples=["crisis-sim"]
+    )
     batch: int = Field(50, ge=1, le=1000, description="Statements per request.")
     timeout: float = Field(15.0, gt=0, le=300, description="Seconds to wait for each request.")
     retries: int = Field(4, ge=0, le=10, description="Retries of a failed request, with backoff.")
@@ -145,6 +167,7 @@ class LrsSettings(_Section):
         None,
         description="HTTP proxy for the LRS, http://HOST:PORT (the environment's http_proxy/HTTPS_PROXY are "
         "never used for the LRS); with an http:// LRS it must be https:// or on this machine.",
+        examples=["http://proxy.academy.example:3128"],
     )
 
 
@@ -153,6 +176,7 @@ class SigningSettings(_Section):
         None,
         description="File holding the academy key for 'export --sign' and 'verify' (owner-only; "
         "CRISIS_SIM_SIGNING_KEY overrides it). The key itself never goes in this file.",
+        examples=["/etc/crisis-sim/academy.key"],
     )
 
 
@@ -161,6 +185,16 @@ class ScenarioSettings(_Section):
         None,
         ge=1,
         description="Largest scenario file read, in bytes (unset: 5 MiB, 5242880); --max-bytes overrides it.",
+        examples=[50_000_000],
+    )
+
+
+class LibrarySettings(_Section):
+    dirs: list[str] = Field(
+        default_factory=list,
+        description="The academy's own scenario folders, listed in the trainee app beside the bundled "
+        "library ('~' is expanded); a scenario there replaces a bundled one with the same id.",
+        examples=[["~/academy/scenarios"]],
     )
 
 
@@ -168,6 +202,7 @@ class Config(_Section):
     trainee: TraineeSettings = TraineeSettings()
     records: RecordsSettings = RecordsSettings()
     academy: AcademySettings = AcademySettings()
+    library: LibrarySettings = LibrarySettings()
     lrs: LrsSettings = LrsSettings()
     signing: SigningSettings = SigningSettings()
     scenarios: ScenarioSettings = ScenarioSettings()
@@ -208,9 +243,78 @@ def load_config(path: Path | None = None) -> Config:
         loc = ".".join(str(p) for p in err["loc"])
         unknown = err["type"] == "extra_forbidden"
         why = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
-        what = f"unknown setting '{loc}'" if unknown else f"setting '{loc}': {why}"
+        what = f"unknown setting '{loc}'{setting_hint(err['loc'])}" if unknown else f"setting '{loc}': {why}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{path}: error: {what}{more}") from None
+
+
+def setting_hint(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'academy.locked'?)`` for a mistyped section or key, else how to list them."""
+    from simulator.diagnostics import did_you_mean
+
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:  # down to the section that holds the unknown key
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return ""
+        model = field.annotation
+    hint = did_you_mean(str(loc[-1]), model.model_fields)  # the key alone: a shared section is no likeness
+    prefix = "".join(f"{p}." for p in loc[:-1])
+    return hint.replace(" (did you mean '", f" (did you mean '{prefix}") or "; 'crisis-sim config' lists every setting"
+
+
+COMMENTED_HEADER = """\
+# crisis-sim settings for this machine or academy. Every setting is optional: a line that
+# starts with '#' is not in effect and shows the default or an example. Remove the '# ' in
+# front of a setting to use it. 'crisis-sim config' shows what is in effect; the settings
+# are described in docs/records-and-exports.md. Secrets never go here: the LRS password is
+# read from CRISIS_SIM_LRS_PASSWORD, the signing key from its own file.
+"""
+
+
+def _toml_value(value: object) -> str:
+    """A setting's value in TOML (strings, numbers, booleans and lists of strings)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)  # a JSON string or list of strings is valid TOML
+
+
+def commented_config() -> str:
+    """The text of a config file with every section and setting, each commented out with its
+    description and its default (or an example): built from the settings models, so it cannot
+    fall behind them. Loading it gives the defaults."""
+    import textwrap
+
+    lines = [COMMENTED_HEADER]
+    for section, field in Config.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines.append(f"[{section}]")
+        for name, setting in model.model_fields.items():
+            lines += textwrap.wrap(setting.description or "", 96, initial_indent="# ", subsequent_indent="# ")
+            default = setting.get_default(call_default_factory=True)
+            example = (setting.examples or [None])[0]
+            shown = default if default not in (None, []) or example is None else example
+            lines.append(f"# {name} = {_toml_value(shown)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_commented_config(path: Path) -> None:
+    """Write ``commented_config()`` to ``path``; never over an existing file (ConfigError)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as out:
+            out.write(commented_config())
+    except FileExistsError:
+        raise ConfigError(f"{path}: a config file is already there; it was left as it is "
+                          "(edit it, or move it away to write a fresh one)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the config file ({exc.strerror})") from None
 
 
 def state_path() -> Path:

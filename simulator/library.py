@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from simulator.config import ConfigError, expand_home
 from simulator.diagnostics import Diagnostic, DiagnosticError
 from simulator.loader import scenario_files
 from simulator.yamlsource import DEFAULT_MAX_BYTES
@@ -24,6 +26,20 @@ def bundled_dir() -> Path:
 
 def library_files(folder: Path | None = None) -> list[Path]:
     return scenario_files([folder or bundled_dir()])
+
+
+def app_folders(base: Path | None, configured: Sequence[str], given: Sequence[Path], config_file: Path) -> list[Path]:
+    """The trainee app's library: ``base`` (the bundled folder), then the academy's folders from
+    ``[library] dirs`` in the config, then ``--dir`` folders. A configured folder that is not
+    there is an error naming the config file (a silent empty library would hide the mistake)."""
+    folders = [base or bundled_dir()]
+    for text in configured:
+        folder = expand_home(text)
+        if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "no such folder"
+            raise ConfigError(f"{config_file}: error: [library] dirs: '{text}': {problem}; fix the path or remove it")
+        folders.append(folder)
+    return folders + list(given)
 
 
 def resolve(ref: str, folder: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:

@@ -44,6 +44,7 @@ class Recorder:
                 meters_after=event.meters_after,
                 flags_after=event.flags_after,
                 response_ms=elapsed,
+                choice_text=event.text if isinstance(event, ChoiceMade) else None,
             )
             self._offered_at = None
         elif isinstance(event, Stuck) and event.reason == "decision-limit":
@@ -70,11 +71,15 @@ def begin(
     rubric: Any,
     *,
     mode: str,
+    front_end: str,
+    time_pressure: bool,
     seed: int | None = None,
     cohort: str | None = None,
     trainee_name: str | None = None,
 ) -> Recorder:
-    """Create the trainee if needed, open an attempt and return its recorder."""
+    """Create the trainee if needed, open an attempt and return its recorder. ``front_end``
+    (``app``, ``run`` or ``run-scripted``), ``mode`` (``assessment``, ``coach``) and
+    ``time_pressure`` say what the attempt is, for resuming it as it was and for listings."""
     store.require_writable()
     store.ensure_trainee(trainee, trainee_name)
     attempt_id = store.start_attempt(
@@ -88,6 +93,9 @@ def begin(
         mode=mode,
         seed=seed,
         cohort=cohort,
+        front_end=front_end,
+        time_pressure=time_pressure,
+        scenario_title=scenario.title,
     )
     return Recorder(store, attempt_id)
 

@@ -8,6 +8,7 @@ plain lines, with no colour or layout needed to understand it.
 from __future__ import annotations
 
 import random
+import shutil
 import textwrap
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -30,6 +31,13 @@ from simulator.model import Scenario, paragraphs
 from simulator.rules import MAX_AUTO_MOVES
 
 WIDTH = 88
+"""The widest lines are ever wrapped to (a readable measure); narrower in a narrower terminal."""
+
+
+def text_width() -> int:
+    """The width to wrap to: the terminal's (``COLUMNS`` when set), at most ``WIDTH``; ``WIDTH``
+    when the output is not a terminal."""
+    return min(WIDTH, max(20, shutil.get_terminal_size((WIDTH, 24)).columns))
 
 
 class RunStopped(Exception):
@@ -37,12 +45,22 @@ class RunStopped(Exception):
 
 
 def wrap(text: str, indent: str = "") -> list[str]:
-    """Re-flow paragraphs to a readable width, keeping blank lines between them."""
+    """Re-flow paragraphs to the terminal's width (``text_width``), keeping blank lines between them."""
     out: list[str] = []
+    width = text_width()
     for para in paragraphs(text):
-        out.extend(textwrap.wrap(para, WIDTH, initial_indent=indent, subsequent_indent=indent))
+        out.extend(textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent))
         out.append("")
     return out[:-1] if out else out
+
+
+def item(text: str, prefix: str = "", indent: str | None = None) -> list[str]:
+    """One line of text (a choice, a resource, a status line) wrapped to ``text_width`` after
+    ``prefix``, its continuation lines indented under the text (or by ``indent``)."""
+    hanging = " " * len(prefix) if indent is None else indent
+    return textwrap.wrap(" ".join(text.split()), text_width(), initial_indent=prefix, subsequent_indent=hanging) or [
+        prefix.rstrip()
+    ]
 
 
 def meters_line(session: Session) -> str:
@@ -73,38 +91,33 @@ def describe(event: Event, session: Session) -> list[str]:
         lines = [""]
         status = meters_line(session)
         if status:
-            lines.append(f"[{status}]")
+            lines += item(f"[{status}]", indent=" ")
         notes = notes_line(session)
         if notes:
-            lines.append(f"[Notes: {notes}]")
+            lines += item(f"[Notes: {notes}]", indent=" ")
         for choice in event.choices:
-            prefix = f"  {choice.position}. "
-            lines += textwrap.wrap(
-                " ".join(choice.text.split()),
-                WIDTH,
-                initial_indent=prefix,
-                subsequent_indent=" " * len(prefix),
-            )
+            lines += item(choice.text, f"  {choice.position}. ")
         if event.timeout_seconds:
             lines.append(f"  (timed: {event.timeout_seconds} s to decide)")
         return lines
     if isinstance(event, ChoiceMade):
-        return ["", f"> Decision {event.sequence}: [{event.choice}] {event.text}"]
+        return ["", *item(f"> Decision {event.sequence}: [{event.choice}] {event.text}", indent="  ")]
     if isinstance(event, TimedOut):
         return ["", f"> Time ran out after {event.seconds} s: you did not act."]
     if isinstance(event, AutoMoved):
         return []
     if isinstance(event, EndingReached):
-        lines = ["", f"=== Ending ({event.rating}): {event.outcome} ==="]
+        lines = ["", *item(f"=== Ending ({event.rating}): {event.outcome} ===", indent="    ")]
         if event.debrief:
             lines += wrap(event.debrief)
         if scenario.resources:
             lines += ["", "Help and support:"]
-            lines += [f"  - {r}" for r in scenario.resources]
+            for resource in scenario.resources:
+                lines += item(resource, "  - ")
         return lines
     if isinstance(event, Stuck):
         problem = stuck_text(event)
-        return ["", f"!! {problem[0].upper()}{problem[1:]}."]
+        return ["", f"!! {problem[0].upper()}{problem[1:]}."]  # one line: an author's error, kept whole
     return []
 
 
@@ -198,12 +211,14 @@ def print_events(out: IO[str], session: Session) -> Callable[[Event], None]:
 
 
 def header(scenario: Scenario) -> list[str]:
-    lines = [f"{scenario.title}  ({scenario.difficulty}, about {scenario.minutes} min)"]
+    lines = item(f"{scenario.title}  ({scenario.difficulty}, about {scenario.minutes} min)", indent="  ")
     if scenario.content_warning:
-        lines.append(f"Content warning: {scenario.content_warning}")
+        lines += item(f"Content warning: {scenario.content_warning}", indent="  ")
     lines += ["", "Briefing:"] + wrap(scenario.briefing, "  ")
     if scenario.objectives:
-        lines += ["", "Objectives:"] + [f"  - {o}" for o in scenario.objectives]
+        lines += ["", "Objectives:"]
+        for objective in scenario.objectives:
+            lines += item(objective, "  - ")
     return lines
 
 

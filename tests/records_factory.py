@@ -33,7 +33,7 @@ def response_ms(sequence: int) -> int:
 
 
 def play(store: Any, trainee: str, script: list[str | None], *, started_at: str, finish: bool = True,
-         cohort: str | None = None) -> Played:
+         cohort: str | None = None, front_end: str = "run") -> Played:
     """Play the sample: ``script`` (choice ids, None = let the timer run out), then the first
     choice on offer until the end (if ``finish``); every decision recorded as it is made.
     Times are fixed (the store stamps "now"): decision n at HH:nn:07.250, the end at HH:25:12.300,
@@ -44,7 +44,8 @@ def play(store: Any, trainee: str, script: list[str | None], *, started_at: str,
     store.ensure_trainee(trainee)  # keeps a display name the test set before
     attempt_id = store.start_attempt(
         trainee, scenario_id=scenario.id, scenario_version=scenario.version, scenario_sha256=scenario.sha256,
-        scenario_path=str(SAMPLE), rubric_id=rubric.id, rubric_sha256=rubric.sha256, mode="headless", cohort=cohort,
+        scenario_path=str(SAMPLE), rubric_id=rubric.id, rubric_sha256=rubric.sha256, mode="assessment", cohort=cohort,
+        front_end=front_end, time_pressure=False, scenario_title=scenario.title,
     )
     session = Session(scenario)
     session.start()
@@ -60,6 +61,7 @@ def play(store: Any, trainee: str, script: list[str | None], *, started_at: str,
             attempt_id, event.sequence, event.scene, choice, meters_after=event.meters_after,
             flags_after=event.flags_after, response_ms=response_ms(event.sequence),
             made_at=f"{day}T{hour}:{event.sequence:02d}:07.250Z",
+            choice_text=event.text if isinstance(event, ChoiceMade) else None,
         )
     result = None
     if finish:

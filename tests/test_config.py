@@ -149,3 +149,56 @@ def test_an_export_to_a_terminal_shows_escapes_instead_of_sending_them(tmp_path,
     piped = subprocess.run(command, capture_output=True, env=env, cwd=REPO, timeout=60)
     raw = {"csv": b"\x1b]52;c;ZXZpbA==\x07Eve", "jsonl": b"\\u001b]52", "xapi": "\u202e\x9b2J".encode()}[fmt]
     assert piped.returncode == 0 and raw in piped.stdout
+
+
+# ---- config init and did-you-mean (issue 14) ------------------------------------------------------
+
+
+def test_config_init_writes_a_commented_config_that_changes_nothing_until_edited(tmp_path, monkeypatch):
+    import tomllib
+
+    from simulator.config import Config, load_config
+
+    path = tmp_path / "new" / "config.toml"
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(path))
+    result = run_cli(["config", "init"])
+    assert result.code == 0, result
+    text = path.read_text(encoding="utf-8")
+    assert load_config(path) == Config()  # every setting commented out
+    for section, field in Config.model_fields.items():  # every section and setting is there, described
+        assert f"[{section}]" in text
+        for name, setting in field.annotation.model_fields.items():
+            assert f"\n# {name} = " in text, name
+            assert (setting.description or "").split()[0] in text
+    lines = text.splitlines()
+    settings = [n for n, line in enumerate(lines) if line.startswith("# ") and " = " in line]
+    assert len(settings) == sum(len(f.annotation.model_fields) for f in Config.model_fields.values())
+    for n in settings:  # each value shown is a valid setting once its '# ' is removed
+        uncommented = "\n".join(line[2:] if i == n else line for i, line in enumerate(lines))
+        tomllib.loads(uncommented)
+        load_config_text(uncommented, tmp_path)
+    again = run_cli(["config", "init"])
+    assert "a config file is already there; it was left as it is" in one_line(again)
+    assert path.read_text(encoding="utf-8") == text
+
+
+def load_config_text(text: str, tmp_path: Path):
+    from simulator.config import load_config
+
+    other = tmp_path / "uncommented.toml"
+    other.write_text(text, encoding="utf-8")
+    return load_config(other)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[academy]\nlockd = true\n", "unknown setting 'academy.lockd' (did you mean 'academy.locked'?)"),
+        ("[acadmy]\nlocked = true\n", "unknown setting 'acadmy' (did you mean 'academy'?)"),
+        ("[library]\ndir = []\n", "unknown setting 'library.dir' (did you mean 'library.dirs'?)"),
+        ("[academy]\nzzzzzz = 1\n", "unknown setting 'academy.zzzzzz'; 'crisis-sim config' lists every setting"),
+    ],
+)
+def test_unknown_settings_get_did_you_mean(tmp_path, monkeypatch, text, said):
+    configured(tmp_path, monkeypatch, text)
+    assert said in one_line(run_cli(["config"]))

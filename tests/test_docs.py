@@ -263,3 +263,115 @@ def _at_stake(g, scenario, sequence: int, dimension_name: str, rubric) -> bool:
     scene = scenario.scenes[g.decisions[sequence - 1].scene]
     options = [*scene.choices, *([scene.timeout] if scene.timeout else [])]
     return any(members & {p for p, v in o.scores.items() if v} for o in options)
+
+
+# ---- README: every key the app binds has a row in the keys table ------------------------------
+
+README = REPO / "README.md"
+# Where each screen's keys apply, as the keys table's "where" column says it ("everywhere"
+# covers every screen). A screen missing here fails the test: say where its keys work.
+WHERE = {
+    "SignInScreen": "sign-in form",
+    "LibraryScreen": "library",
+    "BriefingScreen": "briefing",
+    "PlayScreen": "playing",
+    "DebriefScreen": "debrief",
+    "PastDebriefScreen": "reopened debrief",
+    "HistoryScreen": "My attempts",
+    "ResumeOffer": "unfinished-attempt question",
+    "Confirm": "yes/no question",
+    "Paused": "paused",
+    "HelpScreen": "help",
+}
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Escape", "enter": "Enter", "space": "Space",
+             "f1": "F1", "ctrl+q": "Ctrl+Q", "ctrl+p": "Ctrl+P"}
+
+
+def _readme_keys_rows() -> list[tuple[str, str]]:
+    """(keys cell, where cell) of each row of README's "Keys in the app" table."""
+    block = README.read_text(encoding="utf-8").split("### Keys in the app\n", 1)[1].lstrip().split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block.splitlines()[2:]]
+    return [(keys, where) for keys, where, *_ in rows]
+
+
+def test_every_key_the_app_binds_is_in_the_readme_keys_table():
+    """Issue 14: a key the trainee can press (the transcript's t) was documented nowhere. Every
+    binding of every screen, the app's own included, has a row naming the key where it works."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.binding import Binding
+    from textual.screen import Screen
+
+    import simulator.tui.screens
+    from simulator.tui.app import CrisisSimApp
+
+    screens = {CrisisSimApp}
+    for info in pkgutil.iter_modules(simulator.tui.screens.__path__):
+        module = importlib.import_module(f"simulator.tui.screens.{info.name}")
+        screens |= {o for o in vars(module).values()
+                    if inspect.isclass(o) and issubclass(o, Screen) and o.__module__ == module.__name__}
+    rows = _readme_keys_rows()
+    assert len(rows) >= 15
+    missing = []
+    for cls in sorted(screens, key=lambda c: c.__name__):
+        where = "everywhere" if cls is CrisisSimApp else WHERE.get(cls.__name__)
+        assert where is not None, f"{cls.__name__}: add where its keys work to WHERE and to the README"
+        for binding in cls.__dict__.get("BINDINGS", []):
+            binding = binding if isinstance(binding, Binding) else Binding(*binding)
+            for key in binding.key.split(","):
+                if key.isdigit():  # the choices' numbers: one row, `1`-`9`
+                    key = "1`-`9"
+                shown = f"`{KEY_NAMES.get(key, key)}`"
+                if not any(shown in keys and (where in here or "everywhere" in here) for keys, here in rows):
+                    missing.append(f"{cls.__name__}: {shown} ({where})")
+    assert not missing, f"keys without a row in README's keys table: {missing}"
+
+
+# ---- docs/records-and-exports.md: every setting and every records column -------------------------
+
+RECORDS_DOC = REPO / "docs" / "records-and-exports.md"
+
+
+def _first_cells(text: str) -> set[str]:
+    """The backticked names in the first cell of every Markdown table row of ``text``."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_setting_has_a_row_in_the_settings_table():
+    """Issue 14 added [library] dirs and [academy] shared_machine; a setting nobody can find is a
+    setting nobody uses. Every field of every config section is a row, as ``section.key``."""
+    from simulator.config import Config
+
+    documented = _first_cells(RECORDS_DOC.read_text(encoding="utf-8"))
+    settings = {f"{section}.{key}" for section, field in Config.model_fields.items()
+                for key in field.annotation.model_fields}
+    assert len(settings) >= 15
+    assert sorted(settings - documented) == []
+
+
+def test_every_column_of_the_records_has_a_row_in_the_schema_tables(tmp_path):
+    """Every column of every table a records file holds (schema 4 added front_end, time_pressure,
+    scenario_title, choice_text and the preferences table) is described in the Schema section."""
+    import sqlite3
+
+    from simulator.records import Store
+
+    with Store.open(tmp_path / "records.sqlite3"):
+        pass
+    schema = RECORDS_DOC.read_text(encoding="utf-8").split("### Schema\n", 1)[1]
+    documented = _first_cells(schema)
+    with sqlite3.connect(tmp_path / "records.sqlite3") as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        columns = {f"{table}.{row[1]}" for table in tables for row in db.execute(f"PRAGMA table_info({table})")}
+    assert {"attempts.front_end", "attempts.time_pressure", "preferences.value"} <= columns
+    # schema_version is one row holding one number, described in a sentence
+    missing = sorted(c for c in columns if c.split(".", 1)[1] not in documented and not c.startswith("schema_"))
+    assert missing == [], f"records columns without a row under docs/records-and-exports.md#schema: {missing}"
+    for table in tables:
+        assert f"`{table}`" in schema, table

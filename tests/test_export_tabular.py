@@ -278,10 +278,10 @@ def test_jsonl_has_one_versioned_object_per_attempt_with_grade_and_decisions(rec
     assert objects[0]["passed"] is True and objects[0]["overall"] == 100.0
     assert objects[2]["decisions"][0]["kind"] == "timeout" and objects[2]["decisions"][0]["choice"] is None
     expected_keys = {
-        "format", "attempt_id", "trainee_id", "trainee_name", "cohort", "scenario_id", "scenario_version",
-        "scenario_sha256", "scenario_path", "rubric_id", "rubric_sha256", "mode", "seed", "started_at", "ended_at",
-        "duration_seconds", "status", "overall", "performance", "passed", "ending_scene", "ending_rating",
-        "grade_method", "grade", "void", "decisions",
+        "format", "attempt_id", "trainee_id", "trainee_name", "cohort", "scenario_id", "scenario_title",
+        "scenario_version", "scenario_sha256", "scenario_path", "rubric_id", "rubric_sha256", "mode", "front_end",
+        "time_pressure", "seed", "started_at", "ended_at", "duration_seconds", "status", "overall", "performance",
+        "passed", "ending_scene", "ending_rating", "grade_method", "grade", "void", "decisions",
     }
     assert all(set(o) == expected_keys for o in objects)
 
@@ -522,3 +522,37 @@ def test_export_never_imports_textual(records, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ---- issue 14: what each attempt was, the decision sheet on its own, scripted runs ----------------
+
+
+def test_decision_rows_carry_the_choice_text_the_trainee_name_and_the_cohort(records, tmp_path):
+    rows = list(csv.DictReader(io.StringIO(export(records, tmp_path, "--format", "csv", "--decisions"), newline="")))
+    ana = [r for r in rows if r["trainee_id"] == "ana"]
+    assert {(r["trainee_name"], r["cohort"]) for r in ana} == {("Ana Díaz", "2026-spring")}
+    assert ana[0]["choice"] == "ask-dispatch"
+    assert ana[0]["choice_text"] == "Stay in the car for a moment and ask dispatch what else they know."
+    timeout = next(r for r in rows if r["trainee_id"] == "odd")
+    assert timeout["kind"] == "timeout" and timeout["choice_text"] == ""
+    attempts = list(csv.DictReader(io.StringIO(export(records, tmp_path, "--format", "csv"), newline="")))
+    first = attempts[0]
+    assert (first["scenario_title"], first["mode"], first["front_end"], first["time_pressure"]) == (
+        "Person outside the overpass railing", "assessment", "run", "false")
+
+
+def test_scripted_runs_are_left_out_of_exports_unless_asked(tmp_path):
+    db = tmp_path / "records.sqlite3"
+    with Store.open(db) as store:
+        mine = play(store, "ana", BEST, started_at="2026-03-01T09:00:00.000Z", front_end="app")
+        script = play(store, "ana", BEST, started_at="2026-03-02T09:00:00.000Z", front_end="run-scripted")
+    records = Records(db, [mine, script])
+    for fmt in ("csv", "jsonl", "xapi"):
+        default = export(records, tmp_path, "--format", fmt)
+        asked = export(records, tmp_path, "--format", fmt, "--include-scripted")
+        assert mine.attempt_id in default and script.attempt_id not in default, fmt
+        assert mine.attempt_id in asked and script.attempt_id in asked, fmt
+    only = export(records, tmp_path, "--format", "jsonl", "--front-end", "run-scripted")
+    assert [json.loads(line)["attempt_id"] for line in only.splitlines()] == [script.attempt_id]
+    coach = export(records, tmp_path, "--format", "jsonl", "--mode", "coach")
+    assert coach == ""

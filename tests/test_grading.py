@@ -216,7 +216,8 @@ def test_timeout_decisions_are_graded(sample, rubric):
     s.start()
     s.expire()
     g = grade(sample, rubric, s.decisions)
-    assert g.decisions[0].chosen.id is None and [o.id for o in g.decisions[0].better] == ["ask-dispatch", "slow-approach"]
+    assert g.decisions[0].chosen.id is None
+    assert [o.id for o in g.decisions[0].better] == ["ask-dispatch", "slow-approach"]
     assert "did not reach an ending" in g.reasons[-1]
 
 

@@ -235,6 +235,9 @@ async def test_markup_in_scenario_text_is_shown_literally_by_the_app(tmp_path: P
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert f"1. {MARKUP['option']}" in labels
         await pilot.press("1")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, PlayScreen)  # the ending, read on the play screen first
+        await pilot.press("enter")
         for _ in range(30):
             if isinstance(app.screen, DebriefScreen):
                 break
@@ -283,7 +286,7 @@ def test_a_plain_trainee_id_is_recorded_and_listed_as_given(tmp_path: Path) -> N
     with Store.open(db) as store:
         [attempt] = list(store.attempts())
         assert attempt.trainee_id == "Recruit_042.b"
-    code, stdout, _ = run_cli(["results", "--db", str(db)])
+    code, stdout, _ = run_cli(["results", "--db", str(db), "--include-scripted"])
     assert code == 0 and "Recruit_042.b" in stdout
 
 

@@ -256,6 +256,56 @@ def test_migration_from_the_first_schema_keeps_the_data(tmp_path):
         assert store.sent_statements("lrs", ["s1", "s2"]) == {"s1"}
 
 
+def test_migration_to_schema_3_says_what_each_old_attempt_was(tmp_path):
+    """Schema 3 records front end, mode and time pressure apart: the old 'headless' mode of run
+    attempts becomes front end 'run' (or 'run-scripted' when a seed shows --policy random) with
+    mode 'assessment'; app attempts keep their mode; what was never recorded stays empty."""
+    from simulator.records.schema import upgrade_sqlite
+
+    db = tmp_path / "v2.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)
+    upgrade_sqlite(conn, 0, 2)
+    conn.execute("INSERT INTO trainees VALUES ('ana', 'Ana', '2026-01-01T00:00:00.000Z')")
+    for attempt_id, mode, seed in (("run1", "headless", None), ("run2", "headless", 7), ("app1", "coach", None)):
+        conn.execute(
+            "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path, "
+            "rubric_id, rubric_sha256, mode, seed, started_at, status) VALUES (?, 'ana', 's', '1', 'h', '', "
+            "'default', 'r', ?, ?, '2026-01-01T00:00:00.000Z', 'in_progress')",
+            (attempt_id, mode, seed),
+        )
+    conn.execute("INSERT INTO decisions VALUES ('app1', 1, 'arrival', 'slow-approach', '2026-01-01T00:00:01.000Z', "
+                 "900, '{}', '{}')")
+    conn.close()
+    with Store.open(db) as store:
+        assert store.version() == SCHEMA_VERSION == 4
+        got = {a.id: (a.front_end, a.mode, a.time_pressure, a.scenario_title) for a in store.attempts()}
+        assert got == {"run1": ("run", "assessment", None, None), "run2": ("run-scripted", "assessment", None, None),
+                       "app1": ("app", "coach", None, None)}
+        assert store.decisions("app1")[0].choice_text is None
+        assert [a.id for a in store.attempts(include_scripted=False)] == ["app1", "run1"]
+        store.set_preference("ana", "mode", "coach")  # a table added by version 3
+        assert store.preferences("ana") == {"mode": "coach"}
+
+
+def test_a_new_attempt_records_what_it_was_and_the_library_counts_only_the_trainees_own(records_target):
+    cli("run", "overpass-railing", "--trainee", "ana", stdin="3\n" * 12)  # played by hand, poorly
+    cli("run", "overpass-railing", "--trainee", "ana", "--choose", ",".join(BEST))  # scripted
+    with records_target.open() as store:
+        by_hand, scripted = store.attempts()
+        assert (by_hand.front_end, by_hand.mode, by_hand.time_pressure) == ("run", "assessment", False)
+        assert scripted.front_end == "run-scripted" and scripted.scripted
+        assert by_hand.scenario_title == scripted.title == "Person outside the overpass railing"
+        texts = [d.choice_text for d in store.decisions(scripted.id)]
+        assert texts[0] == "Stay in the car for a moment and ask dispatch what else they know."
+        [progress] = store.progress("ana").values()
+        assert progress.attempts == 1 and progress.best == by_hand.overall < 100  # the scripted 100 is not hers
+        assert progress.status == "completed"  # not "passed"
+        store.set_preference("ana", "mode", "coach")
+        store.set_preference("ana", "mode", "assessment")  # replaced, not added
+        store.set_preference("ana", "theme", "nord")
+        assert store.preferences("ana") == {"mode": "assessment", "theme": "nord"}
+
+
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
     db = tmp_path / "newer.sqlite3"
     Store.open(db).close()
@@ -328,17 +378,21 @@ def test_results_and_regrade(isolated_user_dirs):
     for trainee, choices in (("ana", BEST), ("ben", ["order-down"])):
         cli("run", "overpass-railing", "--trainee", trainee, "--choose", ",".join(choices))
     cli("run", "overpass-railing", "--trainee", "cy", "--choose", "slow-approach")  # left in progress
-    table = cli("results")
+    assert cli("results").stdout.strip() == (  # scripted runs: nobody chose
+        "no attempts match (3 scripted run(s) left out: --include-scripted lists them)"
+    )
+    table = cli("results", "--include-scripted")
     lines = table.stdout.splitlines()
     assert lines[0].split()[:3] == ["STARTED", "(UTC)", "ATTEMPT"]
+    assert all("run-scripted" in line for line in lines[1:])
     assert any(" ana " in line and "completed" in line and " 100 " in line and " yes " in line for line in lines)
     assert any(" ben " in line and " no " in line and "poor" in line for line in lines)
     assert any(" cy " in line and "in progress" in line for line in lines)
-    only = cli("results", "--trainee", "ben", "--json")
+    only = cli("results", "--trainee", "ben", "--json", "--front-end", "run-scripted")
     assert [json.loads(x)["trainee_id"] for x in only.stdout.splitlines()] == ["ben"]
-    assert cli("results", "--since", "2999-01-01").stdout.strip() == "no attempts match"
+    assert cli("results", "--since", "2999-01-01", "--include-scripted").stdout.strip() == "no attempts match"
     unknown = cli("results", "--trainee", "nobody")
-    assert unknown.returncode == 1 and "no attempts by trainee 'nobody'" in unknown.stderr
+    assert unknown.returncode == 1 and "has trainee 'nobody'; check the trainee id" in unknown.stderr
     bad_date = cli("results", "--since", "yesterday")
     assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
 
@@ -359,7 +413,7 @@ def test_results_and_regrade(isolated_user_dirs):
         conn.execute("PRAGMA foreign_keys = OFF")
         for table, column in (("trainees", "id"), ("attempts", "trainee_id")):
             conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = 'ben'", (HOSTILE_ID,))
-    results, regrade = cli("results"), cli("regrade")
+    results, regrade = cli("results", "--include-scripted"), cli("regrade")
     assert any(line.split()[3] == "ben" for line in results.stdout.splitlines()[1:])  # sequences removed whole
     assert "(ben): stored and recomputed grades differ" in regrade.stdout
     for shown in (results, regrade):
@@ -483,3 +537,28 @@ def test_a_last_trainee_file_crisis_sim_never_wrote_is_ignored(isolated_user_dir
     shown = cli("config")
     assert shown.returncode == 0, shown.stderr
     assert "last trainee on this machine: none" in shown.stdout
+
+
+def test_results_filters_by_cohort_status_and_until_like_export(tmp_path):
+    """Issue 14: results had --trainee, --scenario and --since only; it now takes the export's
+    filters (one definition for both), with the same answer for an unknown cohort."""
+    from cli_runner import run_cli
+    from records_factory import passed_failed_running
+
+    db = tmp_path / "records.sqlite3"
+    with Store.open(db) as store:
+        passed, failed, running = passed_failed_running(store)
+
+    def rows(*args: str) -> list[dict]:
+        result = run_cli(["results", "--db", str(db), "--json", *args])
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    assert {r["status"] for r in rows()} == {"completed", "in_progress"}
+    assert [r["attempt_id"] for r in rows("--status", "in_progress")] == [running.attempt_id]
+    assert {r["attempt_id"] for r in rows("--status", "completed")} == {passed.attempt_id, failed.attempt_id}
+    assert [r["attempt_id"] for r in rows("--until", "2026-03-01")] == [passed.attempt_id]  # that whole day
+    assert [r["attempt_id"] for r in rows("--cohort", "2026-spring")] == [passed.attempt_id]
+    unknown = run_cli(["results", "--db", str(db), "--cohort", "no-such"])
+    assert unknown.code == 1 and "has cohort 'no-such'; check the cohort id" in unknown.stderr
+    bad = run_cli(["results", "--db", str(db), "--since", "2026-03-02", "--until", "2026-03-01"])
+    assert bad.code == 2 and "must be before --until" in bad.stderr

@@ -38,8 +38,8 @@ def recorded_with_method_1() -> dict[str, str]:
 
 
 def listed() -> dict[str, float]:
-    """Trainee -> the score ``results`` shows."""
-    rows = [json.loads(line) for line in cli("results", "--json").stdout.splitlines()]
+    """Trainee -> the score ``results`` shows (these are scripted runs: asked for)."""
+    rows = [json.loads(line) for line in cli("results", "--json", "--include-scripted").stdout.splitlines()]
     return {r["trainee_id"]: r["overall"] for r in rows}
 
 
@@ -76,7 +76,7 @@ def test_older_grades_are_reported_apart_and_upgraded(isolated_user_dirs):
     assert after.returncode == 0 and "4 grade(s) recomputed: 4 agree, 0 differ" in after.stdout
     assert "older grading method" not in after.stdout
     assert listed() == {"kitchen-knife-worst": 0.0, "overpass-best": 100.0, "overpass-leave": 69.0, "current": 0.0}
-    out = cli("export", "--format", "csv", "--out", "-")
+    out = cli("export", "--format", "csv", "--out", "-", "--include-scripted")
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert {r["grade_method"] for r in rows} == {"2"}
     assert {r["trainee_id"]: r["performance"] for r in rows}["overpass-leave"] == "73.9"

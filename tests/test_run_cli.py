@@ -182,3 +182,73 @@ def test_no_arguments_opens_the_app_and_without_a_terminal_says_so():
     helped = cli("--help")
     assert helped.returncode == 0
     assert all(word in helped.stdout for word in ("validate", "run", "play", "analyze", "results", "export"))
+
+
+def test_run_wraps_to_an_80_column_terminal():
+    """Issue 14: every line of `run` fit 88 columns, so an 80-column terminal broke them again
+    mid-word. The width is the terminal's (here COLUMNS, as shutil reads it), at most 88."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from simulator.cli import main; main()", "run", "overpass-railing", "--choose", BEST],
+        capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "80"},
+    )
+    assert result.returncode == 0, result.stderr
+    long = [line for line in result.stdout.splitlines() if len(line) > 80]
+    assert not long, long
+    wide = cli("run", "overpass-railing", "--choose", BEST)  # not a terminal: the readable 88
+    assert max(len(line) for line in wide.stdout.splitlines()) > 80
+
+
+def test_a_locked_academy_refuses_to_record_a_scripted_run(tmp_path):
+    """Issue 14: with [academy] locked = true, `run --choose` and `--policy` wrote passing attempts
+    nobody played. They are refused (one line, nothing recorded); --no-record still tries a script,
+    and a trainee's own interactive run still records."""
+    config = tmp_path / "config.toml"
+    config.write_text("[academy]\nlocked = true\n")
+    db = tmp_path / "records.sqlite3"
+    env = {**os.environ, "NO_COLOR": "1", "CRISIS_SIM_CONFIG": str(config), "CRISIS_SIM_DB": str(db)}
+
+    def locked_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from simulator.cli import main; main()", *args],
+                              capture_output=True, text=True, input=stdin, cwd=REPO, timeout=60, env=env)
+
+    for script in (["--choose", BEST], ["--policy", "first"], ["--timeout-at", "arrival", "--policy", "first"]):
+        result = locked_cli("run", "overpass-railing", *script)
+        assert result.returncode == 1 and result.stdout == "", result
+        assert result.stderr.startswith("crisis-sim: error: this academy is locked ([academy] locked = true): "
+                                        "a scripted run"), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert not db.exists()  # nothing recorded, not even an empty file
+    tried = locked_cli("run", "overpass-railing", "--choose", BEST, "--no-record")
+    assert tried.returncode == 0 and "=== Ending (good)" in tried.stdout
+    played = locked_cli("run", "overpass-railing", stdin="1\n1\nq\n")
+    assert played.returncode == 0 and db.exists()
+    attempt = json.loads(locked_cli("results", "--json").stdout.splitlines()[0])["attempt_id"]
+    resumed = locked_cli("resume", attempt, "--policy", "first")
+    assert resumed.returncode == 1 and "this academy is locked" in resumed.stderr
+
+
+def test_run_keeps_the_paragraphs_of_feedback_in_its_debrief(tmp_path):
+    """Issue 14: a blank line starts a paragraph, in feedback too; run's debrief merged them."""
+    from scenario_factory import write
+
+    path = write(tmp_path, """\
+        start: bench
+        scenes:
+          bench:
+            text: Sam is on the bench.
+            choices:
+              - id: slow
+                text: Stop well back and introduce yourself.
+                to: done
+                scores: {slow_down_time_distance_cover: 2}
+                feedback: |
+                  Space, a calm voice and a name lower the sense of threat and give her time.
+
+                  Then keep your voice low.
+              - {id: rush, text: Hurry over., to: done, scores: {calm_nonverbal: -2}, feedback: Rushing raises it.}
+          done:
+            end: {rating: good, outcome: Sam went home., debrief: The call ended well.}
+        """, name="two-paragraphs.yaml")
+    result = cli("run", str(path), "--choose", "slow", "--no-record")
+    assert result.returncode == 0, result.stderr
+    assert "give her time.\n\n       Then keep your voice low." in result.stdout

@@ -106,12 +106,14 @@ def test_a_passed_attempt_gives_attempted_answered_completed_passed(records):
         assert "mbox" not in json.dumps(s) and "Ana" not in json.dumps(s)  # no e-mail, no display name
         context = s["context"]
         assert context["registration"] == records.passed.attempt_id
-        assert context["revision"] == "1.0"
+        assert context["revision"] == graded.scenario.version  # the scenario file's own version
         assert context["extensions"] == {
             f"{BASE}/extensions/scenario-sha256": graded.scenario.sha256,
             f"{BASE}/extensions/rubric-id": "default",
             f"{BASE}/extensions/rubric-sha256": graded.rubric.sha256,
-            f"{BASE}/extensions/mode": "headless",
+            f"{BASE}/extensions/mode": "assessment",
+            f"{BASE}/extensions/front-end": "run",
+            f"{BASE}/extensions/time-pressure": False,
             f"{BASE}/extensions/cohort": "2026-spring",
         }
         assert "version" not in s and "authority" not in s and "stored" not in s  # the LRS sets those
@@ -120,7 +122,8 @@ def test_a_passed_attempt_gives_attempted_answered_completed_passed(records):
     assert attempted["object"] == {
         "objectType": "Activity",
         "id": scenario_iri,
-        "definition": {"name": {"en-US": "overpass-railing"}, "type": "http://adlnet.gov/expapi/activities/simulation"},
+        "definition": {"name": {"en-US": "Person outside the overpass railing"},
+                       "type": "http://adlnet.gov/expapi/activities/simulation"},
     }
     assert attempted["timestamp"] == "2026-03-01T09:00:00.000Z"
     assert "result" not in attempted
@@ -668,3 +671,23 @@ def test_include_incomplete_sends_attempts_in_progress(records):
         report = send(records, lrs, include_incomplete=True)
     assert report.sent == len(export_all(records.db, include_incomplete=True))
     assert records.in_progress.attempt_id in {s["context"]["registration"] for s in lrs.seen[0].statements}
+
+
+def test_export_warns_while_the_placeholder_site_names_the_academy(records, tmp_path, monkeypatch):
+    """Issue 14: statements sent under https://crisis-sim.invalid name no academy, and nothing
+    said so. The warning names the settings to change; set, it is gone."""
+    from cli_runner import run_cli
+
+    out = tmp_path / "statements.json"
+    first = run_cli(["export", "--format", "xapi", "--db", str(records.db), "--out", str(out)])
+    assert first.code == 0, first
+    [warning] = [line for line in first.stderr.splitlines() if "warning" in line]
+    assert warning.startswith("crisis-sim: warning: [academy] homepage and [academy] base_iri still use the "
+                              "placeholder https://crisis-sim.invalid")
+    csv = run_cli(["export", "--format", "csv", "--db", str(records.db), "--out", str(tmp_path / "a.csv")])
+    assert csv.code == 0 and "warning" not in csv.stderr  # only the xAPI identity is at stake
+    config = tmp_path / "config.toml"
+    config.write_text('[academy]\nhomepage = "https://academy.example"\nbase_iri = "https://academy.example/xapi"\n')
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
+    second = run_cli(["export", "--format", "xapi", "--db", str(records.db), "--out", str(out)])
+    assert second.code == 0 and "warning" not in second.stderr, second

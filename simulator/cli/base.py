@@ -27,19 +27,35 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
         click.echo(f"{PROG}{line}" if line.startswith(":") else line, err=True)
 
 
+APP_DIR_OPTION = click.option(
+    "--dir",
+    "dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    metavar="DIR",
+    help="Also list the scenarios in DIR in the app, beside the bundled library and [library] dirs "
+    "(repeatable).",
+)
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name=PROG)
+@APP_DIR_OPTION
 @click.pass_context
-def cli(ctx: click.Context) -> int | None:
+def cli(ctx: click.Context, dirs: tuple[Path, ...]) -> int | None:
     """crisis-sim: practise crisis intervention in the terminal.
 
-    Scenarios are YAML state machines; every decision is graded against MHFA (ALGEE) and
-    CIT/ICAT principles. Run 'crisis-sim COMMAND --help' for each command.
+    With no command, opens the trainee app. Scenarios are YAML state machines; every decision
+    is graded against MHFA (ALGEE) and CIT/ICAT principles. Run 'crisis-sim COMMAND --help' for
+    each command.
     """
     if ctx.invoked_subcommand is None:
         from simulator.cli.play import open_app
 
-        return open_app()
+        return open_app(dirs=dirs)
+    if dirs:
+        raise click.UsageError("--dir before a command is for the app alone ('crisis-sim --dir DIR'); "
+                               "give a command its own options after its name")
     return 0
 
 

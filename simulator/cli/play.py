@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from simulator.cli.base import (
+    APP_DIR_OPTION,
     DB_OPTION,
     MAX_BYTES_OPTION,
     PROG,
@@ -21,6 +23,11 @@ from simulator.cli.base import (
     scenario_for,
 )
 from simulator.safetext import escaped_line
+
+LOCKED_SCRIPTED = (
+    "this academy is locked ([academy] locked = true): a scripted run (--choose, --timeout-at, --policy) "
+    "is not recorded; play it yourself, or add --no-record to try the script without a record"
+)
 
 
 def open_app(scenario: str | None = None, **options: Any) -> int:
@@ -146,6 +153,9 @@ def run(
         return fail("--json needs a scripted run: add --choose or --policy", 2)
     graded = load_for_play(scenario, rubric_ref, max_bytes)
     config = load_config()
+    scripted = bool(script.choose or script.timeout_at or policy)
+    if scripted and not no_record and config.academy.locked:
+        return fail(LOCKED_SCRIPTED)
     session = Session(graded.scenario)
     recorder = None
     if not no_record:
@@ -158,7 +168,9 @@ def run(
             trainee_id,
             graded.scenario,
             graded.rubric,
-            mode="headless",
+            mode="assessment",  # the debrief comes at the end
+            front_end="run-scripted" if scripted else "run",
+            time_pressure=False,  # run has no clock: a timer runs out only when the trainee types w
             seed=seed,
             cohort=config.academy.cohort,
             trainee_name=name,
@@ -196,6 +208,7 @@ def resume(
     The scenario must be unchanged since the attempt started (same content hash); if it has
     changed, resuming is refused and a fresh start is offered.
     """
+    from simulator.config import load_config
     from simulator.recorder import ResumeRefused
     from simulator.recorder import resume as resume_attempt
     from simulator.runner import Script, describe, header, parse_list, print_events
@@ -203,6 +216,8 @@ def resume(
     script = Script(parse_list(choose), parse_list(timeout_at), policy, seed)
     if as_json and not (script.choose or script.timeout_at or policy):
         return fail("--json needs a scripted run: add --choose or --policy", 2)
+    if (script.choose or script.timeout_at or policy) and load_config().academy.locked:
+        return fail(LOCKED_SCRIPTED)
     store = open_store(db, create=False)
     record = store.attempt(attempt)
     graded = scenario_for(record)
@@ -231,11 +246,18 @@ def resume(
     help="Playtest: reload SCENARIO's file whenever it is saved, keeping your place (errors are shown in the "
     "app); 'd' shows the debug panel. Nothing is recorded.",
 )
+@APP_DIR_OPTION
 @DB_OPTION
 @RUBRIC_OPTION
 @MAX_BYTES_OPTION
 def play(
-    scenario: str, trainee: str | None, watch: bool, db: str | None, rubric_ref: str | None, max_bytes: int
+    scenario: str,
+    trainee: str | None,
+    watch: bool,
+    dirs: tuple[Path, ...],
+    db: str | None,
+    rubric_ref: str | None,
+    max_bytes: int,
 ) -> int:
     """Open the app straight at SCENARIO's briefing (a library id or a path).
 
@@ -244,4 +266,6 @@ def play(
     """
     if trainee is not None:
         checked_trainee(trainee)
-    return open_app(scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch, max_bytes=max_bytes)
+    return open_app(
+        scenario, trainee=trainee, db=db, rubric_ref=rubric_ref, watch=watch, dirs=dirs, max_bytes=max_bytes
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -23,30 +24,115 @@ from simulator.diagnostics import DiagnosticError
 from simulator.safetext import escaped_line
 
 
-@cli.command()
-@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
-@click.option("--scenario", metavar="ID", help="Only attempts at this scenario.")
-@click.option("--since", metavar="DATE", help="Only attempts started on or after DATE (YYYY-MM-DD or ISO 8601).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
-@INCLUDE_VOID_OPTION
-@DB_OPTION
-def results(
-    trainee: str | None, scenario: str | None, since: str | None, as_json: bool, include_void: bool, db: str | None
-) -> int:
-    """A table of recorded attempts: when, who, which scenario, status, score, passed (voided
-    attempts only with --include-void, marked VOID)."""
-    from simulator.export import FilterError, time_bound
+def _time_option(end: bool) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from simulator.export import FilterError, time_bound
+
+        if value is None:
+            return None
+        try:
+            return time_bound(value, end=end)
+        except FilterError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return convert
+
+
+
+def filter_options(command: Any) -> Any:
+    """The attempt filters that results and export share (all must match): one definition, so
+    the two commands cannot drift apart."""
+    for option in reversed(
+        [
+            click.option(
+                "--since",
+                callback=_time_option(False),
+                metavar="DATE",
+                help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).",
+            ),
+            click.option(
+                "--until",
+                callback=_time_option(True),
+                metavar="DATE",
+                help="Attempts started before DATE (a date alone: up to the end of that day).",
+            ),
+            click.option("--trainee", metavar="ID", help="Only this trainee's attempts."),
+            click.option("--scenario", metavar="ID", help="Only attempts at this scenario id."),
+            click.option("--cohort", metavar="C", help="Only attempts of this cohort."),
+            click.option(
+                "--status",
+                type=click.Choice(["in_progress", "completed", "abandoned"]),
+                help="Only attempts with this status.",
+            ),
+            click.option(
+                "--mode",
+                type=click.Choice(["assessment", "coach"]),
+                help="Only attempts played in this mode (coach: feedback after each choice).",
+            ),
+            click.option(
+                "--front-end",
+                type=click.Choice(["app", "run", "run-scripted"]),
+                help="Only attempts recorded by the app, by run played by hand, or by a scripted run.",
+            ),
+            click.option(
+                "--include-scripted",
+                is_flag=True,
+                help="Also list scripted runs (run --choose/--timeout-at/--policy: nobody chose); "
+                "left out by default so they never count as passes.",
+            ),
+            INCLUDE_VOID_OPTION,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def export_filter(**values: Any) -> Any:
+    """An ExportFilter from the filter options, or a usage error naming the problem."""
+    from simulator.export import ExportError, ExportFilter
 
     try:
-        since_text = time_bound(since) if since else None
-    except FilterError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
+        return ExportFilter(**values)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def warn_placeholder(config: Any) -> None:
+    """Say so while the academy's xAPI identity is still the placeholder site (once an LRS has
+    the statements, they stay under those IRIs)."""
+    from simulator.config import PLACEHOLDER_SITE
+
+    placeholders = config.academy.placeholder_settings()
+    if placeholders:
+        click.echo(
+            f"{PROG}: warning: {' and '.join(placeholders)} still use the placeholder {PLACEHOLDER_SITE}: "
+            "the statements name no real academy, and an LRS keeps them under that name; set them to your "
+            "academy's site in the config ('crisis-sim config init' writes one to edit)",
+            err=True,
+        )
+
+
+@cli.command()
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt.")
+@DB_OPTION
+def results(as_json: bool, db: str | None, **filters: Any) -> int:
+    """A table of recorded attempts: when, who, which scenario, mode, front end, status, score,
+    passed, ending.
+
+    Filters combine (all must match); an unknown --trainee/--scenario/--cohort is an error, not
+    an empty table. Scripted runs are left out unless --include-scripted (or --front-end
+    run-scripted)."""
+    from simulator.export import ExportError
+
+    chosen = export_filter(**filters)
     store = open_store(db, create=False)
-    for column, value, what in (("trainee_id", trainee, "trainee"), ("scenario_id", scenario, "scenario")):
-        if value is not None and not store.known(column, value):
-            return fail(f"no attempts by {what} '{value}' in {store.path}")
+    try:
+        chosen.check_known(store)
+    except ExportError as exc:
+        return fail(str(exc))
     rows = []
-    for a in store.attempts(trainee=trainee, scenario=scenario, since=since_text, include_void=include_void):
+    for a in chosen.attempts(store):
         if as_json:
             click.echo(
                 json.dumps(
@@ -55,6 +141,9 @@ def results(
                         "trainee_id": a.trainee_id,
                         "scenario_id": a.scenario_id,
                         "started_at": a.started_at,
+                        "mode": a.mode,
+                        "front_end": a.front_end,
+                        "time_pressure": a.time_pressure,
                         "status": a.status,
                         "overall": a.overall,
                         "passed": a.passed,
@@ -74,6 +163,8 @@ def results(
                 a.id[:8],
                 a.trainee_id,
                 a.scenario_id,
+                a.mode,
+                a.front_end,
                 a.status.replace("_", " ") + (" VOID" if a.void else ""),
                 score,
                 passed,
@@ -82,15 +173,23 @@ def results(
         )
     if as_json:
         return 0
+    hidden = 0
+    if not (chosen.include_scripted or chosen.front_end):
+        hidden = sum(1 for _ in dataclasses.replace(chosen, front_end="run-scripted").attempts(store))
+    note = f"({hidden} scripted run(s) left out: --include-scripted lists them)" if hidden else ""
     if not rows:
-        click.echo("no attempts recorded yet" if not (trainee or scenario or since) else "no attempts match")
+        filtered = hidden or any(v not in (None, False) for v in filters.values())
+        click.echo(" ".join(filter(None, ["no attempts match" if filtered else "no attempts recorded yet", note])))
         return 0
-    headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "STATUS", "SCORE", "PASSED", "ENDING")
+    headers = ("STARTED (UTC)", "ATTEMPT", "TRAINEE", "SCENARIO", "MODE", "FRONT END", "STATUS", "SCORE", "PASSED",
+               "ENDING")
     # The records file may have been written by other hands: no escape sequence reaches the terminal.
     rows = [tuple(escaped_line(str(cell)) for cell in row) for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if note:
+        click.echo(note)
     return 0
 
 
@@ -254,9 +353,12 @@ def check(db: str | None) -> int:
     return 0
 
 
-@cli.command()
-def config() -> int:
-    """Show where the config file is and every setting in effect."""
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def config(ctx: click.Context) -> int:
+    """Show where the config file is and every setting in effect ('config init' writes one)."""
+    if ctx.invoked_subcommand is not None:
+        return 0
     from simulator.config import (
         CONFIG_ENV,
         DB_PASSWORD_ENV,
@@ -293,18 +395,16 @@ def config() -> int:
     return 0
 
 
-def _time_option(end: bool) -> Any:
-    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        from simulator.export import FilterError, time_bound
+@config.command(name="init")
+def config_init() -> int:
+    """Write a commented config file (every setting, commented out, with what it does) where
+    'crisis-sim config' looks for it; an existing file is never overwritten."""
+    from simulator.config import config_path, write_commented_config
 
-        if value is None:
-            return None
-        try:
-            return time_bound(value, end=end)
-        except FilterError as exc:
-            raise click.BadParameter(str(exc), ctx, param) from None
-
-    return convert
+    path = config_path()
+    write_commented_config(path)
+    click.echo(escaped_line(f"wrote {path}: every setting is commented out; remove the '# ' in front of one to use it"))
+    return 0
 
 
 @cli.command()
@@ -317,26 +417,7 @@ def _time_option(end: bool) -> Any:
     "decisions; xapi: xAPI statements (to a file, or to an LRS with --lrs).",
 )
 @click.option("--out", metavar="FILE|-", help="Write to FILE (replaced only when complete); '-' or none: stdout.")
-@click.option(
-    "--since",
-    callback=_time_option(False),
-    metavar="DATE",
-    help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).",
-)
-@click.option(
-    "--until",
-    callback=_time_option(True),
-    metavar="DATE",
-    help="Attempts started before DATE (a date alone: up to the end of that day).",
-)
-@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
-@click.option("--scenario", metavar="ID", help="Only attempts at this scenario id.")
-@click.option("--cohort", metavar="C", help="Only attempts of this cohort.")
-@click.option(
-    "--status",
-    type=click.Choice(["in_progress", "completed", "abandoned"]),
-    help="Only attempts with this status (default: all, in-progress ones with empty scores).",
-)
+@filter_options
 @click.option("--excel", is_flag=True, help="csv: start with a UTF-8 byte order mark so Excel reads accents right.")
 @click.option("--decisions", is_flag=True, help="csv: one row per decision (the long format) instead of per attempt.")
 @DB_OPTION
@@ -350,7 +431,6 @@ def _time_option(end: bool) -> Any:
 )
 @click.option("--lrs-user", metavar="USER", help="xapi: the LRS basic-auth user (default: [lrs] user).")
 @click.option("--include-incomplete", is_flag=True, help="xapi: also describe in-progress and abandoned attempts.")
-@INCLUDE_VOID_OPTION
 @click.option(
     "--sign",
     is_flag=True,
@@ -360,20 +440,14 @@ def _time_option(end: bool) -> Any:
 def export(
     fmt: str,
     out: str | None,
-    since: str | None,
-    until: str | None,
-    trainee: str | None,
-    scenario: str | None,
-    cohort: str | None,
-    status: str | None,
     excel: bool,
     decisions: bool,
     db: str | None,
     lrs: str | None,
     lrs_user: str | None,
     include_incomplete: bool,
-    include_void: bool,
     sign: bool,
+    **filter_values: Any,
 ) -> int:
     """Export attempt records as CSV, JSON Lines or xAPI (to a file or an LRS).
 
@@ -382,7 +456,7 @@ def export(
     of attempts fits in memory. Columns and shapes: docs/records-and-exports.md.
     """
     from simulator.config import LRS_PASSWORD_ENV, ConfigError, expand_home, load_config, resolve_db
-    from simulator.export import ExportError, ExportFilter, open_for_export, open_output
+    from simulator.export import ExportError, open_for_export, open_output
     from simulator.export.signing import (
         SigningError,
         check_signature_target,
@@ -402,10 +476,7 @@ def export(
         raise click.UsageError("--sign needs --out FILE (the signature is written beside it, in FILE.sig)")
     if sign and Path(out).exists() and not Path(out).is_file():
         raise click.UsageError(f"--sign needs --out to be a file, and {out} is a device or a pipe")
-    try:
-        filters = ExportFilter(trainee, scenario, cohort, since, until, status, include_void)
-    except ExportError as exc:
-        raise click.UsageError(str(exc)) from None
+    filters = export_filter(**filter_values)
     try:
         config = load_config()
         path = resolve_db(db, config)
@@ -432,6 +503,7 @@ def export(
             if lrs is not None:
                 from simulator.export.lrs import send_to_lrs
 
+                warn_placeholder(config)  # before anything leaves for good
                 report = send_to_lrs(
                     store, lrs, lrs_user or None, password, filters, config, include_incomplete=include_incomplete
                 )
@@ -462,6 +534,8 @@ def export(
                 raise
             except OSError as exc:
                 return fail(f"cannot write the export: {exc.strerror or exc}")
+        if fmt == "xapi":
+            warn_placeholder(config)
         if out not in (None, "-"):
             say = lambda line: click.echo(escaped_line(line))  # noqa: E731  (--out may hold anything)
             say(f"wrote {count} {what} to {out}")

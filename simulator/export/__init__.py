@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from simulator.records import Attempt, RecordsStore, StoreError, open_store
+from simulator.records import FRONT_ENDS, MODES, Attempt, RecordsStore, StoreError, open_store
 
 try:
     import fcntl
@@ -48,7 +48,9 @@ class ExportFilter:
 
     ``since``/``until`` compare with ``started_at`` and are ISO 8601 UTC strings in the store's
     own form (``2026-03-01T00:00:00.000Z``; make them with ``time_bound``): ``since`` is
-    inclusive, ``until`` exclusive. ``status`` is one of ``STATUSES``.
+    inclusive, ``until`` exclusive. ``status`` is one of ``STATUSES``, ``mode`` of ``MODES``,
+    ``front_end`` of ``FRONT_ENDS``. Scripted runs (``run-scripted``: nobody chose) are left out
+    unless ``include_scripted`` or ``front_end`` asks for them.
     """
 
     trainee: str | None = None
@@ -59,10 +61,17 @@ class ExportFilter:
     status: str | None = None
     include_void: bool = False
     """Also voided attempts (``--include-void``); they are left out otherwise."""
+    mode: str | None = None
+    front_end: str | None = None
+    include_scripted: bool = False
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in STATUSES:
             raise FilterError(f"unknown status '{self.status}' (one of {', '.join(STATUSES)})")
+        if self.mode is not None and self.mode not in MODES:
+            raise FilterError(f"unknown mode '{self.mode}' (one of {', '.join(MODES)})")
+        if self.front_end is not None and self.front_end not in FRONT_ENDS:
+            raise FilterError(f"unknown front end '{self.front_end}' (one of {', '.join(FRONT_ENDS)})")
         if self.since and self.until and self.since >= self.until:
             raise FilterError(f"--since ({self.since}) must be before --until ({self.until})")
 

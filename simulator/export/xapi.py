@@ -121,7 +121,7 @@ def _scenario_activity(attempt: Attempt, iris: Iris) -> dict[str, Any]:
     return {
         "objectType": "Activity",
         "id": iris.scenario(attempt.scenario_id),
-        "definition": {"name": {LANGUAGE: attempt.scenario_id}, "type": SIMULATION_TYPE},
+        "definition": {"name": {LANGUAGE: attempt.title}, "type": SIMULATION_TYPE},
     }
 
 
@@ -131,7 +131,10 @@ def _context(attempt: Attempt, iris: Iris, *, parent: bool = False) -> dict[str,
         iris.extension("rubric-id"): attempt.rubric_id,
         iris.extension("rubric-sha256"): attempt.rubric_sha256,
         iris.extension("mode"): attempt.mode,
+        iris.extension("front-end"): attempt.front_end,
     }
+    if attempt.time_pressure is not None:
+        extensions[iris.extension("time-pressure")] = attempt.time_pressure
     if attempt.cohort:
         extensions[iris.extension("cohort")] = attempt.cohort
     context: dict[str, Any] = {
@@ -217,7 +220,7 @@ def statements(attempt: Attempt, decisions: Iterable[DecisionRow], academy: Any)
                     "objectType": "Activity",
                     "id": iris.scene(attempt.scenario_id, d.scene),
                     "definition": {
-                        "name": {LANGUAGE: f"{attempt.scenario_id}: {d.scene}"},
+                        "name": {LANGUAGE: f"{attempt.title}: {d.scene}"},
                         "type": INTERACTION_TYPE,
                         "interactionType": "choice",
                     },
@@ -259,7 +262,9 @@ def statements(attempt: Attempt, decisions: Iterable[DecisionRow], academy: Any)
 def _filter_values(filters: Any, include_incomplete: bool) -> dict[str, Any] | None:
     """Store.attempts arguments for ``filters``; None when nothing can match (a status other
     than completed asked for without ``include_incomplete``)."""
-    values = {name: getattr(filters, name, None) for name in ("trainee", "scenario", "cohort", "since", "until")}
+    names = ("trainee", "scenario", "cohort", "since", "until", "mode", "front_end")
+    values: dict[str, Any] = {name: getattr(filters, name, None) for name in names}
+    values["include_scripted"] = bool(getattr(filters, "include_scripted", False))
     status = getattr(filters, "status", None)
     if not include_incomplete:
         if status not in (None, "completed"):

@@ -25,6 +25,7 @@ from simulator.records.rows import (
     Attempt,
     BadValue,
     DecisionRow,
+    Progress,
     attempt_from_row,
     check_value,
     decision_from_row,
@@ -48,13 +49,13 @@ _STARTED = ("id", *merge.FACTS, "status")
 """The columns an imported attempt starts with (its end and void are set after its decisions)."""
 PROGRESS_SQL = (
     "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), "
-    "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), "
-    "max(CASE WHEN status = 'in_progress' THEN started_at || ' ' || id END) "
-    "FROM attempts WHERE trainee_id = ? AND voided_at IS NULL GROUP BY scenario_id"
+    "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), count(*), "
+    "sum(CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END) "
+    "FROM attempts WHERE trainee_id = ? AND front_end <> 'run-scripted' AND voided_at IS NULL GROUP BY scenario_id"
 )
-"""A trainee's progress per scenario, through the trainee's index only (the newest attempt in
-progress as its start time and id, so no per-scenario subquery walks every trainee's attempts
-of that scenario: that took 0.5 s on a 100,000-attempt file). Voided attempts do not count."""
+"""A trainee's progress per scenario (scripted runs left out: nobody chose), through the
+trainee's index only (a per-scenario subquery walked every trainee's attempts of that scenario:
+0.5 s on a 100,000-attempt file). Voided attempts do not count."""
 
 
 class SqlStore:
@@ -151,14 +152,18 @@ class SqlStore:
         mode: str,
         seed: int | None = None,
         cohort: str | None = None,
+        front_end: str = "app",
+        time_pressure: bool | None = None,
+        scenario_title: str | None = None,
     ) -> str:
         attempt_id = str(uuid.uuid4())
         self.write(
             "INSERT INTO attempts (id, trainee_id, scenario_id, scenario_version, scenario_sha256, "
-            "scenario_path, rubric_id, rubric_sha256, mode, seed, cohort, started_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_progress')",
+            "scenario_path, rubric_id, rubric_sha256, mode, seed, cohort, started_at, status, front_end, "
+            "time_pressure, scenario_title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in_progress', ?, ?, ?)",
             (attempt_id, trainee_id, scenario_id, scenario_version, scenario_sha256, scenario_path,
-             rubric_id, rubric_sha256, mode, seed, cohort, utc_now()),
+             rubric_id, rubric_sha256, mode, seed, cohort, utc_now(), front_end,
+             None if time_pressure is None else int(time_pressure), scenario_title),
             expect=1,
             what="the new attempt",
         )
@@ -175,12 +180,14 @@ class SqlStore:
         flags_after: dict[str, bool],
         response_ms: int | None = None,
         made_at: str | None = None,
+        choice_text: str | None = None,
     ) -> None:
-        """Commit one decision (``choice`` None = the timer ran out) before returning. The row is
-        read back inside the transaction: if anything (a trigger, another program) kept it from
-        being stored as written, nothing is committed and StoreError says so."""
+        """Commit one decision (``choice`` None = the timer ran out; ``choice_text`` the option
+        as shown) before returning. The row is read back inside the transaction: if anything (a
+        trigger, another program) kept it from being stored as written, nothing is committed and
+        StoreError says so."""
         row = (attempt_id, sequence, scene, choice, made_at or utc_now(), response_ms,
-               json_text(meters_after), json_text(flags_after))
+               json_text(meters_after), json_text(flags_after), choice_text)
 
         def read_back(fetch: Fetch) -> str | None:
             stored = [tuple(r) for r in fetch(f"{SELECT_DECISIONS} WHERE attempt_id = ? AND sequence = ?",
@@ -190,7 +197,7 @@ class SqlStore:
             return "it is not in the file after the insert" if not stored else "it reads back differently"
 
         self.write(
-            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
             row,
             expect=1,
             what=f"decision {sequence} of attempt {attempt_id[:8]}",
@@ -324,13 +331,19 @@ class SqlStore:
         since: str | None = None,
         until: str | None = None,
         status: str | None = None,
+        mode: str | None = None,
+        front_end: str | None = None,
+        include_scripted: bool = True,
         include_void: bool = False,
     ) -> Iterator[Attempt]:
         """Attempts matching every filter given, oldest first (streamed); voided attempts only
-        with ``include_void``."""
+        with ``include_void``; without ``include_scripted``, scripted runs are left out (unless
+        ``front_end`` asks for them)."""
         where, params = [] if include_void else ["a.voided_at IS NULL"], []
+        if not include_scripted and front_end is None:
+            where.append("a.front_end <> 'run-scripted'")
         for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
-                              ("a.status", status)):
+                              ("a.status", status), ("a.mode", mode), ("a.front_end", front_end)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -371,15 +384,36 @@ class SqlStore:
         assert column in ("trainee_id", "scenario_id", "cohort")
         return any(self._query(f"SELECT 1 FROM attempts WHERE {column} = ? LIMIT 1", (value,)))
 
-    def progress(self, trainee_id: str) -> dict[str, tuple[str, float | None, str | None]]:
-        """Per scenario for one trainee: (status, best completed score, newest in-progress attempt
-        id). Status: 'passed' if any attempt passed, else 'completed', else 'in progress'."""
-        out: dict[str, tuple[str, float | None, str | None]] = {}
+    def progress(self, trainee_id: str) -> dict[str, Progress]:
+        """Per scenario, one trainee's record (``Progress``: status, best completed score, how
+        many attempts, how many unfinished). Scripted runs are left out: nobody chose."""
+        out: dict[str, Progress] = {}
         for row in self._query(PROGRESS_SQL, (trainee_id,)):
-            scenario_id, passed, best, done, open_id = progress_from_row(row, self.path, trainee_id)
-            status = "passed" if passed else "completed" if done else "in progress"
-            out[scenario_id] = (status, best, open_id)
+            scenario_id, progress = progress_from_row(row, self.path, trainee_id)
+            out[scenario_id] = progress
         return out
+
+    # ---- preferences ----
+
+    def preferences(self, trainee_id: str) -> dict[str, str]:
+        """A trainee's saved preferences (name -> value; what they mean is the app's business)."""
+        out = {}
+        for name, value in self._query("SELECT name, value FROM preferences WHERE trainee_id = ?", (trainee_id,)):
+            if not (isinstance(name, str) and isinstance(value, str)):
+                raise StoreError(edited_message(self.path, f"trainee {trainee_id}'s preferences",
+                                                "hold a value that is not text"))
+            out[name] = value
+        return out
+
+    def set_preference(self, trainee_id: str, name: str, value: str) -> None:
+        """Save one preference of a (known) trainee, replacing the one before."""
+        self.write(
+            "INSERT INTO preferences (trainee_id, name, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (trainee_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (trainee_id, name, value, utc_now()),
+            expect=1,
+            what=f"the preference {name} of trainee {trainee_id}",
+        )
 
     def check_rows(self, batch: int = 500) -> tuple[int, int]:
         """Read every attempt (with its grade) and every decision through the checked decoder,

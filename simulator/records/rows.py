@@ -29,6 +29,13 @@ it: ``simulator.export.xapi.COMPLETED_SEQUENCE``)."""
 
 STATUSES = ("in_progress", "completed", "abandoned")
 
+FRONT_ENDS = ("app", "run", "run-scripted")
+"""What recorded an attempt: the trainee app, ``crisis-sim run`` played by hand, or a scripted
+``run`` (``--choose``, ``--timeout-at``, ``--policy``: nobody chose; never counted as a pass
+unless asked, ``--include-scripted``)."""
+MODES = ("assessment", "coach")
+"""How an attempt was played: feedback at the end, or after each choice."""
+
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds, e.g. ``2026-11-26T15:04:05.123Z``."""
@@ -73,9 +80,24 @@ class Attempt:
     """When the attempt was voided (``crisis-sim void``); None: it counts."""
     voided_by: str | None = None
     void_reason: str | None = None
+    front_end: str = "app"
+    time_pressure: bool | None = None
+    """Whether timed scenes counted down (None: not recorded, before records schema 4)."""
+    scenario_title: str | None = None
+    """The scenario's title when the attempt started (None before records schema 4)."""
     trainee_name: str = ""
     source: str = field(default="", repr=False, compare=False)
     """The records file the row came from (named when ``grade`` finds a bad value)."""
+
+    @property
+    def scripted(self) -> bool:
+        """Nobody chose: a scripted ``run`` (never a pass in listings and exports unless asked)."""
+        return self.front_end == "run-scripted"
+
+    @property
+    def title(self) -> str:
+        """The scenario's title as recorded, else its id."""
+        return self.scenario_title or self.scenario_id
 
     @cached_property
     def grade(self) -> dict[str, Any] | None:
@@ -101,6 +123,20 @@ class DecisionRow:
     response_ms: int | None
     meters_after: dict[str, int]
     flags_after: dict[str, bool]
+    choice_text: str | None = None
+    """The chosen option's text as the trainee saw it (None: a timeout, or before schema 4)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One trainee's record at one scenario, for the library (scripted runs left out)."""
+
+    status: str
+    """'passed' if any attempt passed, else 'completed' if any was, else 'in progress' (or
+    'abandoned' when every attempt was discarded)."""
+    best: float | None
+    attempts: int
+    unfinished: int
 
 
 # ---- the checks, one per kind of column ----
@@ -148,14 +184,6 @@ def _status(value: Any) -> str:
     return value
 
 
-def _started_then_id(value: Any) -> str:
-    started, _, attempt_id = _text(value).partition(" ")
-    if not attempt_id:
-        raise BadValue(f"holds {_shown(value)}, not a start time and an attempt id")
-    _time(started)
-    return attempt_id
-
-
 def _score(value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise BadValue(f"holds {_shown(value)}, not a number")
@@ -168,6 +196,15 @@ def _flag(value: Any) -> bool:
     if value not in (0, 1) or not isinstance(value, int):
         raise BadValue(f"holds {_shown(value)}, not 0 or 1")
     return bool(value)
+
+
+def _one_of(values: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in values or not isinstance(value, str):
+            raise BadValue(f"holds {_shown(value)}, not one of {', '.join(values)}")
+        return value
+
+    return check
 
 
 def _sequence(value: Any) -> int:
@@ -229,6 +266,9 @@ _ATTEMPT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("voided_at", _optional(_time)),
     ("voided_by", _optional(_text)),
     ("void_reason", _optional(_text)),
+    ("front_end", _one_of(FRONT_ENDS)),
+    ("time_pressure", _optional(_flag)),
+    ("scenario_title", _optional(_text)),
     ("display_name", _text),
 )
 ATTEMPT_COLUMNS = tuple(name for name, _ in _ATTEMPT_CHECKS)
@@ -243,6 +283,7 @@ _DECISION_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("response_ms", _optional(_milliseconds)),
     ("meters_after", _json_of(_METERS, "a JSON object of whole numbers")),
     ("flags_after", _json_of(_FLAGS, "a JSON object of true/false values")),
+    ("choice_text", _optional(_text)),
 )
 DECISION_COLUMNS = tuple(name for name, _ in _DECISION_CHECKS)
 """The columns ``decision_from_row`` expects, in order."""
@@ -291,15 +332,15 @@ def decision_from_row(row: Sequence[Any], path: str) -> DecisionRow:
     return DecisionRow(*_decode(_DECISION_CHECKS, row, path, where))
 
 
-def progress_from_row(
-    row: Sequence[Any], path: str, trainee_id: str
-) -> tuple[str, bool, float | None, int, str | None]:
-    """One row of ``Store.progress``: (scenario id, any passed, best score, completed count,
-    newest in-progress attempt id), each checked. The query gives the newest attempt in
-    progress as ``"<started_at> <id>"`` (the greatest such text is the newest)."""
+def progress_from_row(row: Sequence[Any], path: str, trainee_id: str) -> tuple[str, Progress]:
+    """One row of ``Store.progress``: (scenario id, any passed, best score, completed, attempts,
+    in progress), each checked, as the scenario id and its ``Progress``."""
     checks = (("scenario_id", _text), ("passed", _flag), ("overall", _optional(_score)), ("completed", _integer),
-              ("id", _optional(_started_then_id)))
-    return tuple(_decode(checks, row, path, f"trainee {trainee_id}'s attempts"))  # type: ignore[return-value]
+              ("attempts", _integer), ("in_progress", _integer))
+    where = f"trainee {trainee_id}'s attempts"
+    scenario_id, passed, best, done, attempts, unfinished = _decode(checks, row, path, where)
+    status = "passed" if passed else "completed" if done else "in progress" if unfinished else "abandoned"
+    return scenario_id, Progress(status, best, attempts, unfinished)
 
 
 # ---- the stored grade ----

@@ -27,7 +27,7 @@ from functools import cache
 
 from simulator.records.errors import StoreError, damaged_message, not_ours_message
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 VERSION_TABLE = "CREATE TABLE schema_version (version INTEGER NOT NULL)"
 """The one-row table holding the schema version (created before migration 1)."""
@@ -94,6 +94,27 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE attempts ADD COLUMN voided_by TEXT;
     ALTER TABLE attempts ADD COLUMN void_reason TEXT;
     """,
+    # 4: what each attempt was (front end, mode, time pressure, the scenario's title), the text
+    # of each choice as shown, and each trainee's preferences. Attempts from before: 'headless'
+    # in mode meant crisis-sim run (assessment-like: feedback at the end); a seed shows a
+    # --policy random run; other run attempts cannot be told apart from scripted ones.
+    """
+    ALTER TABLE attempts ADD COLUMN front_end TEXT NOT NULL DEFAULT 'app'
+        CHECK (front_end IN ('app', 'run', 'run-scripted'));
+    ALTER TABLE attempts ADD COLUMN time_pressure INTEGER CHECK (time_pressure IN (0, 1));
+    ALTER TABLE attempts ADD COLUMN scenario_title TEXT;
+    UPDATE attempts SET front_end = CASE WHEN seed IS NULL THEN 'run' ELSE 'run-scripted' END
+        WHERE mode = 'headless';
+    UPDATE attempts SET mode = 'assessment' WHERE mode = 'headless';
+    ALTER TABLE decisions ADD COLUMN choice_text TEXT;
+    CREATE TABLE preferences (
+        trainee_id TEXT NOT NULL REFERENCES trainees(id),
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (trainee_id, name)
+    );
+    """,
 )
 
 POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
@@ -157,6 +178,24 @@ POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE attempts ADD COLUMN voided_at TEXT;
     ALTER TABLE attempts ADD COLUMN voided_by TEXT;
     ALTER TABLE attempts ADD COLUMN void_reason TEXT;
+    """,
+    # 4: as SQLite's step 4
+    """
+    ALTER TABLE attempts ADD COLUMN front_end TEXT NOT NULL DEFAULT 'app'
+        CHECK (front_end IN ('app', 'run', 'run-scripted'));
+    ALTER TABLE attempts ADD COLUMN time_pressure BIGINT CHECK (time_pressure IN (0, 1));
+    ALTER TABLE attempts ADD COLUMN scenario_title TEXT;
+    UPDATE attempts SET front_end = CASE WHEN seed IS NULL THEN 'run' ELSE 'run-scripted' END
+        WHERE mode = 'headless';
+    UPDATE attempts SET mode = 'assessment' WHERE mode = 'headless';
+    ALTER TABLE decisions ADD COLUMN choice_text TEXT;
+    CREATE TABLE preferences (
+        trainee_id TEXT NOT NULL REFERENCES trainees(id),
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (trainee_id, name)
+    );
     """,
 )
 """The same steps for PostgreSQL: SQLite's INTEGER (64-bit) is BIGINT, REAL is DOUBLE PRECISION;

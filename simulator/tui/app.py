@@ -10,32 +10,38 @@ FILE whenever it is saved, and nothing is recorded (no attempt is opened or offe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.constants import DEFAULT_THEME
 from textual.driver import Driver
+from textual.screen import Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
-from simulator.recorder import Recorder, ResumeRefused, begin, resume
-from simulator.records import RecordsStore, StoreError, open_store
-from simulator.safetext import strip_unsafe
+from simulator.recorder import Recorder, ResumeRefused, begin, resume, stored_decisions
+from simulator.records import MODES, Progress, RecordsStore, StoreError, open_store
+from simulator.safetext import escaped_line, strip_unsafe
+from simulator.tui.commands import ScenarioCommands
 from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
 from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.history import HistoryScreen, PastDebriefScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
+from simulator.tui.widgets.notice import too_small
 
 
 class CrisisSimApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "crisis-sim"
+    COMMANDS = App.COMMANDS | {ScenarioCommands}
     BINDINGS = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
         Binding("f1", "help", "Help", show=False),
@@ -54,11 +60,14 @@ class CrisisSimApp(App[None]):
         rubric_ref: str | None = None,
         max_bytes: int | None = None,
         served: bool = False,
+        skipped: Sequence[Path] = (),
     ) -> None:
         super().__init__()
         self.served = served
         """Signed in by the classroom server (``crisis-sim serve``: the academy's sign-in): no
         sign-in form, and nothing about the trainee remembered on the server."""
+        self.skipped = list(skipped)
+        """Scenario files of the library that have errors and are not listed (said once at start)."""
         self.entries = list(entries)
         self.store = store
         self.config = config or Config()
@@ -73,25 +82,50 @@ class CrisisSimApp(App[None]):
         """The scenario size cap (--max-bytes, else the config's), for reloads."""
         self.records_error: str | None = None
         """Why the app stopped early: the records file failed mid-session (see _handle_exception)."""
+        self.mode = "assessment"
+        """How the next scenario is played ('assessment' or 'coach'): the trainee's preference."""
+        self.time_pressure = True
+        """Whether timed scenes count down (off: they wait), the trainee's preference."""
+        self._saved_theme = DEFAULT_THEME
+        self.last_played: str | None = None
+        """The scenario played last, for the library to highlight when the trainee comes back to it."""
 
     # -- start-up and sign-in --
 
     def on_mount(self) -> None:
+        if self.skipped:
+            shown = ", ".join(escaped_line(str(p)) for p in self.skipped[:3])
+            shown += ", ..." if len(self.skipped) > 3 else ""
+            self.notify(f"{len(self.skipped)} scenario file(s) with errors are not in the library: {shown} "
+                        "(crisis-sim validate FILE says why)", severity="warning", timeout=10, markup=False)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.trainee_id:
             self.sign_in(self.trainee_id, self.trainee_name)
         else:
-            last = last_trainee()
-            self.push_screen(SignInScreen(*(last or ("", ""))))
+            self.show_sign_in()
+
+    def show_sign_in(self) -> None:
+        """The sign-in form: filled with the last trainee on a personal machine, empty on a
+        shared one (``[academy] shared_machine``), where nobody's id is offered to the next person."""
+        last = None if self.config.academy.shared_machine else last_trainee()
+        self.push_screen(SignInScreen(*(last or ("", ""))))
 
     def sign_in(self, trainee_id: str, name: str) -> None:
         self.trainee_id, self.trainee_name = trainee_id, name
         self.store.ensure_trainee(trainee_id, name)
-        if not self.served:  # one server, many trainees: the next one is never offered this id
+        if not (self.served or self.config.academy.shared_machine):  # a server, or a shared machine: remember nobody
             remember_trainee(trainee_id, name)
+        self.load_preferences()
         if isinstance(self.screen, SignInScreen):
             self.switch_screen(LibraryScreen())
         else:
             self.push_screen(LibraryScreen())
+        # The sign-in form that called this is being replaced: a dialog pushed from here would
+        # send its answer to that dead screen (Textual delivers a dismissed screen's result to the
+        # screen that pushed it). What follows runs from the app's own queue, so the app receives it.
+        self.call_next(self._after_sign_in)
+
+    def _after_sign_in(self) -> None:
         if self.start_with is not None:
             entry, self.start_with = self.start_with, None
             self.open_briefing(entry)
@@ -109,17 +143,48 @@ class CrisisSimApp(App[None]):
         self.notify(f"{entry.info.title} cannot be opened: {where}", severity="error", timeout=10, markup=False)
         return False
 
+    def action_sign_out(self) -> None:
+        self.sign_out()
+
+    def sign_out(self) -> None:
+        """Back to an empty sign-in form. Nothing is lost: every decision is already recorded, and
+        a scenario left midway is offered for resume at the next sign-in."""
+
+        def leave(confirmed: bool | None = True) -> None:
+            if not confirmed:
+                return
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            self.trainee_id = self.trainee_name = ""
+            self.mode, self.time_pressure = "assessment", True  # the next trainee's own, once signed in
+            self._saved_theme = DEFAULT_THEME
+            self.theme = DEFAULT_THEME
+            self.push_screen(SignInScreen())
+
+        if any(isinstance(s, PlayScreen) for s in self.screen_stack):
+            self.push_screen(Confirm("Sign out? Your progress is saved; you can resume this scenario later.",
+                                     "Sign out", "Stay"), leave)
+        else:
+            leave()
+
     def offer_resume(self) -> None:
-        """Offer the newest unfinished attempt of this trainee, if its scenario is here."""
+        """After sign-in: offer the newest unfinished attempt whose scenario is here (every other
+        one can be resumed or discarded from My attempts, or from its scenario's briefing)."""
         if self.watch is not None:
             return  # a playtest records nothing, so it resumes nothing either
-        by_id = {e.info.id: e for e in self.entries}
-        attempts = self.store.attempts(trainee=self.trainee_id, status="in_progress")
-        unfinished = [a for a in attempts if a.scenario_id in by_id]
-        if not unfinished:
+        known = {e.info.id for e in self.entries}
+        unfinished = [a for a in self.unfinished() if a.scenario_id in known]
+        if unfinished:
+            self.offer_attempt(unfinished[-1])
+
+    def offer_attempt(self, attempt: Any) -> None:
+        """Resume an unfinished attempt, start its scenario over, or discard it (kept in the
+        records as abandoned, never deleted)."""
+        entry = self.entry_by_id(attempt.scenario_id)
+        if entry is None:
+            self.notify(f"The scenario '{attempt.scenario_id}' is not in this library.", severity="warning",
+                        markup=False)
             return
-        attempt = unfinished[-1]
-        entry = by_id[attempt.scenario_id]
         decisions = len(self.store.decisions(attempt.id))
 
         def answer(choice: str | None) -> None:
@@ -127,12 +192,90 @@ class CrisisSimApp(App[None]):
                 self.resume_attempt(entry, attempt)
             elif choice == "restart":
                 self.store.abandon_attempt(attempt.id)
-                self.open_briefing(entry)
+                self.back_to_library()
+                self.call_next(self.open_briefing, entry)
+            elif choice == "discard":
+                self.store.abandon_attempt(attempt.id)
+                self.notify("Discarded: the attempt is kept in the records as abandoned.", timeout=4)
+                self.refresh_lists()
 
         self.push_screen(ResumeOffer(entry.info.title, decisions), answer)
 
-    def progress(self) -> dict[str, tuple[str, float | None, str | None]]:
+    def unfinished(self, scenario_id: str | None = None) -> list[Any]:
+        """This trainee's attempts in progress (of one scenario, when given), oldest first."""
+        if self.watch is not None or not self.trainee_id:
+            return []
+        return list(self.store.attempts(trainee=self.trainee_id, scenario=scenario_id, status="in_progress",
+                                        include_scripted=False))
+
+    def my_attempts(self) -> list[Any]:
+        """Every attempt of the signed-in trainee, oldest first (My attempts)."""
+        return list(self.store.attempts(trainee=self.trainee_id)) if self.trainee_id else []
+
+    def entry_by_id(self, scenario_id: str) -> Any | None:
+        return next((e for e in self.entries if e.info.id == scenario_id), None)
+
+    def refresh_lists(self) -> None:
+        """Show a change in the records on the screens that list them."""
+        for screen in self.screen_stack:
+            if isinstance(screen, (LibraryScreen, HistoryScreen)) and screen.is_mounted:
+                screen.refresh_rows()
+
+    def progress(self) -> dict[str, Progress]:
         return self.store.progress(self.trainee_id)
+
+    # -- My attempts --
+
+    def action_my_attempts(self) -> None:
+        if not self.trainee_id or any(isinstance(s, (PlayScreen, SignInScreen)) for s in self.screen_stack):
+            return
+        if isinstance(self.screen, HistoryScreen):
+            return
+        self.back_to_library()
+        self.call_next(self.push_screen, HistoryScreen())
+
+    def open_attempt(self, attempt: Any) -> None:
+        """From My attempts: a finished attempt's debrief, or the offer for an unfinished one."""
+        if attempt.status == "completed":
+            self.show_past_debrief(attempt)
+        elif attempt.status == "in_progress":
+            self.offer_attempt(attempt)
+        else:
+            self.notify("This attempt was discarded; it stays in the records as abandoned.", timeout=4)
+
+    def played_entry(self, attempt: Any) -> Any | None:
+        """The scenario and rubric exactly as the attempt was played (same content hashes): from
+        the library, or from the file it was played from. None when that content is gone."""
+        from scoring.catalog import load_graded
+        from scoring.library_cache import LibraryEntry
+
+        def same(entry: Any) -> bool:
+            return (entry.scenario.sha256, entry.rubric.sha256) == (attempt.scenario_sha256, attempt.rubric_sha256)
+
+        # The file's hash is known without loading it: only the entry it matches is loaded.
+        candidates = (e for e in self.entries
+                      if e.info.id == attempt.scenario_id and e.sha256 == attempt.scenario_sha256)
+        found = next((e for e in candidates if e.load().ok and same(e)), None)
+        if found is None and attempt.scenario_path and Path(attempt.scenario_path).is_file():
+            graded = load_graded(Path(attempt.scenario_path), attempt.rubric_id, max_bytes=self.max_bytes)
+            found = LibraryEntry.of(graded, attempt.rubric_id, self.max_bytes) if graded.ok and same(graded) else None
+        return found
+
+    def show_past_debrief(self, attempt: Any) -> None:
+        """Reopen a finished attempt's debrief: the grade derived again from its decisions, with
+        the scenario and rubric it was played with."""
+        from scoring.grading import grade
+
+        entry = self.played_entry(attempt)
+        if entry is None:
+            self.notify(
+                f"'{attempt.scenario_id}' has changed since this attempt (or its file is gone), so its debrief "
+                f"cannot be rebuilt; the recorded score was {attempt.overall:g}.",
+                severity="warning", timeout=8, markup=False,
+            )
+            return
+        result = grade(entry.scenario, entry.rubric, stored_decisions(self.store, attempt.id))
+        self.push_screen(PastDebriefScreen(entry, result, attempt))
 
     # -- moving between screens --
 
@@ -146,6 +289,7 @@ class CrisisSimApp(App[None]):
             self.push_screen(screen)
 
     def start_play(self, entry: Any, mode: str, time_pressure: bool) -> None:
+        """A new attempt (starting over: this scenario's unfinished attempts are kept as abandoned)."""
         session = Session(entry.scenario)
         if self.watch is not None:  # a playtest: no recorder, and live reload of the watched file
             watched = self.watch if Path(entry.scenario.path).resolve() == self.watch.resolve() else None
@@ -153,16 +297,21 @@ class CrisisSimApp(App[None]):
                 PlayScreen(entry, session, None, mode, time_pressure, watch=watched, rubric_ref=self.rubric_ref)
             )
             return
+        for attempt in self.unfinished(entry.info.id):
+            self.store.abandon_attempt(attempt.id)
         recorder = begin(
             self.store,
             self.trainee_id,
             entry.scenario,
             entry.rubric,
             mode=mode,
+            front_end="app",
+            time_pressure=time_pressure,
             cohort=self.config.academy.cohort,
             trainee_name=self.trainee_name,
         )
         session.subscribe(recorder)
+        self.last_played = entry.info.id
         self.switch_screen(PlayScreen(entry, session, recorder, mode, time_pressure))
 
     def resume_attempt(self, entry: Any, attempt: Any) -> None:
@@ -173,17 +322,26 @@ class CrisisSimApp(App[None]):
         except ResumeRefused as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
-        mode = attempt.mode if attempt.mode in ("coach", "assessment") else "assessment"
-        self.push_screen(PlayScreen(entry, session, recorder, mode, time_pressure=True))
+        # As it was played: its mode and time pressure (an attempt from before these were recorded
+        # takes the trainee's preference); a locked academy always plays assessment, timed.
+        mode = attempt.mode if attempt.mode in MODES else self.mode
+        pressure = self.time_pressure if attempt.time_pressure is None else attempt.time_pressure
+        if self.locked:
+            mode, pressure = "assessment", True
+        self.back_to_library()  # from the library, a briefing or My attempts: play over the library
+        self.last_played = entry.info.id
+        self.call_next(self.push_screen, PlayScreen(entry, session, recorder, mode, time_pressure=pressure))
 
-    def show_debrief(self, entry: Any, session: Session, recorder: Recorder | None) -> None:
+    def finish_attempt(self, entry: Any, session: Session, recorder: Recorder | None) -> Any:
+        """Grade a session that reached its ending and store the grade (a playtest only grades)."""
         from scoring.grading import grade
 
-        result = recorder.finish(session, entry.rubric) if recorder else grade(
-            session.scenario, entry.rubric, session.decisions
-        )
-        # A choice queued before a dialog opened can end the scene under it: the debrief takes the
-        # play screen's place, not the dialog's (the scene is over, so the question is moot).
+        if recorder is not None:
+            return recorder.finish(session, entry.rubric)
+        return grade(session.scenario, entry.rubric, session.decisions)
+
+    def show_debrief(self, entry: Any, result: Any) -> None:
+        """The debrief takes the play screen's place (the ending was read there)."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PlayScreen):
             self.pop_screen()
         self.switch_screen(DebriefScreen(entry, result))
@@ -232,12 +390,95 @@ class CrisisSimApp(App[None]):
 
         return {LinuxDriver: LenientInputDriver, WebDriver: ServedWebDriver}.get(chosen, chosen)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(too_small(event.size.width, event.size.height), "-too-small")
+
     async def on_event(self, event: events.Event) -> None:
         # A paste is the one way escape sequences and bidi overrides reach a text field, and it
         # reaches every field, Textual's own too (the command palette): clean it at the door.
         if isinstance(event, events.Paste):
             event.text = strip_unsafe(event.text)
         await super().on_event(event)
+
+    # -- preferences: per trainee, in the records store (so they follow the trainee to any
+    #    machine that shares it), never in a local file --
+
+    def load_preferences(self) -> None:
+        """The signed-in trainee's mode, time pressure and theme (locked mode keeps its own)."""
+        saved = self.store.preferences(self.trainee_id)
+        if not self.locked:
+            self.mode = saved.get("mode") if saved.get("mode") in MODES else "assessment"
+            self.time_pressure = saved.get("time_pressure") != "off"
+        theme = saved.get("theme")
+        self._saved_theme = theme if theme in self.available_themes else DEFAULT_THEME
+        self.theme = self._saved_theme
+
+    def save_preference(self, name: str, value: str) -> None:
+        if self.trainee_id and self.watch is None:  # a playtest records nothing, preferences neither
+            self.store.set_preference(self.trainee_id, name, value)
+
+    def _theme_changed(self, theme: Any) -> None:
+        if self.trainee_id and theme.name != self._saved_theme:
+            self._saved_theme = theme.name
+            self.save_preference("theme", theme.name)
+
+    def set_mode(self, mode: str) -> None:
+        if not self.locked and mode in MODES:
+            self.mode = mode
+            self.save_preference("mode", mode)
+
+    def set_time_pressure(self, on: bool) -> None:
+        if not self.locked:
+            self.time_pressure = on
+            self.save_preference("time_pressure", "on" if on else "off")
+
+    def action_toggle_mode(self) -> None:
+        self.set_mode("assessment" if self.mode == "coach" else "coach")
+        self._preferences_changed()
+
+    def action_toggle_time_pressure(self) -> None:
+        self.set_time_pressure(not self.time_pressure)
+        self._preferences_changed()
+
+    def _preferences_changed(self) -> None:
+        screen = self.screen
+        if isinstance(screen, BriefingScreen):
+            screen.show_settings()
+        mode = "coach" if self.mode == "coach" else "assessment"
+        self.notify(f"Next scenario: {mode} mode, time pressure {'on' if self.time_pressure else 'off'}", timeout=3)
+
+    # -- the command palette --
+
+    def can_open_scenarios(self) -> bool:
+        """Signed in and not in the middle of a scenario (leave it first: Escape)."""
+        return bool(self.trainee_id) and not any(isinstance(s, (PlayScreen, SignInScreen)) for s in self.screen_stack)
+
+    def open_scenario(self, entry: Any) -> None:
+        """The palette's 'Open scenario': its briefing, over the library."""
+        if self.can_open_scenarios():
+            self.back_to_library()
+            self.call_next(self.open_briefing, entry)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The app's own commands, and Textual's with Quit asking first like q."""
+        signed_in = bool(self.trainee_id) and not isinstance(screen, SignInScreen)
+        if signed_in and not any(isinstance(s, PlayScreen) for s in self.screen_stack):
+            yield SystemCommand("My attempts", "Every attempt you made: reopen a debrief, resume or discard, "
+                                "your trend", self.action_my_attempts)
+        if signed_in and not self.locked:
+            other = "assessment" if self.mode == "coach" else "coach"
+            yield SystemCommand(f"Mode: switch to {other}", "Assessment: feedback at the end; coach: after each "
+                                "choice (from the next scenario)", self.action_toggle_mode)
+            state = "off" if self.time_pressure else "on"
+            yield SystemCommand(f"Time pressure: turn {state}", "Off: timed scenes wait for you (from the next "
+                                "scenario)", self.action_toggle_time_pressure)
+        if signed_in:
+            yield SystemCommand("Sign out", "Back to the sign-in form; your progress is saved", self.sign_out)
+        for command in super().get_system_commands(screen):
+            if command.callback == self.action_quit:
+                command = command._replace(help="Quit crisis-sim (asks first, like q)",
+                                           callback=self.action_request_quit)
+            yield command
 
     # -- always-available actions --
 
@@ -268,26 +509,40 @@ def build_app(
     scenario_ref: str | None = None,
     rubric_ref: str | None = None,
     library: Path | None = None,
+    dirs: Sequence[Path] = (),
     watch: bool = False,
     max_bytes: int | None = None,
     signed_in: str | None = None,
 ) -> CrisisSimApp:
     """Load everything the app needs (errors surface here, before the terminal is taken).
 
-    ``watch`` (with ``scenario_ref``) makes the app a playtest of that file: live reload, and
-    nothing recorded. ``signed_in``: the trainee the classroom server signed in (a checked id;
-    ``crisis-sim serve``), with the display name the records hold for them."""
+    The library is ``library`` (default: the bundled scenarios), then the academy's folders
+    (``[library] dirs`` in the config), then ``dirs`` (``--dir``). ``watch`` (with
+    ``scenario_ref``) makes the app a playtest of that file: live reload, and nothing recorded.
+    ``signed_in``: the trainee the classroom server signed in (a checked id; ``crisis-sim
+    serve``), with the display name the records hold for them."""
     from scoring.catalog import load_graded
-    from scoring.library_cache import LibraryEntry, library_index
-    from simulator.config import resolve_db, scenario_max_bytes
+    from scoring.library_cache import LibraryEntry, scan
+    from simulator.config import config_path, resolve_db, scenario_max_bytes
     from simulator.diagnostics import DiagnosticError
+    from simulator.library import app_folders
+    from simulator.loader import scenario_files
 
     config = load_config()
     max_bytes = scenario_max_bytes(max_bytes, config)
+    folders = app_folders(library, config.library.dirs, dirs, config_path())
     store = open_store(resolve_db(db, config))
     # The library screen shows what the library cache knows; a scenario is loaded in full (and
     # validated again) only when it is opened.
-    entries = [e for e in library_index(library, rubric_ref=rubric_ref, max_bytes=max_bytes) if e.ok]
+    by_id: dict[str, Any] = {}  # a later folder's scenario replaces an earlier one with its id
+    skipped: list[Path] = []
+    for entry in scan(scenario_files(folders), rubric_ref=rubric_ref, max_bytes=max_bytes):
+        if entry.ok and entry.info is not None:
+            by_id.pop(entry.info.id, None)
+            by_id[entry.info.id] = entry
+        else:
+            skipped.append(entry.path)
+    entries = list(by_id.values())
     start_with = None
     watched: Path | None = None
     if watch and scenario_ref is None:
@@ -326,4 +581,5 @@ def build_app(
         rubric_ref=rubric_ref,
         max_bytes=max_bytes,
         served=signed_in is not None,
+        skipped=skipped,
     )

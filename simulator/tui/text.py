@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from textual.content import Content
 
+from simulator.model import paragraphs
 from simulator.safetext import strip_unsafe
 
 
 def plain(text: str, style: str = "") -> Content:
     """Literal text (never markup), control characters removed."""
     return Content.styled(strip_unsafe(text), style) if style else Content(strip_unsafe(text))
+
+
+def prose(text: str) -> str:
+    """Scenario prose as the format reads it (``model.paragraphs``: a blank line starts a
+    paragraph, single line breaks are spaces), paragraphs kept apart by a blank line. Every
+    narration, feedback and debrief text on screen goes through it."""
+    return "\n\n".join(paragraphs(text))
 
 
 def parts(*pieces: str | tuple[str, str]) -> Content:

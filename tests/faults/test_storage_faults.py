@@ -693,7 +693,7 @@ def test_a_foreign_wal_holding_a_whole_records_file_is_refused_and_both_files_ke
             assert path.read_bytes() == content, f"crisis-sim {args[0]} changed {path.name}"
     Path(f"{db}-wal").rename(tmp_path / "foreign-wal-kept")
     Path(f"{db}-shm").unlink(missing_ok=True)
-    listed = run_cli("results", "--db", str(db))
+    listed = run_cli("results", "--db", str(db), "--include-scripted")  # --policy runs: scripted
     assert listed.code == 0, listed.stderr
     assert [line.split()[3] for line in listed.stdout.splitlines()[1:]] == ["t1", "t2", "t3"]
 

@@ -30,8 +30,10 @@ from simulator.records import Store
 COLUMNS = {
     "attempts": ["id", "trainee_id", "scenario_id", "scenario_version", "scenario_sha256", "scenario_path", "rubric_id",
                  "rubric_sha256", "mode", "seed", "cohort", "started_at", "ended_at", "status", "grade_json", "overall",
-                 "passed", "ending_scene", "ending_rating", "grade_method"],
-    "decisions": ["attempt_id", "sequence", "scene", "choice", "made_at", "response_ms", "meters_after", "flags_after"],
+                 "passed", "ending_scene", "ending_rating", "grade_method", "front_end", "time_pressure",
+                 "scenario_title"],
+    "decisions": ["attempt_id", "sequence", "scene", "choice", "made_at", "response_ms", "meters_after", "flags_after",
+                  "choice_text"],
     "trainees": ["id", "display_name", "created_at"],
 }
 COMMANDS = [
@@ -62,6 +64,14 @@ values = st.one_of(
     st.integers(min_value=2, max_value=20_000).map(lambda n: "[" * n + "]" * n),
     st.integers(min_value=2, max_value=20_000).map(lambda n: '{"overall": ' * n),
 )
+
+
+@pytest.fixture(autouse=True)
+def academy_config(isolated_user_dirs, monkeypatch) -> None:
+    """An academy with its own site: the xAPI export's placeholder warning is not what is tested."""
+    config = isolated_user_dirs / "academy.toml"
+    config.write_text('[academy]\nhomepage = "https://academy.example"\nbase_iri = "https://academy.example/xapi"\n')
+    monkeypatch.setenv("CRISIS_SIM_CONFIG", str(config))
 
 
 @pytest.fixture(scope="module")

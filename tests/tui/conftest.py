@@ -80,3 +80,41 @@ async def choose(pilot, play, choice_id):
     """Choose by the digit key of the choice's number, as a trainee would."""
     await pilot.press(str(position_of(play, choice_id)))
     await pilot.pause()
+
+
+async def continue_to_debrief(pilot):
+    """From the ending shown on the play screen (its scene, lines and outcome), on to the debrief
+    with Enter, as a trainee does once they have read it."""
+    from simulator.tui.screens.debrief import DebriefScreen
+    from simulator.tui.screens.play import PlayScreen
+
+    await pilot.pause(0.2)
+    assert isinstance(pilot.app.screen, PlayScreen), f"the ending is shown first, not {pilot.app.screen}"
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+    assert isinstance(pilot.app.screen, DebriefScreen)
+    return pilot.app.screen
+
+
+def recorded_attempt(db, path=SAMPLE, trainee="recruit-042", choices=BEST, *, finish=True, mode="assessment",
+                     time_pressure=True, started_at=None) -> str:
+    """An attempt already in the records ``db``, played in the app as ``choices`` (finished and
+    graded when ``finish``): for tests about what comes after. Returns its id."""
+    from scoring.catalog import load_graded
+    from simulator.engine import Session
+    from simulator.recorder import begin
+    from simulator.records import Store
+
+    graded = load_graded(path)
+    with Store.open(db) as store:
+        recorder = begin(store, trainee, graded.scenario, graded.rubric, mode=mode, front_end="app",
+                         time_pressure=time_pressure)
+        session = Session(graded.scenario, [recorder])
+        session.start()
+        for choice in choices:
+            session.choose(choice)
+        if finish:
+            recorder.finish(session, graded.rubric)
+        if started_at is not None:
+            store.write("UPDATE attempts SET started_at = ? WHERE id = ?", (started_at, recorder.attempt_id))
+    return recorder.attempt_id

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import os
 
-from conftest import BEST, SAMPLE, choose, position_of, start_play, transcript_text, wait_until
+from conftest import (
+    BEST,
+    SAMPLE,
+    choose,
+    continue_to_debrief,
+    position_of,
+    start_play,
+    transcript_text,
+    wait_until,
+)
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from scoring.catalog import load_graded
 from scoring.grading import grade
 from simulator.engine import Session
 from simulator.records import Store
-from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, ResumeOffer
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
@@ -51,8 +59,7 @@ async def test_sign_in_library_briefing_play_with_digits_debrief_matches_the_run
         play = await start_play(pilot)
         for choice in BEST:
             await choose(pilot, play, choice)
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, DebriefScreen)
+        await continue_to_debrief(pilot)
         assert app.screen.grade.overall == headless_score(BEST) == 100.0
         assert app.screen.grade.passed
         verdict = str(app.screen.query_one("#verdict", Static).content)
@@ -79,8 +86,7 @@ async def test_play_with_arrows_and_enter(make_app):
                 await pilot.press("down")
             await pilot.press("enter")
             await pilot.pause()
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, DebriefScreen)
+        await continue_to_debrief(pilot)
         assert app.screen.grade.overall == headless_score(path)
         assert not app.screen.grade.passed
         assert any(h.id == "unsafe_promise_or_lie" for h in app.screen.grade.critical_errors)
@@ -218,8 +224,7 @@ async def test_unfinished_attempt_is_offered_for_resume_on_next_start(make_app):
         assert "Hi, I'm Sam" in transcript_text(play)  # the conversation so far is shown
         for choice in BEST[2:]:
             await choose(pilot, play, choice)
-        await pilot.pause(0.2)
-        assert isinstance(second.screen, DebriefScreen) and second.screen.grade.overall == 100.0
+        assert (await continue_to_debrief(pilot)).grade.overall == 100.0
     with Store.open(second.store.path) as store:
         [attempt] = list(store.attempts(trainee="t-resume"))
         assert attempt.status == "completed"
@@ -317,8 +322,7 @@ async def test_a_formula_typed_as_a_display_name_is_no_formula_in_any_spreadshee
         play = await start_play(pilot)
         for choice in BEST:
             await choose(pilot, play, choice)
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, DebriefScreen)
+        await continue_to_debrief(pilot)
     out = tmp_path / "scores.csv"
     result = run_cli(["export", "--format", "csv", "--db", str(app.store.path), "--out", str(out)])
     assert result.code == 0, result
@@ -382,8 +386,7 @@ async def test_debrief_shows_the_capped_score_the_performance_and_also_strong(ma
         play = await start_play(pilot)
         for choice in ("introduce", "open-question", "stay-back"):
             await choose(pilot, play, choice)
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DebriefScreen))
-        screen = app.screen
+        screen = await continue_to_debrief(pilot)
         verdict = str(screen.query_one("#verdict", Static).content)
         assert verdict.startswith("Score: 69 / 100 (pass mark 70): NOT PASSED")
         assert "performance 70.4; a run that does not pass reports at most 69" in verdict

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BEST, SAMPLE, start_play, transcript_text, wait_until
+from conftest import BEST, SAMPLE, recorded_attempt, start_play, transcript_text, wait_until
 from hang_guard import no_hang
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -60,8 +60,6 @@ from textual.widgets import Input, OptionList, Static
 
 import simulator.tui.screens
 import simulator.tui.widgets
-from scoring.catalog import load_graded
-from simulator.recorder import begin
 from simulator.records import Store
 from simulator.safetext import strip_unsafe
 from simulator.tui.app import CrisisSimApp, build_app
@@ -70,6 +68,7 @@ from simulator.tui.screens.briefing import BriefingScreen
 from simulator.tui.screens.debrief import DebriefScreen
 from simulator.tui.screens.dialogs import Confirm, Paused, ResumeOffer
 from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.history import HistoryScreen, PastDebriefScreen
 from simulator.tui.screens.library import LibraryScreen
 from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
@@ -272,6 +271,8 @@ BASE_SHAPES = {
     (LibraryScreen, BriefingScreen),
     (LibraryScreen, PlayScreen),
     (LibraryScreen, DebriefScreen),
+    (LibraryScreen, HistoryScreen),
+    (LibraryScreen, HistoryScreen, PastDebriefScreen),
 }
 DIALOGS = (Confirm, Paused, ResumeOffer, HelpScreen)
 UNSAFE_TYPED = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -394,21 +395,31 @@ async def play_to_the_end(pilot: Any, briefing_keys: tuple[str, ...]) -> None:
     play = await start_play(pilot, *briefing_keys)
     for choice in BEST:
         play.choose(choice)
+    await pilot.pause()
+    play.action_continue()  # from the ending on the play screen to the debrief
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, DebriefScreen))
     await pilot.pause()
 
 
 def unfinished_attempt(folder: Path, db: Path) -> None:
     """An attempt left after two decisions, so the app opens with the resume offer."""
-    from simulator.engine import Session
+    recorded_attempt(db, folder / SAMPLE.name, "fuzz", ["ask-dispatch", "slow-approach"], finish=False)
 
-    graded = load_graded(folder / SAMPLE.name)
-    with Store.open(db) as store:
-        session = Session(graded.scenario)
-        session.subscribe(begin(store, "fuzz", graded.scenario, graded.rubric, mode="assessment"))
-        session.start()
-        session.choose("ask-dispatch")
-        session.choose("slow-approach")
+
+def finished_and_unfinished(folder: Path, db: Path) -> None:
+    """A finished attempt and one left after two decisions: My attempts has both kinds."""
+    recorded_attempt(db, folder / SAMPLE.name, "fuzz", BEST, mode="coach", time_pressure=False)
+    unfinished_attempt(folder, db)
+
+
+def keys_then(*keys: str) -> Drive:
+    async def drive(pilot: Any, briefing_keys: tuple[str, ...]) -> None:
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+
+    return drive
 
 
 MODES = [(), ("m",), ("t",), ("m", "t")]  # assessment or coach mode, with or without the clock
@@ -428,13 +439,17 @@ TARGETS: dict[str, Target] = {
     "quit-dialog": Target(Confirm, drive=quit_from_library),
     "help": Target(HelpScreen, app_kwargs=hostile_ref, drive=play_then("question_mark"), waits=True),
     "debrief": Target(DebriefScreen, app_kwargs=sample_ref, drive=play_to_the_end, briefing=MODES[:2]),
+    # the resume offer first (later), then My attempts; its first row is the unfinished attempt
+    "history": Target(HistoryScreen, prepare=finished_and_unfinished, drive=keys_then("l", "a")),
+    "past-debrief": Target(PastDebriefScreen, prepare=finished_and_unfinished, drive=keys_then("l", "a", "down",
+                                                                                               "enter")),
 }
 
 CI_EXAMPLES_PER_SCREEN = 3
 
 
 def screen_share() -> settings:
-    """The profile's examples shared among the screens: under ``--soak`` 2000 / 12, about 166
+    """The profile's examples shared among the screens: under ``--soak`` 2000 / 14, about 143
     app runs per screen. In CI (60 examples) each screen runs 3, not 5: every example starts the
     app and drives it to its screen, 0.5-2 s here (mostly Textual applying CSS to new screens),
     and 3 keeps the file near a minute. Never more than the profile allows. CI also skips
@@ -614,7 +629,8 @@ async def test_the_countdown_waits_while_the_quit_or_leave_question_is_open(make
 async def test_a_choice_queued_before_a_dialog_ends_the_scene_under_it_cleanly(make_app, library):
     """Enter on the choice that ends the scene, then q, in one burst (as the fuzzer sends keys):
     the choice is handled after the quit question opened, and the debrief used to replace the
-    question and leave the finished play screen under it."""
+    question and leave the finished play screen under it. Now the ending stays on the play screen
+    (graded and stored at once) under the question, and the debrief waits for the trainee."""
     app = hostile_app(make_app, library, trainee="t-burst")
     async with app.run_test(size=SIZE) as pilot:
         play = await start_play(pilot, "t")  # no time pressure: only the keys act
@@ -623,8 +639,9 @@ async def test_a_choice_queued_before_a_dialog_ends_the_scene_under_it_cleanly(m
         await pilot.pause()
         await pilot.pause()
         check_stack(app)
-        assert [type(s) for s in app.screen_stack[1:]] in ([LibraryScreen, DebriefScreen],
-                                                         [LibraryScreen, DebriefScreen, Confirm])
+        assert [type(s) for s in app.screen_stack[1:]] in ([LibraryScreen, PlayScreen],
+                                                         [LibraryScreen, PlayScreen, Confirm])
+        assert play.session.finished and play.grade is not None
         assert [d.choice for d in play.session.decisions] == ["leave"]
     check_records(Path(app.store.path), ("t-burst", "t-burst"))
 
@@ -733,6 +750,8 @@ async def test_scenario_markup_is_shown_literally_on_every_screen(make_app, libr
         assert app.is_running and app.return_code is None and app.screen is play
         while not play.session.finished:
             play.choose(play.session.offered()[-1].id)  # 'leave' or 'finish': an ending
+        await pilot.pause()
+        play.action_continue()
         assert await wait_until(pilot, lambda: isinstance(app.screen, DebriefScreen))
         await pilot.pause()
         debrief = _texts(app.screen)

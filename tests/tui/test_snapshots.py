@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BEST, SAMPLE, choose, start_play
+from conftest import BEST, SAMPLE, choose, continue_to_debrief, recorded_attempt, start_play
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -39,15 +39,29 @@ def test_play_coach_mode(snap_compare, make_app, size):
                         run_before=run_before)
 
 
+DEBRIEF_PATH = ["slow-approach", "calm-down", "repair", "ask-directly", "reasons", "call-sister", "invite-choice",
+                "warm-handoff"]
+
+
+async def _to_the_ending(pilot):
+    play = await start_play(pilot)
+    for choice in DEBRIEF_PATH:
+        await choose(pilot, play, choice)
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_ending(snap_compare, make_app, size):
+    """The ending scene, its line and outcome on the play screen, and the way on to the debrief."""
+    assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,
+                        run_before=_to_the_ending)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_debrief(snap_compare, make_app, size):
-    path = ["slow-approach", "calm-down", "repair", "ask-directly", "reasons", "call-sister", "invite-choice",
-            "warm-handoff"]
-
     async def run_before(pilot):
-        play = await start_play(pilot)
-        for choice in path:
-            await choose(pilot, play, choice)
+        await _to_the_ending(pilot)
+        await continue_to_debrief(pilot)
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,
@@ -66,15 +80,18 @@ def test_quit_confirmation(snap_compare, make_app, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_resume_offer(snap_compare, make_app, size, tmp_path):
-    from scoring.catalog import load_graded
-    from simulator.engine import Session
-    from simulator.recorder import begin
-    from simulator.records import Store
-
-    graded = load_graded(SAMPLE)
-    with Store.open(tmp_path / "records.sqlite3") as store:
-        recorder = begin(store, "recruit-042", graded.scenario, graded.rubric, mode="assessment")
-        session = Session(graded.scenario, [recorder])
-        session.start()
-        session.choose(BEST[0])
+    recorded_attempt(tmp_path / "records.sqlite3", choices=BEST[:1], finish=False)
     assert snap_compare(make_app(trainee="recruit-042"), terminal_size=size)
+
+
+def _two_finished_attempts(db):
+    """Two finished attempts at the sample (a poorer one, then the best), with fixed start times."""
+    recorded_attempt(db, choices=DEBRIEF_PATH, started_at="2026-03-01T09:00:00.000Z")
+    recorded_attempt(db, choices=BEST, time_pressure=False, started_at="2026-03-02T09:00:00.000Z")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_my_attempts(snap_compare, make_app, size, tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")  # the list shows local times
+    _two_finished_attempts(tmp_path / "records.sqlite3")
+    assert snap_compare(make_app(trainee="recruit-042"), terminal_size=size, press=["a"])

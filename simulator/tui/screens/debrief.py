@@ -23,8 +23,8 @@ from scoring.report import (
     review_worth,
     verdict,
 )
-from simulator.model import paragraphs
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
+from simulator.tui.widgets.notice import SizeNotice
 
 BAR = 20
 
@@ -50,6 +50,7 @@ class DebriefScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         g = self.grade
         s = self.entry.scenario
+        yield SizeNotice()
         with VerticalScroll(id="debrief"):
             yield Static(parts(("Debrief: ", "bold"), s.title), markup=False, classes="title")
             if g.ending:
@@ -60,7 +61,7 @@ class DebriefScreen(Screen[None]):
                     classes=f"-{g.ending.rating}",
                 )
                 if g.ending.debrief.strip():
-                    text = "\n\n".join(paragraphs(g.ending.debrief))
+                    text = prose(g.ending.debrief)
                     yield Static(plain(text), markup=False, classes="ending-debrief")
             names = principle_names(g)
             note = cap_note(g)
@@ -101,13 +102,13 @@ class DebriefScreen(Screen[None]):
                     f"\nPoints: {points_text(review.earned, names)}",
                 ]
                 if chosen.feedback:
-                    pieces.append(f"\nWhy: {' '.join(chosen.feedback.split())}")
+                    pieces.append(f"\nWhy: {prose(chosen.feedback)}")
                 label, options = advice(review)
                 for option in options:
                     pieces += [(f"\n{label} ", "bold"), " ".join(option.text.split())]
                     pieces.append(f"\n({option_worth(option)}: {points_text(option.points, names)})")
                     if option.feedback:
-                        pieces.append(f" {' '.join(option.feedback.split())}")
+                        pieces.append(f" {prose(option.feedback)}")
                 yield Static(parts(*pieces), markup=False, classes="review" + (" -better" if review.better else ""))
             if s.resources:
                 yield Static(plain("Help and support"), classes="section")

@@ -58,11 +58,13 @@ class Paused(ModalScreen[None]):
 
 
 class ResumeOffer(ModalScreen[str]):
-    """An attempt was left unfinished: resume it, or start over (the old one is abandoned)."""
+    """An attempt was left unfinished: resume it, start over, or discard it (starting over and
+    discarding keep the old attempt in the records as abandoned; nothing is deleted)."""
 
     BINDINGS = [
         Binding("r", "pick('resume')", "Resume"),
         Binding("s", "pick('restart')", "Start over"),
+        Binding("d", "pick('discard')", "Discard"),
         Binding("escape,l", "pick('later')", "Later"),
     ]
 
@@ -70,7 +72,8 @@ class ResumeOffer(ModalScreen[str]):
         super().__init__(classes="dialog-screen")
         self.text = (
             f"You have an unfinished attempt at “{title}” ({decisions} decision(s) made).\n\n"
-            "Resume where you left off, or start over?"
+            "Resume where you left off, start over, or discard it? (Discarded attempts stay in the "
+            "records, marked abandoned.)"
         )
 
     def compose(self) -> ComposeResult:
@@ -79,6 +82,7 @@ class ResumeOffer(ModalScreen[str]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Resume (r)", id="resume", variant="primary", compact=True)
                 yield Button("Start over (s)", id="restart", compact=True)
+                yield Button("Discard (d)", id="discard", compact=True)
                 yield Button("Later (l)", id="later", compact=True)
 
     def on_mount(self) -> None:

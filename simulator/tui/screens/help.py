@@ -11,38 +11,53 @@ from textual.widgets import Static
 from simulator.tui.text import plain
 
 HELP_TEXT = """\
-crisis-sim: practise crisis intervention where mistakes cost nothing.
+crisis-sim: practise crisis intervention; mistakes cost nothing.
 
 KEYS
-  1-9            choose an option by its number (while playing)
-  ↑ ↓ and Enter  move through the options and choose one (the mouse works too)
-  p              pause (the timer stops)
-  d              debug panel (playtests started with play --watch)
-  ?  or  F1      this help
-  q  or  Ctrl+Q  quit (asks first; your progress is saved and can be resumed)
-  /              filter the library by text, or tag:NAME
-  Escape         back
+  1-9       choose an option by its number (while playing)
+  ↑ ↓ Enter move through the options and choose one (or click)
+  Enter     at the ending: go on to the debrief
+  t         read the transcript with ↑ ↓ PgUp PgDn Home End;
+            t again goes back to the options
+  p         pause (the timer stops)
+  d         debug panel (playtests started with play --watch)
+  ?  F1     this help
+  Ctrl+P    command palette: open a scenario, switch mode or
+            time pressure, sign out, quit
+  q  Ctrl+Q quit (asks first; progress is saved, and an
+            unfinished scenario can be resumed)
+  /         filter the library by words, or tag:NAME
+  a         My attempts (library): reopen a debrief, resume or
+            discard an unfinished attempt, your trend
+  o         sign out (library)
+  Escape    back
 
 METERS
-  The bars on the right show how the person in crisis is doing, as the scenario
-  tracks it: for example Agitation (lower is better) and Rapport (higher is better).
-  Each bar shows its number and which end is good; the colour only repeats that.
-  The notes under the bars are facts about the situation (e.g. "You asked directly
-  about suicide").
+  The bars on the right show how the person in crisis is doing,
+  as the scenario tracks it: for example Agitation (lower is
+  better) and Rapport (higher is better). Each bar shows its
+  number and which end is good; the colour only repeats that.
+  The notes under the bars are facts about the situation (e.g.
+  "You asked directly about suicide").
 
 TIMED SCENES
-  Some moments have a countdown: if you do not act in time, the scene moves on.
-  You can turn time pressure off on the briefing screen (accessibility); the
-  scenario then waits for you.
+  Some moments have a countdown: if you do not act in time, the
+  scene moves on. You can turn time pressure off on the briefing
+  (accessibility); the scenario then waits for you. A resumed
+  attempt keeps its mode and time pressure; a resumed timed scene
+  starts its countdown again from the full time.
 
 MODES
-  Assessment  no feedback until the debrief at the end (default; how academies test).
-  Coach       after each choice: its points, why, and the better option if there was one.
+  Assessment  no feedback until the debrief at the end (default;
+              how academies test).
+  Coach       after each choice: its points, why, and the
+              better option if there was one.
 
 THE DEBRIEF
-  The ending and its rating, your score and whether you passed (with every reason
-  if not), a bar per dimension, any critical errors, and each decision with the
-  better option and why. Scores follow MHFA (ALGEE) and CIT/ICAT principles.
+  The ending and its rating, your score and whether you passed
+  (with every reason if not), a bar per dimension, any critical
+  errors, and each decision with the better option and why.
+  Scores follow MHFA (ALGEE) and CIT/ICAT principles.
 
 Press Escape, q or ? to close this help.
 """

@@ -10,11 +10,23 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
 from simulator.tui.widgets.inputs import SafeInput
+from simulator.tui.widgets.notice import SizeNotice
 
-COLUMNS = ("Title", "Status", "Best", "Level", "Min", "Tags")
 NARROW = 110  # below this width the preview goes under the table
+FIXED_COLUMNS = (("Status", 11), ("Tries", 5), ("Best", 4), ("Level", 12), ("Min", 3))
+"""The columns after the title, each as wide as its longest value ('in progress', '100',
+'introductory'), so none is ever cut; the title gets what is left and ends in '…' if longer.
+Tries and Best count the trainee's own attempts (scripted runs are not theirs)."""
+TAGS_FROM = 100
+"""Table width from which a Tags column fits as well; tags are always in the preview."""
+MIN_TITLE = 16
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis (the preview shows it whole)."""
+    return text if len(text) <= width else text[: max(1, width - 1)].rstrip() + "…"
 
 
 def matches(entry: object, query: str) -> bool:
@@ -35,12 +47,15 @@ class LibraryScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("enter", "open", "Open", show=True),
+        Binding("a", "app.my_attempts", "My attempts"),
+        Binding("o", "app.sign_out", "Sign out"),
         Binding("question_mark,f1", "app.help", "Help"),
         Binding("q", "app.request_quit", "Quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
     def compose(self) -> ComposeResult:
+        yield SizeNotice()
         yield Static("", id="library-heading", markup=False)
         yield SafeInput(placeholder="Filter: type words, or tag:suicide-risk   ( / to focus )", id="filter")
         with Horizontal(id="library-body"):
@@ -50,16 +65,36 @@ class LibraryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#scenarios", DataTable)
-        table.add_columns(*COLUMNS)
         self.refresh_rows()
-        table.focus()
+        self.query_one("#scenarios", DataTable).focus()
 
     def on_resize(self) -> None:
         self.query_one("#library-body").set_class(self.size.width < NARROW, "-narrow")
+        self.call_after_refresh(self.refresh_rows)  # the columns fit the new width
+
+    def column_widths(self) -> tuple[int, bool]:
+        """The title's width and whether a Tags column fits, for the table's width now."""
+        table = self.query_one("#scenarios", DataTable)
+        available = table.scrollable_content_region.width or max(40, self.size.width - 2)
+        available -= 2  # room for a vertical scrollbar, so rows never scroll sideways
+        padding = 2 * table.cell_padding
+        fixed = sum(width + padding for _, width in FIXED_COLUMNS)
+        tags = available >= TAGS_FROM
+        tags_width = 24 if tags else 0
+        title = available - fixed - padding - (tags_width + padding if tags else 0)
+        return max(MIN_TITLE, title), tags
 
     def on_screen_resume(self) -> None:
         self.refresh_rows()  # statuses change after a play
+        self.highlight_last_played()
+
+    def highlight_last_played(self) -> None:
+        """Back from a scenario (or a new library after a resume from the sign-in form): its row
+        is highlighted, with its new status and the preview, not whatever row was first."""
+        played, self.app.last_played = self.app.last_played, None  # type: ignore[attr-defined]
+        table = self.query_one("#scenarios", DataTable)
+        if played is not None and played in table.rows:
+            table.move_cursor(row=table.get_row_index(played))
 
     def refresh_rows(self) -> None:
         app = self.app
@@ -70,21 +105,29 @@ class LibraryScreen(Screen[None]):
         query = self.query_one("#filter", Input).value
         table = self.query_one("#scenarios", DataTable)
         keep = table.cursor_row
-        table.clear()
+        title_width, with_tags = self.column_widths()
+        table.clear(columns=True)
+        table.add_column("Title", width=title_width)
+        for label, width in FIXED_COLUMNS:
+            table.add_column(label, width=width)
+        if with_tags:
+            table.add_column("Tags", width=24)
         for entry in app.entries:  # type: ignore[attr-defined]
             if not matches(entry, query):
                 continue
             s = entry.info
-            status, best, _ = progress.get(s.id, ("not started", None, None))
-            table.add_row(
-                Text(s.title),
-                Text(status),
-                Text("" if best is None else f"{best:g}", justify="right"),
+            mine = progress.get(s.id)
+            cells = [
+                Text(fit(s.title, title_width)),
+                Text(mine.status if mine else "not started"),
+                Text(str(mine.attempts) if mine else "", justify="right"),
+                Text("" if mine is None or mine.best is None else f"{mine.best:g}", justify="right"),
                 Text(s.difficulty),
                 Text(str(s.minutes), justify="right"),
-                Text(", ".join(s.tags)),
-                key=s.id,
-            )
+            ]
+            if with_tags:
+                cells.append(Text(fit(", ".join(s.tags), 24)))
+            table.add_row(*cells, key=s.id)
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self.show_preview()
@@ -104,11 +147,13 @@ class LibraryScreen(Screen[None]):
             return
         s = entry.info  # type: ignore[attr-defined]
         pieces: list[str | tuple[str, str]] = [(s.title, "bold"), f"\n{s.difficulty} · about {s.minutes} min\n\n"]
-        pieces.append(" ".join(s.summary.split()))
+        pieces.append(prose(s.summary))
         if s.objectives:
             pieces += ["\n\n", ("Objectives", "bold"), "\n"] + [f"• {o}\n" for o in s.objectives]
         if s.content_warning:
-            pieces += ["\n", ("Content warning: ", "bold"), s.content_warning]
+            pieces += ["\n", ("Content warning: ", "bold"), s.content_warning, "\n"]
+        if s.tags:
+            pieces += ["\n", ("Tags: ", "bold"), ", ".join(s.tags), "  (filter with / and tag:NAME)"]
         preview.update(parts(*pieces))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -12,6 +12,7 @@ last good version. The debug panel (``d``) shows the run's state and the current
 from __future__ import annotations
 
 import hashlib
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,11 @@ from simulator.model import Scenario
 from simulator.runner import stuck_text
 from simulator.safefile import read_regular
 from simulator.tui.screens.dialogs import Confirm, Paused
-from simulator.tui.text import parts, plain
+from simulator.tui.text import parts, plain, prose
 from simulator.tui.widgets.debug import DebugPanel
 from simulator.tui.widgets.meters import StatusPanel
-from simulator.tui.widgets.transcript import Transcript
+from simulator.tui.widgets.notice import SizeNotice
+from simulator.tui.widgets.transcript import MORE_BELOW, Transcript
 from simulator.yamlsource import DEFAULT_MAX_BYTES
 
 WATCH_INTERVAL = 0.5
@@ -80,7 +82,7 @@ class PlayScreen(Screen[None]):
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "app.request_quit", "Quit"),
         Binding("escape", "leave", "Leave"),
-        Binding("t", "focus_transcript", "Transcript", show=False),
+        Binding("t", "focus_transcript", "Transcript"),
         Binding("d", "toggle_debug", "Debug"),
     ]
 
@@ -108,6 +110,13 @@ class PlayScreen(Screen[None]):
         self._remaining: float | None = None
         self._timer: Timer | None = None
         self._finished = False
+        self._offered: list[Option] = []
+        """The options on show now: a selection of any other (a second Enter that arrived while the
+        first was being handled) is stale and ignored."""
+        self._continue: Option | None = None
+        """The 'Continue to the debrief' option, once the ending is on screen."""
+        self.grade: Any = None
+        """The grade, stored the moment the ending is reached (before the trainee reads it)."""
         self._watch_timer: Timer | None = None
         self._seen_stamp: tuple[int, int, int] | None = None
         self._seen_hash = entry.scenario.sha256
@@ -119,17 +128,21 @@ class PlayScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         s = self.session.scenario
+        yield SizeNotice()
         with Horizontal(id="play-top"):
             yield Static(self.title_content(), markup=False, id="play-title")
             yield Static("", id="countdown", markup=False)
         with Horizontal(id="play-body"):
-            yield Transcript(id="transcript")
+            with Vertical(id="transcript-box"):
+                more_below = Static(MORE_BELOW, id="more-below", markup=False)
+                yield Transcript(id="transcript", more_below=more_below)
+                yield more_below
             yield StatusPanel(s.meters, self.session.meters, id="status")
             if self.watch is not None:
                 yield DebugPanel(id="debug")
+        if self.watch is not None:  # above the choices, never in their place
+            yield Static("", id="watch-errors", markup=False)
         with Vertical(id="choices-box"):
-            if self.watch is not None:
-                yield Static("", id="watch-errors", markup=False)
             yield OptionList(id="choices", markup=False)
         yield Footer()
 
@@ -139,9 +152,19 @@ class PlayScreen(Screen[None]):
         return parts((self.session.scenario.title, "bold"), f"  ·  {mode}{playtest}")
 
     def on_mount(self) -> None:
-        if self.session.events:  # resumed: show the conversation so far
+        if self.session.events:  # resumed: show the conversation so far, and where it stands
+            transcript = self.query_one(Transcript)
             for event in self.session.events:
+                if isinstance(event, (ChoiceMade, TimedOut)):
+                    transcript.new_turn()
                 self.show(event, history=True)
+            transcript.show_turn()
+            # A resumed timed scene counts down again, from its full time: how long the trainee had
+            # already waited before leaving is not recorded (docs/records-and-exports.md).
+            if self.session.waiting and self.session.timeout_seconds():
+                self.start_countdown(self.session.timeout_seconds() or 0)
+            if self.session.finished:  # the ending was reached but not yet read
+                self.finish()
         self.session.subscribe(self.on_session_event)
         if not self.session.events:
             self.session.start()
@@ -152,11 +175,16 @@ class PlayScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_debug":
             return self.watch is not None  # a playtest tool: hidden (and off) in recorded play
+        if action == "pause":
+            return not self._finished  # no clock at the ending
         return True
 
     # -- engine events --
 
     def on_session_event(self, event: Event) -> None:
+        transcript = self.query_one(Transcript)
+        if isinstance(event, (ChoiceMade, TimedOut)):
+            transcript.new_turn()  # the choice, its feedback and the next scene are read from the top
         self.show(event, history=False)
 
     def show(self, event: Event, history: bool) -> None:
@@ -178,6 +206,7 @@ class PlayScreen(Screen[None]):
             transcript.ending(f"Ending ({event.rating}): {event.outcome}")
             if not history:
                 self.finish()
+            transcript.show_turn()
         elif isinstance(event, Stuck):
             why = "Your decisions are saved" if event.reason == "decision-limit" else "This is a scenario error"
             transcript.ending(f"{stuck_text(event)}. {why}; press q to quit.")
@@ -189,12 +218,15 @@ class PlayScreen(Screen[None]):
     def offer(self, event: ChoicesOffered, history: bool) -> None:
         options = self.query_one("#choices", OptionList)
         options.clear_options()
-        options.add_options(Option(plain(f"{c.position}. {c.text}"), id=c.id) for c in event.choices)
+        self._offered = [Option(plain(f"{c.position}. {c.text}"), id=c.id) for c in event.choices]
+        options.add_options(self._offered)
         if event.choices:
             options.highlighted = 0
         self.stop_timer()
         if event.timeout_seconds and not history:
             self.start_countdown(event.timeout_seconds)
+        if not history:
+            self.query_one(Transcript).show_turn()
 
     def start_countdown(self, seconds: int) -> None:
         if self.time_pressure:
@@ -210,13 +242,13 @@ class PlayScreen(Screen[None]):
         review, names = result.decisions[-1], principle_names(result)
         lines = [f"Coach: your choice was {review_worth(review)}.", f"Points: {points_text(review.earned, names)}."]
         if review.chosen.feedback:
-            lines.append(f"Why: {' '.join(review.chosen.feedback.split())}")
+            lines.append(f"Why: {prose(review.chosen.feedback)}")
         label, options = advice(review)
         for option in options:
             text = " ".join(option.text.split())
             lines.append(f"{label} {text} ({option_worth(option)}: {points_text(option.points, names)})")
             if option.feedback:
-                lines.append(f"Because: {' '.join(option.feedback.split())}")
+                lines.append(f"Because: {prose(option.feedback)}")
         if not options:
             best = "That was the best option on offer."
             lines.append(best if review.stakes else "Every option here counted the same.")
@@ -263,8 +295,11 @@ class PlayScreen(Screen[None]):
             self.notify(str(exc), severity="warning", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
+        if self._continue is not None and event.option is self._continue:
+            self.action_continue()
+        elif any(event.option is o for o in self._offered) and event.option.id:
             self.choose(event.option.id)
+        # else: a selection of options no longer on show (Enter pressed twice): nothing to do
 
     def action_choose_number(self, number: int) -> None:
         offered = self.session.offered()
@@ -314,9 +349,18 @@ class PlayScreen(Screen[None]):
             self._watch_timer.pause()
 
     def action_focus_transcript(self) -> None:
-        self.query_one(Transcript).focus()
+        """``t``: read the transcript with the arrow keys; ``t`` again goes back to the choices."""
+        transcript = self.query_one(Transcript)
+        if transcript.has_focus:
+            self.query_one("#choices", OptionList).focus()
+        else:
+            transcript.focus()
 
     def action_leave(self) -> None:
+        if self._finished:  # the ending: graded and stored already, nothing to ask
+            self.app.back_to_library()  # type: ignore[attr-defined]
+            return
+
         def answer(leave: bool | None) -> None:
             if leave:
                 self.stop_timer()
@@ -330,12 +374,26 @@ class PlayScreen(Screen[None]):
         self.app.push_screen(Confirm(question, "Leave", "Stay"), answer)
 
     def finish(self) -> None:
+        """The ending is reached: store the grade at once, then leave the ending on screen (its
+        scene, lines and outcome) until the trainee continues to the debrief."""
         self._finished = True
         self.stop_timer()
         if self._watch_timer is not None:
             self._watch_timer.stop()
-        self.query_one("#choices", OptionList).clear_options()
-        self.app.show_debrief(self.entry, self.session, self.recorder)  # type: ignore[attr-defined]
+        if self.grade is None:
+            self.grade = self.app.finish_attempt(self.entry, self.session, self.recorder)  # type: ignore[attr-defined]
+        options = self.query_one("#choices", OptionList)
+        options.clear_options()
+        self._offered = []
+        self._continue = Option(plain("Continue to the debrief (Enter)"), id="continue-to-debrief")
+        options.add_option(self._continue)
+        options.highlighted = 0
+        options.focus()
+        self.refresh_bindings()  # no pause at the ending
+
+    def action_continue(self) -> None:
+        if self._continue is not None:
+            self.app.show_debrief(self.entry, self.grade)  # type: ignore[attr-defined]
 
     # -- the playtest: debug panel and live reload --
 
@@ -379,7 +437,9 @@ class PlayScreen(Screen[None]):
             self.reload()
 
     def show_errors(self, lines: list[str]) -> None:
-        """List a failed reload's first diagnostics above the choices (an empty list hides it)."""
+        """List a failed reload's diagnostics above the choices (an empty list hides it): as many
+        as fit in a quarter of the screen, whole, then how many more and the command that lists
+        them all. The choices stay in sight."""
         self.load_errors = lines
         panel = self.query_one("#watch-errors", Static)
         if not lines:
@@ -387,17 +447,31 @@ class PlayScreen(Screen[None]):
             panel.update("")
             return
         assert self.watch is not None
-        shown = lines[:MAX_SHOWN_ERRORS]
+        width = max(20, self.size.width - 4)  # inside the panel's border and padding
+        rows = max(3, self.size.height // 4) - 2  # the panel's own border takes two rows
+
+        def height(text: str) -> int:
+            return len(textwrap.wrap(text, width)) or 1
+
+        header = f"Not reloaded: {self.watch.name} has errors; play goes on with the last version that loaded."
+        more_line = f"... and {len(lines)} more: crisis-sim validate {self.watch}"
+        used = height(header) + height(more_line)
+        shown: list[str] = []
+        for line in lines[:MAX_SHOWN_ERRORS]:
+            if used + height(line) > rows and shown:
+                break
+            shown.append(line)
+            used += height(line)
         more = len(lines) - len(shown)
         text = "\n".join(
-            [
-                f"Not reloaded: {self.watch.name} has errors; play goes on with the last version that loaded.",
-                *shown,
-                *([f"... and {more} more (crisis-sim validate {self.watch})"] if more else []),
-            ]
+            [header, *shown, *([f"... and {more} more: crisis-sim validate {self.watch}"] if more else [])]
         )
         panel.update(plain(text))
         panel.display = True
+
+    def on_resize(self) -> None:
+        if self.load_errors:
+            self.show_errors(self.load_errors)  # as many as fit the new size
 
     def reload(self) -> None:
         """Load the watched file again and carry the session over to it (see ``rebuild``).
@@ -411,17 +485,10 @@ class PlayScreen(Screen[None]):
             graded = load_graded(self.watch, self.rubric_ref, max_bytes=self.app.max_bytes)  # type: ignore[attr-defined]
         except Exception as exc:
             self.show_errors([f"{self.watch}: could not reload: {type(exc).__name__}: {exc}"])
-            self.notify(f"{name} could not be reloaded", severity="error", markup=False)
             return
-        if not graded.ok:
+        if not graded.ok:  # the panel above the choices says so (a toast would cover the choices)
             errors = [d for d in graded.diagnostics if d.severity == "error"] or list(graded.diagnostics)
             self.show_errors([d.format() for d in errors] or [f"{self.watch}: the scenario could not be loaded"])
-            self.notify(
-                f"{name} has {len(errors)} error(s): not reloaded; still playing the last version that loaded",
-                severity="error",
-                timeout=6,
-                markup=False,
-            )
             return
         self.show_errors([])
         old, old_entry = self.session, self.entry
@@ -438,6 +505,7 @@ class PlayScreen(Screen[None]):
             self.query_one(StatusPanel).rebuild(graded.scenario.meters, session.meters)
         transcript = self.query_one(Transcript)
         with self.app.batch_update():
+            transcript.new_turn()
             transcript.divider(f"reloaded {name}")
             if reason:
                 transcript.notice(f"{reason[0].upper()}{reason[1:]}.")
@@ -453,5 +521,6 @@ class PlayScreen(Screen[None]):
                 self.show(event, history=True)
             if session.waiting and session.timeout_seconds():
                 self.start_countdown(session.timeout_seconds() or 0)
+            transcript.show_turn()
         if session.finished:
             self.finish()

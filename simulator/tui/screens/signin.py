@@ -12,6 +12,7 @@ from simulator.config import DISPLAY_NAME_CHARS, is_trainee_id, label_problem
 from simulator.safetext import one_line
 from simulator.tui.text import plain
 from simulator.tui.widgets.inputs import SafeInput
+from simulator.tui.widgets.notice import SizeNotice
 
 
 class SignInScreen(Screen[None]):
@@ -22,6 +23,7 @@ class SignInScreen(Screen[None]):
         self.initial = (trainee_id, name)
 
     def compose(self) -> ComposeResult:
+        yield SizeNotice()
         with Vertical(id="signin", classes="panel"):
             yield Static("crisis-sim", classes="title")
             yield Static(
