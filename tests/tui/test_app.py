@@ -148,13 +148,21 @@ async def test_coach_mode_shows_feedback_and_the_better_option(make_app):
     app = make_app(trainee="t-coach", scenario_ref=str(SAMPLE))
     async with app.run_test(size=(100, 32)) as pilot:
         await start_play(pilot, "m")
-        await pilot.press("2")  # slow-approach: good, but asking dispatch first was better
+        await pilot.press("2")  # slow-approach: marked acceptable, as good as asking dispatch first
         await pilot.pause()
         text = transcript_text(app.screen)
-        assert "Coach: your choice was worth 85; the best on offer was worth 100: scored 85 of 100." in text
+        assert "Coach: your choice was worth 85, counted as 100 (as good as the best)" in text
+        assert "scored 100 of 100." in text
         assert "Points: Slow down; use time, distance and cover +2, Respectful approach +2" in text  # rubric names
-        assert "Better: Stay in the car for a moment and ask dispatch what else they know. (worth 100: " in text
-        assert "Better:" in text and "Also strong:" not in text
+        assert "Also strong: Stay in the car for a moment and ask dispatch what else they know. (worth 100: " in text
+        assert "Better:" not in text
+        await pilot.press("3")  # euphemism: a real mistake, with the better option named
+        await pilot.pause()
+        text = transcript_text(app.screen)
+        assert "Coach: your choice was worth -50; the best on offer was worth 80: scored -50 of 80." in text
+        assert "Points: Ask directly about suicide -2, Empathy and validation -1." in text
+        better = "Better: \"It sounds like things have been really hard. I'd like to hear what happened.\" (worth 80: "
+        assert better in text
     with Store.open(app.store.path) as store:
         assert next(store.attempts()).mode == "coach"
 

@@ -4,6 +4,8 @@ followed when the defect was found (issue 14)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import (
     BEST,
@@ -669,12 +671,15 @@ def with_two_paragraph_feedback(library):
     """The sample with a second feedback paragraph (a literal block) on 'slow-approach'."""
     path = library / SAMPLE.name
     text = path.read_text(encoding="utf-8")
-    old = ("        feedback: >-\n"
-           "          Space, a calm voice and a name lower the sense of threat and give her time.\n")
-    assert old in text
-    new = ("        feedback: |\n"
-           "          Space, a calm voice and a name lower the sense of threat and give her time.\n\n"
-           f"          {FEEDBACK_SECOND}\n")
+    # slow-approach's folded feedback, up to the next key of that choice or the next choice
+    found = re.search(r"(      - id: slow-approach\n(?:        .*\n)*?)        feedback: >-\n(?:          .*\n)+", text)
+    assert found, "the sample's slow-approach has no folded feedback"
+    old = found.group(0)
+    new = found.group(1) + (
+        "        feedback: |\n"
+        "          Space, a calm voice and a name lower the sense of threat and give her time.\n\n"
+        f"          {FEEDBACK_SECOND}\n"
+    )
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
