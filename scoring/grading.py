@@ -2,7 +2,7 @@
 
 Method 2 (explained for instructors, with a worked example, in docs/scoring.md):
 
-1. Replay the decisions through a Session, so each decision is judged against the options that
+1. Replay the decisions (``simulator.engine.Run``), so each decision is judged against the options that
    were really on offer at that moment: the choices whose conditions held, plus the scene's
    timeout (letting the time run out is always an option when a scene has a timer).
 2. Each option has a *value*: its points, each times its principle's dimension weight.
@@ -41,7 +41,7 @@ from fractions import Fraction
 from typing import Any
 
 from scoring.rubric import Rubric, effective_rubric
-from simulator.engine import Decision, Session
+from simulator.engine import Decision, Run
 from simulator.model import Choice, Scenario, Timeout
 
 GRADE_VERSION = 2
@@ -260,12 +260,18 @@ def reported(performance: Fraction, passed: bool, pass_score: int) -> Fraction:
     return min(performance, Fraction(max(pass_score - 1, 0), 100))
 
 
-def grade(scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision]) -> Grade:
-    """Grade a decision log. Pure: the same inputs always give an identical Grade."""
+def grade(
+    scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision], *, replay: type[Run] = Run
+) -> Grade:
+    """Grade a decision log. Pure: the same inputs always give an identical Grade.
+
+    The log is replayed through ``replay``: a ``Run`` (the pure rules, no state machine to
+    build: a few milliseconds on a 1,000-scene scenario) unless told otherwise; a property
+    test grades through the live ``Session`` as well and checks the grades are identical."""
     rubric = effective_rubric(rubric, scenario)
     dim_groups = {did: rubric.dimension_principles(did) for did in rubric.dimensions}
     principle_groups = {pid: (pid,) for pid in rubric.principles}
-    session = Session(scenario)
+    session = replay(scenario)
     session.start()
     scored_total = stakes_total = 0
     # per dimension / principle: sum of e x weight, sum of weight, decisions at stake

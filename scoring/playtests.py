@@ -36,7 +36,7 @@ from scoring.catalog import load_graded
 from scoring.grading import Grade, grade
 from scoring.rubric import Rubric
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
-from simulator.engine import Session, SessionError
+from simulator.engine import Run, SessionError
 from simulator.loader import Reporter, scenario_files, validate_model
 from simulator.model import Frozen, Playthrough, Scenario, ScoreRange, TimeoutStep
 from simulator.runner import stuck_message
@@ -275,10 +275,11 @@ class Outcome:
     actual: Actual
 
 
-def play(scenario: Scenario, steps: Sequence[str | TimeoutStep]) -> tuple[Session, str | None]:
+def play(scenario: Scenario, steps: Sequence[str | TimeoutStep]) -> tuple[Run, str | None]:
     """Play the steps; returns the session and, if the path could not be followed exactly,
-    why (``step 3: choice 'x' is not on offer in scene 'y' (offered: a, b)``)."""
-    session = Session(scenario)
+    why (``step 3: choice 'x' is not on offer in scene 'y' (offered: a, b)``). A ``Run``: the
+    steps are replayed by the pure rules, with no state machine to build."""
+    session = Run(scenario)
     session.start()
     for n, step in enumerate(steps, 1):
         if session.finished:
@@ -315,7 +316,7 @@ def play(scenario: Scenario, steps: Sequence[str | TimeoutStep]) -> tuple[Sessio
     return session, None
 
 
-def _offered(session: Session) -> str:
+def _offered(session: Run) -> str:
     ids = [c.id for c in session.offered()]
     if session.timeout_seconds():
         ids.append(f"{{timeout: {session.scene}}}")
@@ -539,7 +540,7 @@ class Recorded:
     warnings: list[str]
 
 
-def playthrough_from(name: str, session: Session, result: Grade) -> Playthrough:
+def playthrough_from(name: str, session: Run, result: Grade) -> Playthrough:
     """The playthrough a finished session and its grade make, with the exact score."""
     steps: list[Any] = [{"timeout": d.scene} if d.choice is None else d.choice for d in session.decisions]
     assert session.ending is not None
@@ -711,7 +712,7 @@ def record(
     for case in suite.cases:
         if case.name == name:
             raise RecordError(f"a playthrough named '{name}' already exists ({case.where}); pick another name")
-    session = Session(suite.scenario)
+    session = Run(suite.scenario)
     session.start()
     try:
         warnings = run_script(session, Script(list(choose), list(timeout_at)))

@@ -11,12 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from transitions import Machine
 
 from simulator import rules
-from simulator.model import Choice, Scenario
+from simulator.model import Auto, Choice, Scenario, Timeout
 
 
 class SessionError(Exception):
@@ -158,9 +158,14 @@ def _choice_trigger(scene: str, choice: str) -> str:
 
 
 @dataclass
-class Session:
-    """A run of ``scenario``. Call ``start()``, then ``choose()``/``expire()`` until
-    ``finished``. Each call returns the events it produced (also sent to listeners)."""
+class Run:
+    """A run of ``scenario`` under the pure rules (``simulator.rules``), with no state machine:
+    what grading, regrading, exports, analysis and reloads replay decisions through, since a
+    ``transitions.Machine`` for a 1,000-scene scenario costs a tenth of a second or more to
+    build. ``Session`` is the same run with the Machine moving it, for live play; a property
+    test checks that both give the same events, values and grades. Call ``start()``, then
+    ``choose()``/``expire()`` until ``finished``. Each call returns the events it produced
+    (also sent to listeners)."""
 
     scenario: Scenario
     listeners: list[Listener] = field(default_factory=list)
@@ -177,35 +182,26 @@ class Session:
         self.flags = rules.initial_flags(self.scenario)
         self.visits = Counter()
         self._started = False
-        self._pos = _Position()
-        self._machine = Machine(
-            model=self._pos,
-            states=list(self.scenario.scenes),
-            initial=self.scenario.start,
-            auto_transitions=False,
-            send_event=False,
-        )
-        add = self._machine.add_transition
-        for sid, scene in self.scenario.scenes.items():
-            for choice in scene.choices:
-                add(
-                    _choice_trigger(sid, choice.id),
-                    sid,
-                    choice.to,
-                    conditions=[partial(self._holds, choice.if_)],
-                    before=[partial(self._apply, choice.effects, choice.set)],
-                )
-            for auto in scene.auto:
-                add(f"auto:{sid}", sid, auto.to, conditions=[partial(self._holds, auto.if_)])
-            if scene.timeout is not None:
-                timeout = scene.timeout
-                add("expire", sid, timeout.to, before=[partial(self._apply, timeout.effects, timeout.set)])
+        self._at = self.scenario.start
+
+    # -- how the run moves (Session moves through its state machine instead) --
+
+    def _take_choice(self, scene: str, choice: Choice) -> None:
+        self._apply(choice.effects, choice.set)
+        self._at = choice.to
+
+    def _take_timeout(self, timeout: Timeout) -> None:
+        self._apply(timeout.effects, timeout.set)
+        self._at = timeout.to
+
+    def _take_auto(self, scene: str, auto: Auto) -> None:
+        self._at = auto.to
 
     # -- state the front ends read --
 
     @property
     def scene(self) -> str:
-        return self._pos.state
+        return self._at
 
     @property
     def finished(self) -> bool:
@@ -251,8 +247,7 @@ class Session:
             offered = ", ".join(available) or "none"
             raise SessionError(f"choice '{choice_id}' is not on offer in scene '{self.scene}' (offered: {offered})")
         scene, before = self.scene, dict(self.meters)
-        if not self._pos.trigger(_choice_trigger(scene, choice_id)):  # type: ignore[attr-defined]
-            raise SessionError(f"choice '{choice_id}' was refused by the state machine")
+        self._take_choice(scene, choice)
         decision = Decision(len(self.decisions) + 1, scene, choice_id)
         self.decisions.append(decision)
         made = ChoiceMade(
@@ -275,7 +270,7 @@ class Session:
         if timeout is None:
             raise SessionError(f"scene '{self.scene}' has no timeout")
         scene, before = self.scene, dict(self.meters)
-        self._pos.trigger("expire")  # type: ignore[attr-defined]
+        self._take_timeout(timeout)
         decision = Decision(len(self.decisions) + 1, scene, None)
         self.decisions.append(decision)
         timed_out = TimedOut(
@@ -293,7 +288,7 @@ class Session:
         return self.expire() if decision.choice is None else self.choose(decision.choice)
 
     @classmethod
-    def replay(cls, scenario: Scenario, decisions: Iterable[Decision], listeners: Iterable[Listener] = ()) -> Session:
+    def replay(cls, scenario: Scenario, decisions: Iterable[Decision], listeners: Iterable[Listener] = ()) -> Self:
         """A session of ``scenario`` that has made ``decisions`` (resume, playtest reloads);
         ReplayError names the first decision that no longer fits."""
         session = cls(scenario, list(listeners))
@@ -359,7 +354,7 @@ class Session:
                     )
                     produced.append(self.ending)
                 elif auto is not None:
-                    self._pos.trigger(f"auto:{sid}")  # type: ignore[attr-defined]
+                    self._take_auto(sid, auto)
                     produced.append(AutoMoved(sid, self.scene, auto.if_))
                 elif rules.out_of_decisions(self.scenario, len(self.decisions)):
                     self.stuck = True
@@ -386,3 +381,51 @@ class Session:
         if who == "you":
             return "You"
         return self.scenario.cast[who].name
+
+
+
+@dataclass
+class Session(Run):
+    """A live run of ``scenario`` (the trainee app, ``run``, ``play``, resume): a ``Run`` whose
+    moves are transitions of a ``transitions.Machine`` built for it, with each choice's condition
+    and effects as the transition's condition and ``before`` callback."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._pos = _Position()
+        self._machine = Machine(
+            model=self._pos,
+            states=list(self.scenario.scenes),
+            initial=self.scenario.start,
+            auto_transitions=False,
+            send_event=False,
+        )
+        add = self._machine.add_transition
+        for sid, scene in self.scenario.scenes.items():
+            for choice in scene.choices:
+                add(
+                    _choice_trigger(sid, choice.id),
+                    sid,
+                    choice.to,
+                    conditions=[partial(self._holds, choice.if_)],
+                    before=[partial(self._apply, choice.effects, choice.set)],
+                )
+            for auto in scene.auto:
+                add(f"auto:{sid}", sid, auto.to, conditions=[partial(self._holds, auto.if_)])
+            if scene.timeout is not None:
+                timeout = scene.timeout
+                add("expire", sid, timeout.to, before=[partial(self._apply, timeout.effects, timeout.set)])
+
+    @property
+    def scene(self) -> str:
+        return self._pos.state
+
+    def _take_choice(self, scene: str, choice: Choice) -> None:
+        if not self._pos.trigger(_choice_trigger(scene, choice.id)):  # type: ignore[attr-defined]
+            raise SessionError(f"choice '{choice.id}' was refused by the state machine")
+
+    def _take_timeout(self, timeout: Timeout) -> None:
+        self._pos.trigger("expire")  # type: ignore[attr-defined]
+
+    def _take_auto(self, scene: str, auto: Auto) -> None:
+        self._pos.trigger(f"auto:{scene}")  # type: ignore[attr-defined]

@@ -21,8 +21,8 @@ from simulator.engine import (
     ChoicesOffered,
     EndingReached,
     Event,
+    Run,
     SceneEntered,
-    Session,
     SessionError,
     Stuck,
     TimedOut,
@@ -63,7 +63,7 @@ def item(text: str, prefix: str = "", indent: str | None = None) -> list[str]:
     ]
 
 
-def meters_line(session: Session) -> str:
+def meters_line(session: Run) -> str:
     """Visible meters as text, e.g. ``Agitation 5/10 (lower is better) · Rapport 2/10``."""
     parts = []
     for name, meter in session.scenario.meters.items():
@@ -73,12 +73,12 @@ def meters_line(session: Session) -> str:
     return " · ".join(parts)
 
 
-def notes_line(session: Session) -> str:
+def notes_line(session: Run) -> str:
     """Visible flags that are set, as short situation notes."""
     return "; ".join(f.label for name, f in session.scenario.flags.items() if f.show and session.flags[name])
 
 
-def describe(event: Event, session: Session) -> list[str]:
+def describe(event: Event, session: Run) -> list[str]:
     """Plain-text lines for one event."""
     scenario = session.scenario
     if isinstance(event, SceneEntered):
@@ -136,7 +136,7 @@ def stuck_text(event: Stuck) -> str:
     return f"scene '{event.scene}' offers no choice: the scenario has a dead end here (crisis-sim analyze finds this)"
 
 
-def stuck_message(session: Session) -> str:
+def stuck_message(session: Run) -> str:
     """Why a stuck session cannot go on and how to find the cause: what the runner printed
     when it happened, for the CLI's closing error."""
     event = next((e for e in reversed(session.events) if isinstance(e, Stuck)), Stuck(session.scene))
@@ -154,7 +154,7 @@ class Script:
     seed: int | None = None
 
 
-def run_script(session: Session, script: Script) -> list[str]:
+def run_script(session: Run, script: Script) -> list[str]:
     """Drive a started session until it ends or the script runs out. Returns warnings about
     unused script entries; raises RunStopped when it cannot go on."""
     queue = deque(script.choose)
@@ -199,7 +199,7 @@ def run_script(session: Session, script: Script) -> list[str]:
     return warnings
 
 
-def print_events(out: IO[str], session: Session) -> Callable[[Event], None]:
+def print_events(out: IO[str], session: Run) -> Callable[[Event], None]:
     """A listener that prints each event as it happens."""
 
     def listener(event: Event) -> None:
@@ -222,7 +222,7 @@ def header(scenario: Scenario) -> list[str]:
     return lines
 
 
-def interact(session: Session, read: Callable[[str], str | None], out: IO[str]) -> str:
+def interact(session: Run, read: Callable[[str], str | None], out: IO[str]) -> str:
     """Play from a reader of lines (``None`` = end of input). Returns how it ended:
     ``finished``, ``stuck``, ``quit`` or ``eof``."""
     while session.waiting:
@@ -252,7 +252,7 @@ def interact(session: Session, read: Callable[[str], str | None], out: IO[str]) 
     return "stuck" if session.stuck else "finished"
 
 
-def transcript_json(session: Session, extra: dict[str, object] | None = None) -> dict[str, object]:
+def transcript_json(session: Run, extra: dict[str, object] | None = None) -> dict[str, object]:
     scenario = session.scenario
     data: dict[str, object] = {
         "scenario": {"id": scenario.id, "version": scenario.version, "sha256": scenario.sha256},

@@ -109,14 +109,16 @@ def _default_rubric():
     return load_rubric(find_rubric("default")).rubric
 
 
-def graded_scenarios(max_scenes: int = 6):
+def graded_scenarios(max_scenes: int = 6, autos: bool = False):
     """A hypothesis strategy of random valid scenarios graded by the default rubric, as
     ``(scenario, effective rubric)``: 1..max_scenes decision scenes in a row that only move
     forward (plus, sometimes, one flag-guarded step back, so the scene graph has a loop the run
     can take once), 1..4 choices each with random points (-3..+3 in up to three principles,
     some scenes only non-positive), critical errors, ``acceptable: true`` options, conditions
     on a meter or a flag, meter effects and timeouts; endings of random ratings; sometimes a
-    scenario pass score (0..100). Most options of a scene share its target and effects, so
+    scenario pass score (0..100). With ``autos``, some scenes also move on by themselves (an
+    ``auto`` move forward, with or without a condition) and have a spoken line with a condition.
+    Most options of a scene share its target and effects, so
     options that lead to the same state (the monotonic property needs them) are common."""
     import yaml
     from hypothesis import strategies as st
@@ -169,6 +171,13 @@ def graded_scenarios(max_scenes: int = 6):
                 choices.append({"id": "back", "text": "Go back a step.", "to": f"s{draw(st.integers(0, i - 1))}",
                                 "if": "not looped", "set": {"looped": True}, "feedback": "Why it matters."})
             scene: dict = {"text": f"Scene {i}.", "choices": choices}
+            if autos and draw(st.integers(0, 3)) == 0:
+                auto: dict = {"to": draw(st.sampled_from(later))}
+                if draw(st.booleans()):
+                    auto["if"] = draw(st.sampled_from(conditions))
+                scene["auto"] = [auto]
+            if autos and draw(st.booleans()):
+                scene["lines"] = [{"who": "sam", "says": "Go on.", "if": draw(st.sampled_from(conditions))}]
             if draw(st.integers(0, 9)) < 3:
                 scene["timeout"] = {"seconds": 10, **option(later, to, eff, harmful)}
             scenes[f"s{i}"] = scene
