@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "library": "benchmarks.library",
     "analyze": "benchmarks.analyze",
     "export": "benchmarks.export",
+    "grading": "benchmarks.grading",
     "startup": "benchmarks.startup",
     "classroom": "benchmarks.classroom",
     "records": "benchmarks.records",

@@ -42,7 +42,7 @@ from typing import Any
 
 from scoring.rubric import Rubric, effective_rubric
 from simulator.engine import Decision, Run
-from simulator.model import Choice, Scenario, Timeout
+from simulator.model import Choice, Scenario, Scene, Timeout
 
 GRADE_VERSION = 2
 """The grading method. Stored grades carry it; ``crisis-sim regrade --upgrade`` recomputes grades
@@ -168,7 +168,15 @@ class GradeError(Exception):
 def option_value(points: Mapping[str, int], rubric: Rubric) -> int:
     """Weighted value of an option: points times the weight of each principle's dimension
     (whole numbers, so values compare exactly)."""
-    weight = {pid: rubric.dimensions[p.dimension].weight for pid, p in rubric.principles.items()}
+    return _value(points, principle_weights(rubric))
+
+
+def principle_weights(rubric: Rubric) -> dict[str, int]:
+    """Each principle's dimension weight: what one point in it is worth."""
+    return {pid: rubric.dimensions[p.dimension].weight for pid, p in rubric.principles.items()}
+
+
+def _value(points: Mapping[str, int], weight: Mapping[str, int]) -> int:
     return sum(pts * weight[principle] for principle, pts in points.items())
 
 
@@ -216,11 +224,22 @@ def judge(options: Sequence[Option], values: Sequence[int]) -> Judgement:
 
 def stake_weights(options: Sequence[Option], groups: Mapping[str, Iterable[str]]) -> dict[str, int]:
     """How much each group (a dimension's principles, or one principle) is at stake at a
-    decision: the most points, in absolute value, that any option on offer has in it."""
-    return {
-        gid: max((sum(abs(o.scores.get(p, 0)) for p in members) for o in options), default=0)
-        for gid, members in groups.items()
-    }
+    decision: the most points, in absolute value, that any option on offer has in it.
+    (One pass over each option's own points: a scene may offer hundreds of options.)"""
+    member_of: dict[str, list[str]] = {}
+    for gid, members in groups.items():
+        for principle in members:
+            member_of.setdefault(principle, []).append(gid)
+    most = dict.fromkeys(groups, 0)
+    for option in options:
+        mine: dict[str, int] = {}
+        for principle, pts in option.scores.items():
+            for gid in member_of.get(principle, ()):
+                mine[gid] = mine.get(gid, 0) + abs(pts)
+        for gid, total in mine.items():
+            if total > most[gid]:
+                most[gid] = total
+    return most
 
 
 def _option(option: Option, value: int, credited: int) -> OptionInfo:
@@ -260,6 +279,69 @@ def reported(performance: Fraction, passed: bool, pass_score: int) -> Fraction:
     return min(performance, Fraction(max(pass_score - 1, 0), 100))
 
 
+@dataclass(frozen=True)
+class _Reviewed:
+    review: DecisionReview
+    options: list[Option]  # on offer: the choices whose conditions held, then the timeout
+    index: int  # of the chosen option
+
+
+def _review(
+    rubric: Rubric, weights: Mapping[str, int], scene: Scene, scene_id: str, offered: Sequence[Choice],
+    decision: Decision,
+) -> _Reviewed:
+    """Judge one decision against the options that were on offer (``offered``, plus the scene's
+    timeout); GradeError when the decision was not one of them. ``rubric`` is the effective one."""
+    options: list[Option] = [*offered, *([scene.timeout] if scene.timeout is not None else [])]
+    if decision.choice is None:
+        if scene.timeout is None:
+            raise GradeError(f"decision {decision.sequence}: scene '{scene_id}' has no timeout")
+        index = len(options) - 1
+    else:
+        index = next((i for i, c in enumerate(offered) if c.id == decision.choice), -1)
+        if index < 0:
+            raise GradeError(
+                f"decision {decision.sequence}: choice '{decision.choice}' was not on offer in scene '{scene_id}'"
+            )
+    chosen = options[index]
+    values = [_value(o.scores, weights) for o in options]
+    judged = judge(options, values)
+    scored = judged.scored(index)
+    infos = [_option(o, v, c) for o, v, c in zip(options, values, judged.credited, strict=True)]
+    tops = [i for i, o in enumerate(options) if judged.stakes and judged.is_best(i, o)]
+    chosen_is_best = index in tops or not judged.stakes
+    review = DecisionReview(
+        sequence=decision.sequence,
+        scene=scene_id,
+        chosen=infos[index],
+        earned=dict(chosen.scores),
+        value=values[index],
+        credited=judged.credited[index],
+        best_value=judged.best,
+        worst_value=judged.worst,
+        stakes=judged.stakes,
+        scored=scored,
+        effectiveness=round(scored / judged.stakes, 3) if judged.stakes else None,
+        better=[] if chosen_is_best else [infos[i] for i in tops],
+        also_strong=[infos[i] for i in tops if i != index] if chosen_is_best else [],
+        offered=[c.id for c in offered],
+    )
+    return _Reviewed(review, options, index)
+
+
+def review_decision(
+    scenario: Scenario, rubric: Rubric, scene_id: str, offered: Sequence[str], decision: Decision
+) -> DecisionReview:
+    """One decision judged as ``grade`` judges it, from the ids of the choices that were on
+    offer in ``scene_id`` (in order; the scene's timeout is on offer as well): what coach mode
+    shows after each choice, without replaying the run. ``rubric`` as ``grade`` takes it."""
+    rubric = effective_rubric(rubric, scenario)
+    scene = scenario.scenes[scene_id]
+    by_id = {c.id: c for c in scene.choices}
+    choices = [by_id[cid] for cid in offered]
+    return _review(rubric, principle_weights(rubric), scene, scene_id, choices, decision).review
+
+
 def grade(
     scenario: Scenario, rubric: Rubric, decisions: Iterable[Decision], *, replay: type[Run] = Run
 ) -> Grade:
@@ -271,6 +353,7 @@ def grade(
     rubric = effective_rubric(rubric, scenario)
     dim_groups = {did: rubric.dimension_principles(did) for did in rubric.dimensions}
     principle_groups = {pid: (pid,) for pid in rubric.principles}
+    weights = principle_weights(rubric)
     session = replay(scenario)
     session.start()
     scored_total = stakes_total = 0
@@ -283,28 +366,13 @@ def grade(
     for decision in decisions:
         if not session.waiting:
             raise GradeError(f"decision {decision.sequence} comes after the scenario stopped")
-        scene = scenario.scenes[session.scene]
-        offered = session.offered()
-        options: list[Option] = [*offered, *([scene.timeout] if scene.timeout is not None else [])]
-        if decision.choice is None:
-            if scene.timeout is None:
-                raise GradeError(f"decision {decision.sequence}: scene '{session.scene}' has no timeout")
-            index = len(options) - 1
-        else:
-            index = next((i for i, c in enumerate(offered) if c.id == decision.choice), -1)
-            if index < 0:
-                raise GradeError(
-                    f"decision {decision.sequence}: choice '{decision.choice}' was not on offer in "
-                    f"scene '{session.scene}'"
-                )
-        chosen = options[index]
-        values = [option_value(o.scores, rubric) for o in options]
-        judged = judge(options, values)
-        scored = judged.scored(index)
-        scored_total += scored
-        stakes_total += judged.stakes
-        if judged.stakes:
-            e = Fraction(scored, judged.stakes)
+        judged = _review(rubric, weights, session.scenario.scenes[session.scene], session.scene, session.offered(),
+                         decision)
+        review, options = judged.review, judged.options
+        scored_total += review.scored
+        stakes_total += review.stakes
+        if review.stakes:
+            e = Fraction(review.scored, review.stakes)
             for prefix, groups in (("d:", dim_groups), ("p:", principle_groups)):
                 for gid, weight in stake_weights(options, groups).items():
                     if weight:
@@ -312,27 +380,7 @@ def grade(
                         entry[0] += e * weight
                         entry[1] += weight
                         entry[2] += 1
-        infos = [_option(o, v, c) for o, v, c in zip(options, values, judged.credited, strict=True)]
-        tops = [i for i, o in enumerate(options) if judged.stakes and judged.is_best(i, o)]
-        chosen_is_best = index in tops or not judged.stakes
-        reviews.append(
-            DecisionReview(
-                sequence=decision.sequence,
-                scene=session.scene,
-                chosen=infos[index],
-                earned=dict(chosen.scores),
-                value=values[index],
-                credited=judged.credited[index],
-                best_value=judged.best,
-                worst_value=judged.worst,
-                stakes=judged.stakes,
-                scored=scored,
-                effectiveness=round(scored / judged.stakes, 3) if judged.stakes else None,
-                better=[] if chosen_is_best else [infos[i] for i in tops],
-                also_strong=[infos[i] for i in tops if i != index] if chosen_is_best else [],
-                offered=[c.id for c in offered],
-            )
-        )
+        chosen = options[judged.index]
         if chosen.critical:
             err = rubric.critical_errors[chosen.critical]
             hits.append(
@@ -346,6 +394,7 @@ def grade(
                     chosen.feedback,
                 )
             )
+        reviews.append(review)
         try:
             session.apply(Decision(decision.sequence, session.scene, decision.choice))
         except Exception as exc:  # SessionError: the log does not fit this scenario

@@ -14,13 +14,17 @@ from collections.abc import Mapping
 
 from scoring.analysis import Analysis
 from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
+from scoring.rubric import Rubric
 from simulator.model import paragraphs
 from simulator.runner import item, text_width
 
 
-def principle_names(grade: Grade) -> dict[str, str]:
-    """Principle id -> the name the rubric (or the scenario) gives it."""
-    return {p.id: p.name for p in grade.principles}
+def principle_names(source: Grade | Rubric) -> dict[str, str]:
+    """Principle id -> the name the rubric (or the scenario) gives it, from a grade or from the
+    effective rubric (``effective_rubric``) that grading uses."""
+    if isinstance(source, Grade):
+        return {p.id: p.name for p in source.principles}
+    return {pid: p.name for pid, p in source.principles.items()}
 
 
 def points_text(points: Mapping[str, int], names: Mapping[str, str]) -> str:

@@ -5,6 +5,8 @@ run moved by a ``transitions.Machine``), as hypothesis properties over GENERATED
 
 - the same decisions give the same events, meters, flags, visits, scene and end state;
 - ``grade`` through a Run and through a Session give identical Grades (exact fractions included);
+- coach mode's review of one decision from the last offer (``review_decision``) is the review
+  grading gives that decision in the whole log;
 - a log that does not fit (a choice not on offer, a wrong scene, steps after the end, a timeout
   where there is none) is refused by both the same way: the same GradeError or ReplayError text.
 
@@ -22,8 +24,8 @@ from hypothesis import strategies as st
 from scenario_factory import SAMPLE, graded_scenarios
 
 from scoring.catalog import load_graded
-from scoring.grading import GradeError, grade
-from simulator.engine import Decision, ReplayError, Run, Session
+from scoring.grading import GradeError, grade, review_decision
+from simulator.engine import ChoicesOffered, Decision, ReplayError, Run, Session
 
 SCENARIOS = graded_scenarios(autos=True)
 BUDGET = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,3 +120,23 @@ def _compare_planted(generated, seed):
     scenario, _rubric = generated
     log = random_log(scenario, seed)
     assert outcome(_ForgetsFlags, scenario, log) == outcome(Session, scenario, log)
+
+
+@BUDGET
+@given(SCENARIOS, st.integers(0, 2**32))
+def test_coach_review_is_the_grades_review(generated, seed):
+    """Coach mode judges the choice just made from the last offer alone (``review_decision``):
+    the same review as grading the whole log up to that choice."""
+    scenario, rubric = generated
+    run = Run(scenario)
+    run.start()
+    rnd = random.Random(seed)
+    while run.waiting:
+        offer = next(e for e in reversed(run.events) if isinstance(e, ChoicesOffered))
+        if run.timeout_seconds() and rnd.random() < 0.25:
+            run.expire()
+        else:
+            run.choose(rnd.choice(run.offered()).id)
+        decision = run.decisions[-1]
+        review = review_decision(scenario, rubric, decision.scene, [c.id for c in offer.choices], decision)
+        assert review == grade(scenario, rubric, run.decisions).decisions[-1]

@@ -123,6 +123,8 @@ class PlayScreen(Screen[None]):
         self._unreadable = 0
         self.load_errors: list[str] = []
         """The errors of the last reload that failed (empty once the file loads again)."""
+        self._last_offer: ChoicesOffered | None = None
+        self._coach_rubric: Any = None  # the entry's rubric as grading sees it, made on the first coaching
 
     # -- layout --
 
@@ -216,6 +218,7 @@ class PlayScreen(Screen[None]):
         self.refresh_debug()
 
     def offer(self, event: ChoicesOffered, history: bool) -> None:
+        self._last_offer = event
         options = self.query_one("#choices", OptionList)
         options.clear_options()
         self._offered = [Option(plain(f"{c.position}. {c.text}"), id=c.id) for c in event.choices]
@@ -235,11 +238,22 @@ class PlayScreen(Screen[None]):
             self.tick()
 
     def coach(self) -> None:
-        from scoring.grading import grade
+        """Coach the choice just made: that one decision judged as grading judges it, from the
+        options the last offer showed (no replay of the run: a key press costs the same at the
+        first decision and the hundredth)."""
+        from scoring.grading import review_decision
         from scoring.report import advice, option_worth, points_text, principle_names, review_worth
+        from scoring.rubric import effective_rubric
 
-        result = grade(self.session.scenario, self.entry.rubric, self.session.decisions)
-        review, names = result.decisions[-1], principle_names(result)
+        decision, offer = self.session.decisions[-1], self._last_offer
+        if offer is None or offer.scene != decision.scene:  # cannot happen: every choice follows an offer
+            return
+        if self._coach_rubric is None:
+            self._coach_rubric = effective_rubric(self.entry.rubric, self.session.scenario)
+        review = review_decision(
+            self.session.scenario, self._coach_rubric, decision.scene, [c.id for c in offer.choices], decision
+        )
+        names = principle_names(self._coach_rubric)
         lines = [f"Coach: your choice was {review_worth(review)}.", f"Points: {points_text(review.earned, names)}."]
         if review.chosen.feedback:
             lines.append(f"Why: {prose(review.chosen.feedback)}")
@@ -498,6 +512,7 @@ class PlayScreen(Screen[None]):
         meters_changed = graded.scenario.meters != old.scenario.meters
         old.listeners.clear()
         self.session, self.entry = session, graded
+        self._coach_rubric = None
         session.subscribe(self.on_session_event)
         self.app.entry_reloaded(old_entry, graded)  # type: ignore[attr-defined]
         self.query_one("#play-title", Static).update(self.title_content())
