@@ -30,19 +30,21 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scoring.catalog import GradedLoad, attach_rubric, combine, load_graded
-from scoring.rubric import find_rubric
+from scoring.rubric_files import find_rubric
 from simulator import __version__
 from simulator.diagnostics import Diagnostic, DiagnosticError, has_errors
-from simulator.loader import LoadResult, duplicate_id, files_of, load_scenario, repeated_ids
-from simulator.model import Scenario
 from simulator.safefile import read_regular
 from simulator.safetext import has_unsafe
-from simulator.yamlsource import DEFAULT_MAX_BYTES, read_bytes
+from simulator.sources import DEFAULT_MAX_BYTES, read_bytes
+
+if TYPE_CHECKING:  # the loader, the model and the rubric checks: imported when a file is loaded
+    from scoring.catalog import GradedLoad
+    from simulator.loader import LoadResult
+    from simulator.model import Scenario
 
 CACHE_FORMAT = 1
 MAX_ENTRY_BYTES = 32 << 20
@@ -289,6 +291,8 @@ class LibraryEntry:
 
     def load(self) -> GradedLoad:
         """The scenario and its rubric, fully loaded and validated (once)."""
+        from scoring.catalog import load_graded
+
         if self.graded is None:
             self.graded = load_graded(self.path, self.rubric_ref, max_bytes=self.max_bytes)
         return self.graded
@@ -379,6 +383,8 @@ def _entry(
     try:
         raw = read_bytes(path, max_bytes)
     except DiagnosticError:  # missing, unreadable, too large: the loader says it in its words
+        from simulator.loader import load_scenario
+
         return _from_load(load_scenario(path, max_bytes=max_bytes), None, rubric_ref, max_bytes)
     sha256 = hashlib.sha256(raw).hexdigest()
     key = rubric_ref or ""
@@ -389,6 +395,10 @@ def _entry(
         part = stored.graded.get(key)
         if part is not None and (part.rubric_path, part.rubric_sha256) == rubrics(rubric_ref or stored.info.rubric):
             return _from_stored(path, stored, part, rubric_ref, max_bytes)
+    # Not in the cache: load and validate it (the loader is imported only now).
+    from scoring.catalog import attach_rubric, combine
+    from simulator.loader import load_scenario
+
     loaded = load_scenario(path, max_bytes=max_bytes, raw=raw)
     entry = _from_load(loaded, sha256, rubric_ref, max_bytes)
     parts = dict(stored.graded) if stored is not None else {}
@@ -443,6 +453,8 @@ def _from_stored(
 def scan_paths(paths: Iterable[str | Path], **options: Any) -> list[LibraryEntry]:
     """``scan`` of files and folders (``files_of``; an empty folder is an error entry), with
     the ids used by more than one file flagged, as ``load_many`` does for loads."""
+    from simulator.loader import duplicate_id, files_of, repeated_ids
+
     found = files_of(paths)
     scanned = iter(scan([f for f in found if isinstance(f, Path)], **options))
     entries = [next(scanned) if isinstance(f, Path) else LibraryEntry(Path(f.path), None, False, [f]) for f in found]

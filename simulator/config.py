@@ -381,7 +381,7 @@ def scenario_max_bytes(cli_value: int | None, config: Config | None) -> int:
         return cli_value
     if config is not None and config.scenarios.max_bytes is not None:
         return config.scenarios.max_bytes
-    from simulator.yamlsource import DEFAULT_MAX_BYTES
+    from simulator.sources import DEFAULT_MAX_BYTES
 
     return DEFAULT_MAX_BYTES
 

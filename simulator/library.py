@@ -8,8 +8,7 @@ from pathlib import Path
 
 from simulator.config import ConfigError, expand_home
 from simulator.diagnostics import Diagnostic, DiagnosticError
-from simulator.loader import scenario_files
-from simulator.yamlsource import DEFAULT_MAX_BYTES
+from simulator.sources import DEFAULT_MAX_BYTES, scenario_files
 
 
 def bundled_dir() -> Path:

@@ -23,6 +23,7 @@ from simulator.diagnostics import Diagnostic, DiagnosticError, Suggester, did_yo
 from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
 from simulator.lint import authoring_lint, wording_findings
 from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Choice, Scenario, Scene, Timeout
+from simulator.sources import scenario_files
 from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_bytes, load_file
 
 Loc = tuple[str | int, ...]
@@ -834,23 +835,6 @@ def _load_scenario(path: Path, max_bytes: int, raw: bytes | None) -> LoadResult:
     scenario._conditions = conditions
     scenario.set_origin(name, doc.raw, doc.source)
     return LoadResult(name, scenario, report.items, doc)
-
-
-def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders to the scenario files in them (``*.yaml``/``*.yml``, sorted);
-    sidecar test files (``*.tests.yaml``) are not scenarios."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.suffix in (".yaml", ".yml") and f.is_file() and not f.name.endswith((".tests.yaml", ".tests.yml"))
-            )
-            files.extend(found)
-        else:
-            files.append(p)
-    return files
 
 
 def files_of(paths: Iterable[str | Path]) -> list[Path | Diagnostic]:

@@ -31,8 +31,8 @@ from typing import Any
 import yaml
 
 from simulator.diagnostics import Diagnostic, DiagnosticError
-from simulator.safefile import FileTooLarge, NotRegularFile, read_regular
 from simulator.safetext import has_unsafe, strip_unsafe, unsafe_chars
+from simulator.sources import DEFAULT_MAX_BYTES, read_bytes
 
 try:
     _BaseLoader: type = yaml.CSafeLoader
@@ -94,7 +94,6 @@ def _may_hold_anchor(text: str) -> bool:
     return any(m.start() == 0 or text[m.start() - 1] in _BEFORE_ANCHOR for m in _AMP_OR_STAR.finditer(text))
 
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
 
 Path_ = tuple[str | int, ...]
@@ -640,36 +639,6 @@ def decode(raw: bytes, path: str) -> str:
             "the YAML parser reads it as a line break, so delete it or use a space",
         )
     return text
-
-
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a regular file within the size cap (``simulator.safefile``: a pipe or a device is
-    refused, never waited on or read forever), turning OS errors into diagnostics."""
-    name = str(path)
-
-    def err(code: str, msg: str) -> DiagnosticError:
-        return DiagnosticError([Diagnostic(name, 0, 0, "error", code, msg)])
-
-    try:
-        return read_regular(path, max_bytes)
-    except NotRegularFile as exc:
-        if exc.kind == "a folder":
-            raise err("file-unreadable", "is a folder, not a file") from None
-        raise err("file-unreadable", f"is {exc.kind}, not a regular file; give the path of a regular file") from None
-    except FileTooLarge as exc:
-        if exc.size is None:
-            raise err("file-too-large", f"the file is over the {max_bytes:,}-byte limit") from None
-        raise err(
-            "file-too-large",
-            f"the file is {exc.size:,} bytes, over the {max_bytes:,}-byte limit; "
-            "split the scenario or check it is the right file",
-        ) from None
-    except FileNotFoundError:
-        raise err("file-missing", "no such file; check the path") from None
-    except PermissionError:
-        raise err("file-unreadable", "permission denied; check the file's permissions") from None
-    except OSError as exc:
-        raise err("file-unreadable", f"cannot read the file ({exc.strerror or exc})") from None
 
 
 def parse_text(text: str, path: str, raw: bytes = b"") -> YamlDocument:

@@ -568,6 +568,7 @@ def test_every_rubric_diagnostic_code_is_documented() -> None:
     docs = (ROOT / "docs" / "scoring.md").read_text(encoding="utf-8")
     source = (ROOT / "scoring" / "rubric.py").read_text(encoding="utf-8")
     source += (ROOT / "scoring" / "catalog.py").read_text(encoding="utf-8")
+    source += (ROOT / "scoring" / "rubric_files.py").read_text(encoding="utf-8")
     emitted = set(re.findall(r'^\s+"([a-z]+(?:-[a-z]+)+)",$', source, re.MULTILINE))
     assert {"unknown-dimension", "unknown-principle", "unknown-rubric", "broken-rubric"} <= emitted
     for code in emitted:
