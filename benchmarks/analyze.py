@@ -46,6 +46,7 @@ meters:
 flags:
   calm: {label: Calm}
   heard: {label: Heard}
+max_decisions: 100000
 start: s0
 scenes:
 """

@@ -160,6 +160,12 @@ def format_analysis(analysis: Analysis, ref: str | None = None) -> str:
         lines.append(f"  {ending:<28} {'reachable' if reachable else 'NOT REACHABLE'}")
     scenario = ref or analysis.scenario_id
     for label, path in (("Best", analysis.best), ("Worst", analysis.worst)):
+        if path is not None and path.over_limit:
+            lines.append(
+                f"{label} path: {len(path.decisions):,} decisions to ending '{path.ending}', more than the scenario's "
+                f"max_decisions: a run stops before it (not graded)"
+            )
+            continue
         if path is None or path.grade is None:
             how = " without a critical error" if label == "Best" else ""
             lines.append(f"{label} path: none reaches an ending{how}")

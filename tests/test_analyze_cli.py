@@ -222,3 +222,25 @@ def test_the_command_line_defaults_are_the_analysis_defaults():
 
     defaults = {p.name: p.default for p in analyze.params}
     assert defaults["max_states"] == DEFAULT_MAX_STATES and defaults["max_work"] == DEFAULT_MAX_WORK
+
+
+def test_a_path_longer_than_max_decisions_is_reported_not_graded(tmp_path):
+    """The state graph does not count decisions: a path to an ending that needs more than the
+    scenario's max_decisions cannot be played to it, so it is named as such and not graded
+    (grading it used to end analyze with an internal error)."""
+    body = "max_decisions: 3\nstart: s0\nscenes:\n"
+    for i in range(5):
+        body += (f"  s{i}:\n    text: Scene {i}.\n    choices:\n"
+                 f"      - {{id: good, text: Listen., to: {'s' + str(i + 1) if i < 4 else 'end'}, "
+                 "scores: {active_listening: 1}}\n"
+                 f"      - {{id: bad, text: Argue., to: {'s' + str(i + 1) if i < 4 else 'end'}, "
+                 "scores: {active_listening: -1}}\n")
+    body += "  end:\n    end: {rating: good, outcome: Done., debrief: Done.}\n"
+    path = write(tmp_path, body)
+    done = cli("analyze", str(path))
+    out = done.stdout + done.stderr
+    assert "internal error" not in out and done.returncode in (0, 1), out
+    assert "Best path: 5 decisions to ending 'end', more than the scenario's max_decisions" in out, out
+    assert "path(s) take more than the scenario's max_decisions (3) and were not graded" in out, out
+    data = json.loads(cli("analyze", "--json", str(path)).stdout)
+    assert data["best"]["over_limit"] is True and data["best"]["grade"] is None

@@ -141,7 +141,7 @@ def rubric(name: str) -> int:
 @click.option(
     "--max-states",
     type=click.IntRange(min=1),
-    default=200_000,
+    default=500_000,
     show_default=True,
     help="Stop exploring after this many states (reported, never a hang).",
 )
