@@ -778,8 +778,9 @@ def check_scenario(scenario: Scenario, report: Reporter) -> dict[str, Condition]
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a file is loaded. Loading builds millions
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block (restored after); used while a
+    file is loaded and by ``scoring.analysis``. Loading builds millions
     of small objects and no reference cycles (dicts, lists, text, marks); each time the
     allocations pile up the collector walks the whole growing heap, which cost about 40% of
     loading a 50,000-scene file. Reference counting still frees everything as usual."""
@@ -796,7 +797,7 @@ def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, raw: 
     """Load and check one scenario file. Never raises for bad input: look at diagnostics.
     ``raw``: the file's bytes, already read (and hashed) by the caller, so what is checked is
     exactly what it read."""
-    with _gc_paused():
+    with gc_paused():
         return _load_scenario(Path(path), max_bytes, raw)
 
 
