@@ -187,8 +187,8 @@ def _line_cases(line: str) -> dict[str, tuple[str, str]]:
         "a JSON list": ("[1, 2]", "it is not a JSON object"),
         "a newer format": (edited(lambda d: d.update(format="crisis-sim.attempt/2")),
                            "its format is \"crisis-sim.attempt/2\", not crisis-sim.attempt/1; upgrade crisis-sim"),
-        "an unknown key": (edited(lambda d: d.update(front_end="app")),
-                           "it holds 'front_end', which is not part of crisis-sim.attempt/1"),
+        "an unknown key": (edited(lambda d: d.update(headset="vr")),
+                           "it holds 'headset', which is not part of crisis-sim.attempt/1"),
         "an escape in the trainee id": (edited(lambda d: d.update(trainee_id="ana\x1b[2J")),
                                         "trainee_id: not a trainee id"),
         "a bidi override in the name": (edited(lambda d: d.update(trainee_name="Ana\u202eevil")),
@@ -435,11 +435,11 @@ def test_void_of_an_unknown_attempt_is_one_line(records_target, argv, says):
                                                ("--reason", "x" * 201)])
 def test_a_void_reason_or_name_that_cannot_be_shown_is_refused(records_target, option, value):
     ok("run", "overpass-railing", "--trainee", "ana", "--policy", "first")
-    [row] = [json.loads(x) for x in ok("results", "--json").splitlines()]
+    [row] = [json.loads(x) for x in ok("results", "--json", "--include-scripted").splitlines()]
     args = {"--reason": "ok", "--by": "Ortiz", option: value}
     _, [error] = failing("void", row["attempt_id"], *(x for kv in args.items() for x in kv), code=2)
     assert option in error and "\x1b" not in error
-    assert [json.loads(x)["void"] for x in ok("results", "--json").splitlines()] == [None]
+    assert [json.loads(x)["void"] for x in ok("results", "--json", "--include-scripted").splitlines()] == [None]
 
 
 # ---- the merge rule, over generated histories ----

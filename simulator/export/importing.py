@@ -38,6 +38,7 @@ from simulator.export.tabular import JSONL_FORMAT
 from simulator.model import CHOICE_ID, MAX_ID_LENGTH, NAME, SLUG
 from simulator.records.base import json_text
 from simulator.records.rows import (
+    FRONT_ENDS,
     MAX_SEQUENCE,
     STATUSES,
     Attempt,
@@ -55,6 +56,8 @@ MAX_LINE_BYTES = 64 << 20
 REASON_CHARS = 200
 """The longest void reason."""
 TEXT_CHARS = 200
+CHOICE_TEXT_CHARS = 2000
+"""A choice's text as shown (a spoken line can run to a few sentences)."""
 """The longest scenario version or mode label."""
 PATH_CHARS = 4096
 SHOWN_BAD_LINES = 10
@@ -140,6 +143,8 @@ class _Decision(_Strict):
     response_ms: Annotated[int, Field(ge=0, lt=2**53)] | None
     meters_after: dict[str, int]
     flags_after: dict[str, bool]
+    choice_text: Annotated[str, AfterValidator(_label(CHOICE_TEXT_CHARS, "choice text"))] | None = None
+    """The option's text as shown (records schema 4; older exports have none)."""
 
 
 class _Exported(_Strict):
@@ -157,6 +162,9 @@ class _Exported(_Strict):
     rubric_id: _id(NAME)
     rubric_sha256: Sha256
     mode: Annotated[str, AfterValidator(_label(TEXT_CHARS, "mode"))]
+    front_end: Literal[FRONT_ENDS] = "app"  # type: ignore[valid-type]
+    time_pressure: bool | None = None
+    scenario_title: Annotated[str, AfterValidator(_label(TEXT_CHARS, "scenario title"))] | None = None
     seed: Annotated[int, Field(ge=-(2**63), lt=2**63)] | None
     started_at: Time
     ended_at: Time | None
@@ -211,11 +219,13 @@ class _Exported(_Strict):
             self.started_at, self.ended_at, self.status, self.overall, self.passed, self.ending_scene,
             self.ending_rating, None if self.grade is None else json_text(self.grade), self.grade_method,
             voided_at=void.at if void else None, voided_by=void.by if void else None,
-            void_reason=void.reason if void else None, trainee_name=self.trainee_name, source=source,
+            void_reason=void.reason if void else None, front_end=self.front_end,
+            time_pressure=self.time_pressure, scenario_title=self.scenario_title,
+            trainee_name=self.trainee_name, source=source,
         )
         decisions = [
             DecisionRow(self.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
-                        dict(d.meters_after), dict(d.flags_after))
+                        dict(d.meters_after), dict(d.flags_after), d.choice_text)
             for d in self.decisions
         ]
         return attempt, decisions

@@ -274,13 +274,16 @@ class SqlStore:
                     (incoming.trainee_id, incoming.trainee_name or incoming.trainee_id, incoming.started_at))
                 values = [getattr(incoming, c) for c in _STARTED]
                 values[_STARTED.index("status")] = "in_progress"
+                if incoming.time_pressure is not None:  # stored as 0/1 in both dialects
+                    values[_STARTED.index("time_pressure")] = int(incoming.time_pressure)
                 if run(f"INSERT INTO attempts ({', '.join(_STARTED)}) VALUES ({', '.join('?' * len(_STARTED))})",
                        values) != 1:
                     raise StoreError(self._not_stored(what, "the attempt row was not inserted"))
             for d in todo.new_decisions:
-                run(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                run(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
                     (d.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
-                     json_text(d.meters_after), json_text(d.flags_after)))
+                     json_text(d.meters_after), json_text(d.flags_after), d.choice_text))
             if todo.end:
                 ended = [getattr(incoming, c) for c in merge.END]
                 ended[merge.END.index("passed")] = None if incoming.passed is None else int(incoming.passed)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from simulator.records.rows import Attempt, DecisionRow
 
 FACTS = ("trainee_id", "scenario_id", "scenario_version", "scenario_sha256", "scenario_path", "rubric_id",
-         "rubric_sha256", "mode", "seed", "cohort", "started_at")
+         "rubric_sha256", "mode", "seed", "cohort", "started_at", "front_end", "time_pressure", "scenario_title")
 """What an attempt is from its start: two records of one attempt id must agree on all of it."""
 END = ("status", "ended_at", "overall", "passed", "ending_scene", "ending_rating", "grade_json", "grade_method")
 """How it ended (the grade as stored, and the columns copied from it)."""
