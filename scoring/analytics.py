@@ -100,6 +100,7 @@ class ScenarioStats:
     histogram: tuple[int, ...]  # BINS counts of ``scores``
     with_critical: int  # completed attempts with at least one critical error
     critical: tuple[tuple[str, str, int], ...]  # (error id, name, attempts with it), most first
+    pass_mark: int | None = None  # the pass score most of its grades were made with
 
     @property
     def pass_rate(self) -> float | None:
@@ -154,9 +155,10 @@ class CohortReport:
     item_runs: dict[str, int] = field(default_factory=dict)  # scenario -> runs in the item analysis
 
     def missed(self, limit: int = 10) -> list[DecisionStats]:
-        """The most-missed decisions: lowest facility first (then the most reached)."""
+        """The most-missed decisions: lowest facility first (then the most reached), those resting
+        on too few trainees after the others."""
         missed = [d for d in self.decisions if d.facility is not None and d.good < d.reached]
-        missed.sort(key=lambda d: (d.facility, -d.reached, d.scenario_id, d.scene))
+        missed.sort(key=lambda d: (d.too_few, d.facility, -d.reached, d.scenario_id, d.scene))
         return missed[:limit]
 
 
@@ -277,6 +279,7 @@ def analyse(
             with_critical += bool(ids)
             latest[(a.trainee_id, scenario_id)] = a
         scores = tuple(float(a.overall) for a in completed if a.overall is not None)
+        marks = Counter(m for a in completed if (m := _int((a.grade or {}).get("pass_score"))) is not None)
         scenario_stats.append(
             ScenarioStats(
                 scenario_id=scenario_id,
@@ -290,6 +293,7 @@ def analyse(
                 histogram=histogram(scores),
                 with_critical=with_critical,
                 critical=tuple((e, names[e], n) for e, n in sorted(critical.items(), key=lambda kv: (-kv[1], kv[0]))),
+                pass_mark=marks.most_common(1)[0][0] if marks else None,
             )
         )
         by_trainee: dict[str, list[Attempt]] = defaultdict(list)
