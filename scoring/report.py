@@ -17,6 +17,7 @@ from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
 from scoring.rubric import Rubric
 from simulator.model import paragraphs
 from simulator.runner import item, text_width
+from simulator.safetext import one_line
 
 
 def principle_names(source: Grade | Rubric) -> dict[str, str]:
@@ -101,8 +102,17 @@ def _wrap(text: str, indent: str) -> list[str]:
     return out
 
 
-def format_grade(grade: Grade) -> str:
-    """The debrief as text: result, reasons, dimensions, critical errors, decision review."""
+def flag_text(note: str) -> str:
+    """What a trainee's debrief says at a moment their instructor flagged (``crisis-sim flag``,
+    the console): the note, if any. A flag never changes the grade."""
+    note = one_line(note)
+    return f"Your instructor flagged this moment: {note}" if note else "Your instructor flagged this moment."
+
+
+def format_grade(grade: Grade, flags: Mapping[int, str] | None = None) -> str:
+    """The debrief as text: result, reasons, dimensions, critical errors, decision review;
+    ``flags``: the instructor's notes by decision number, shown at their decisions."""
+    flags = flags or {}
     names = principle_names(grade)
     lines = ["", "=== Debrief ==="]
     lines.append(f"Overall score: {grade.overall:g}/100 - {verdict(grade)} (pass mark {grade.pass_score})")
@@ -125,6 +135,8 @@ def format_grade(grade: Grade) -> str:
     for review in grade.decisions:
         chosen = review.chosen
         lines += item(f"{_option(chosen)} {review_worth(review)}", f"  {review.sequence}. ", indent="       ")
+        if review.sequence in flags:
+            lines += _wrap(f">> {flag_text(flags[review.sequence])}", "       ")
         lines += _wrap(f"Points: {points_text(review.earned, names)}", "       ")
         lines += _wrap(chosen.text, "       ")
         if chosen.feedback:

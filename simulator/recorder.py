@@ -100,6 +100,11 @@ def begin(
     return Recorder(store, attempt_id)
 
 
+def flag_notes(store: RecordsStore, attempt_id: str) -> dict[int, str]:
+    """The instructor's flags on an attempt, as notes by decision number (for the debrief)."""
+    return {f.sequence: f.note for f in store.flags_for([attempt_id])[attempt_id]}
+
+
 def stored_decisions(store: RecordsStore, attempt_id: str) -> list[Decision]:
     return [Decision(d.sequence, d.scene, d.choice) for d in store.decisions(attempt_id)]
 

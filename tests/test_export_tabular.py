@@ -281,9 +281,10 @@ def test_jsonl_has_one_versioned_object_per_attempt_with_grade_and_decisions(rec
         "format", "attempt_id", "trainee_id", "trainee_name", "cohort", "scenario_id", "scenario_title",
         "scenario_version", "scenario_sha256", "scenario_path", "rubric_id", "rubric_sha256", "mode", "front_end",
         "time_pressure", "seed", "started_at", "ended_at", "duration_seconds", "status", "overall", "performance",
-        "passed", "ending_scene", "ending_rating", "grade_method", "grade", "void", "decisions",
+        "passed", "ending_scene", "ending_rating", "grade_method", "grade", "void", "decisions", "instructor_flags",
     }
     assert all(set(o) == expected_keys for o in objects)
+    assert all(o["instructor_flags"] == [] for o in objects)  # flags: tests/test_flags.py
 
 
 def test_jsonl_in_small_batches_gives_the_same_lines(records):

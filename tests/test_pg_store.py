@@ -67,9 +67,11 @@ def pg_description(conn: Any, version: int) -> dict[str, Any]:
         elif kind == "constraint" and text.startswith("PRIMARY KEY"):
             entry["key"] = tuple(c.strip() for c in text[text.index("(") + 1 : text.index(")")].split(","))
         elif kind == "constraint" and text.startswith("FOREIGN KEY"):
-            fk = re.fullmatch(r"FOREIGN KEY \((\w+)\) REFERENCES (\w+)\((\w+)\)", text)
+            fk = re.fullmatch(r"FOREIGN KEY \(([\w, ]+)\) REFERENCES (\w+)\(([\w, ]+)\)", text)
             assert fk, text
-            entry["foreign"].add((fk.group(1), fk.group(2), fk.group(3)))
+            ours, theirs = (tuple(c.strip() for c in group.split(",")) for group in (fk.group(1), fk.group(3)))
+            # one (column, table, column) per column, as SQLite's foreign_key_list lists a composite key
+            entry["foreign"] |= {(a, fk.group(2), b) for a, b in zip(ours, theirs, strict=True)}
         elif kind == "constraint":
             entry["checks"] |= _checks(text)
         elif kind == "index" and not text.startswith("CREATE UNIQUE INDEX"):

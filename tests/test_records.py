@@ -254,6 +254,8 @@ def test_migration_from_the_first_schema_keeps_the_data(tmp_path):
         assert decision.choice == "slow-approach" and decision.flags_after == {}
         store.mark_sent("lrs", "a1", ["s1"], "sent")  # a table added by version 2
         assert store.sent_statements("lrs", ["s1", "s2"]) == {"s1"}
+        store.flag("a1", 1, "a table added by version 5")
+        assert [f.note for f in store.flags_for(["a1"])["a1"]] == ["a table added by version 5"]
 
 
 def test_migration_to_schema_3_says_what_each_old_attempt_was(tmp_path):
@@ -277,7 +279,7 @@ def test_migration_to_schema_3_says_what_each_old_attempt_was(tmp_path):
                  "900, '{}', '{}')")
     conn.close()
     with Store.open(db) as store:
-        assert store.version() == SCHEMA_VERSION == 4
+        assert store.version() == SCHEMA_VERSION == 5
         got = {a.id: (a.front_end, a.mode, a.time_pressure, a.scenario_title) for a in store.attempts()}
         assert got == {"run1": ("run", "assessment", None, None), "run2": ("run-scripted", "assessment", None, None),
                        "app1": ("app", "coach", None, None)}

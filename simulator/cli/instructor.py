@@ -1,6 +1,6 @@
 """The instructor's commands: ``report`` (cohort analytics as text, CSV or one HTML file),
-``flag`` (mark a moment of an attempt for the trainee's debrief) and ``console`` (the class
-live, in Textual)."""
+``flag`` (mark a moment of an attempt for the trainee's debrief), ``debrief`` (a recorded
+attempt's debrief, with the flags) and ``console`` (the class live, in Textual)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
-from simulator.cli.base import DB_OPTION, PROG, cli, fail, open_store
+from simulator.cli.base import DB_OPTION, PROG, cli, fail, open_store, scenario_for
 from simulator.cli.records import _time_option
+from simulator.records.rows import MAX_SEQUENCE
+from simulator.safetext import escaped_line
 
 
 @cli.command()
@@ -87,4 +89,67 @@ def _described(filters: Any, where: str) -> str:
         ", ".join(parts) if parts else "all attempts")
 
 
-__all__ = ["PROG", "report"]
+def _note(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from simulator.records.rows import note_problem
+
+    problem = note_problem(value)
+    if problem:
+        raise click.BadParameter(f"the note {problem}", ctx, param)
+    return value
+
+
+@cli.command()
+@click.argument("attempt_id", metavar="ATTEMPT")
+@click.argument("sequence", metavar="DECISION", type=click.IntRange(1, MAX_SEQUENCE))
+@click.option("--note", default="", callback=_note, metavar="TEXT",
+              help="What to look at (one line, up to 500 characters); shown in the trainee's debrief.")
+@click.option("--remove", is_flag=True, help="Remove the flag on this decision instead.")
+@DB_OPTION
+def flag(attempt_id: str, sequence: int, note: str, remove: bool, db: str | None) -> int:
+    """Flag decision number DECISION of attempt ATTEMPT (an id, or its first 6+ characters) for
+    the trainee's debrief: "Your instructor flagged this moment: NOTE". Flagging it again
+    replaces the note. A flag is stored with the attempt and exported (JSON Lines); it never
+    changes the grade."""
+    if remove and note:
+        raise click.UsageError("--remove takes no --note")
+    with open_store(db, create=False) as store:
+        attempt = store.attempt(attempt_id)
+        where = f"decision {sequence} of attempt {attempt.id[:8]} ({attempt.trainee_id}, {attempt.scenario_id})"
+        if remove:
+            if not store.unflag(attempt.id, sequence):
+                return fail(f"{where} is not flagged")
+            click.echo(escaped_line(f"removed the flag on {where}"))
+            return 0
+        store.flag(attempt.id, sequence, note)
+    click.echo(escaped_line(f"flagged {where}" + (f": {note}" if note else "")))
+    return 0
+
+
+@cli.command()
+@click.argument("attempt_id", metavar="ATTEMPT")
+@DB_OPTION
+def debrief(attempt_id: str, db: str | None) -> int:
+    """The debrief of a completed attempt (an id, or its first 6+ characters), recomputed from
+    its recorded decisions, with the moments the instructor flagged."""
+    from scoring.grading import GradeError, grade
+    from scoring.report import format_grade
+    from simulator.recorder import ResumeRefused, check_same_content, flag_notes, stored_decisions
+
+    with open_store(db, create=False) as store:
+        attempt = store.attempt(attempt_id)
+        if attempt.status != "completed":
+            return fail(f"attempt {attempt.id[:8]} is {attempt.status.replace('_', ' ')}: it has no debrief yet"
+                        + ("; 'crisis-sim resume " + attempt.id[:8] + "' continues it"
+                           if attempt.status == "in_progress" else ""))
+        graded = scenario_for(attempt)
+        try:
+            check_same_content(attempt, graded.scenario, graded.rubric)
+            result = grade(graded.scenario, graded.rubric, stored_decisions(store, attempt.id))
+        except (ResumeRefused, GradeError) as exc:
+            return fail(f"attempt {attempt.id[:8]}: cannot recompute its debrief: {exc}")
+        notes = flag_notes(store, attempt.id)
+    click.echo(format_grade(result, notes))
+    return 0
+
+
+__all__ = ["PROG", "debrief", "flag", "report"]

@@ -86,7 +86,10 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
         payload = transcript_json(session, {**extra, "grade": result.as_dict() if result else None})
         click.echo(json.dumps(payload, indent=2))
     elif result is not None:
-        out.write(format_grade(result) + "\n")
+        from simulator.recorder import flag_notes
+
+        flags = flag_notes(recorder.store, recorder.attempt_id) if recorder else {}
+        out.write(format_grade(result, flags) + "\n")
     if session.at_limit:
         return fail(_limit_message(session, script, recorder))
     if recorder and not session.finished:

@@ -21,11 +21,11 @@ import contextlib
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from simulator.export import ExportFilter
-from simulator.records import Attempt, DecisionRow, RecordsStore, parse_time
+from simulator.records import Attempt, DecisionRow, FlagRow, RecordsStore, parse_time
 
 JSONL_FORMAT = "crisis-sim.attempt/1"
 """The ``format`` of every JSON Lines object; bumped when the shape changes incompatibly."""
@@ -140,24 +140,26 @@ def snapshot(store: RecordsStore) -> contextlib.AbstractContextManager[None]:
     return store.snapshot()
 
 
+def _chunks(attempts: Iterable[Attempt], size: int) -> Iterator[list[Attempt]]:
+    """``attempts`` in lists of ``size`` (the last one shorter)."""
+    batch: list[Attempt] = []
+    for attempt in attempts:
+        batch.append(attempt)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _batches(
     attempts: Iterable[Attempt], store: RecordsStore, size: int
 ) -> Iterator[tuple[Attempt, list[DecisionRow]]]:
     """Each attempt with its decisions, fetched ``size`` attempts at a time."""
-    batch: list[Attempt] = []
-
-    def flush() -> Iterator[tuple[Attempt, list[DecisionRow]]]:
+    for batch in _chunks(attempts, size):
         found = store.decisions_for([a.id for a in batch])
         for attempt in batch:
             yield attempt, found[attempt.id]
-        batch.clear()
-
-    for attempt in attempts:
-        batch.append(attempt)
-        if len(batch) >= size:
-            yield from flush()
-    if batch:
-        yield from flush()
 
 
 def dimension_ids(store: RecordsStore, filters: ExportFilter) -> list[str]:
@@ -289,8 +291,9 @@ def write_csv(
     return count
 
 
-def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, Any]:
-    """The JSON Lines object of one attempt (shape ``JSONL_FORMAT``)."""
+def attempt_object(attempt: Attempt, decisions: list[DecisionRow], flags: Sequence[FlagRow] = ()) -> dict[str, Any]:
+    """The JSON Lines object of one attempt (shape ``JSONL_FORMAT``), with the instructor's
+    flags (they never change the grade)."""
     return {
         "format": JSONL_FORMAT,
         "attempt_id": attempt.id,
@@ -336,6 +339,9 @@ def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, 
             }
             for d in decisions
         ],
+        "instructor_flags": [
+            {"sequence": f.sequence, "note": f.note, "flagged_at": f.flagged_at} for f in flags
+        ],
     }
 
 
@@ -347,10 +353,14 @@ def write_jsonl(store: RecordsStore, out: TextIO, filters: ExportFilter, *, batc
     """
     count = 0
     with snapshot(store):
-        for attempt, rows in _batches(filters.attempts(store), store, batch):
-            out.write(json.dumps(attempt_object(attempt, rows), ensure_ascii=True, separators=(",", ":")))
-            out.write("\n")
-            count += 1
+        for chunk in _chunks(filters.attempts(store), batch):
+            ids = [a.id for a in chunk]
+            found, flags = store.decisions_for(ids), store.flags_for(ids)
+            for attempt in chunk:
+                line = attempt_object(attempt, found[attempt.id], flags[attempt.id])
+                out.write(json.dumps(line, ensure_ascii=True, separators=(",", ":")))
+                out.write("\n")
+                count += 1
     return count
 
 

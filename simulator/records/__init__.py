@@ -32,7 +32,7 @@ from pathlib import Path
 
 from simulator.records.errors import StoreError, damaged_message, read_only_message
 from simulator.records.interface import RecordsStore
-from simulator.records.rows import FRONT_ENDS, MODES, Attempt, DecisionRow, Progress, parse_time, utc_now
+from simulator.records.rows import FRONT_ENDS, MODES, Attempt, DecisionRow, FlagRow, Progress, parse_time, utc_now
 from simulator.records.schema import MIGRATIONS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from simulator.records.sqlite import BUSY_TIMEOUT_MS, CHECKS, FULL_CHECK_MAX_BYTES, LOCK_RETRIES, Store
 
@@ -69,6 +69,7 @@ __all__ = [
     "SQLITE_MIGRATIONS",
     "Attempt",
     "DecisionRow",
+    "FlagRow",
     "Progress",
     "RecordsStore",
     "Store",

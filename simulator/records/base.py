@@ -22,13 +22,16 @@ from simulator.records.merge import Plan
 from simulator.records.rows import (
     ATTEMPT_COLUMNS,
     DECISION_COLUMNS,
+    FLAG_COLUMNS,
     Attempt,
     BadValue,
     DecisionRow,
+    FlagRow,
     Progress,
     attempt_from_row,
     check_value,
     decision_from_row,
+    flag_from_row,
     grade_columns,
     progress_from_row,
     utc_now,
@@ -47,6 +50,7 @@ SELECT_ATTEMPTS = (
 SELECT_DECISIONS = "SELECT " + ", ".join(DECISION_COLUMNS) + " FROM decisions"
 _STARTED = ("id", *merge.FACTS, "status")
 """The columns an imported attempt starts with (its end and void are set after its decisions)."""
+SELECT_FLAGS = "SELECT " + ", ".join(FLAG_COLUMNS) + " FROM instructor_flags"
 PROGRESS_SQL = (
     "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), "
     "sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), count(*), "
@@ -303,6 +307,44 @@ class SqlStore:
 
         return self.transact(work)
 
+    # ---- instructor flags (never part of the grade) ----
+
+    def flag(self, attempt_id: str, sequence: int, note: str = "") -> None:
+        """Flag decision ``sequence`` of an attempt for the trainee's debrief; flagging the same
+        moment again replaces its note. The decision must be recorded (StoreError otherwise)."""
+        if not any(self._query("SELECT 1 FROM decisions WHERE attempt_id = ? AND sequence = ?",
+                               (attempt_id, sequence))):
+            raise StoreError(f"attempt {attempt_id[:8]} has no decision {sequence} in {self.path}; "
+                             "'crisis-sim results' and the console show the decisions made")
+        self.write(
+            f"INSERT INTO instructor_flags ({', '.join(FLAG_COLUMNS)}) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (attempt_id, sequence) DO UPDATE SET note = excluded.note, flagged_at = excluded.flagged_at",
+            (attempt_id, sequence, note, utc_now()),
+            expect=1,
+            what=f"the flag on decision {sequence} of attempt {attempt_id[:8]}",
+        )
+
+    def unflag(self, attempt_id: str, sequence: int) -> bool:
+        """Remove a flag; False when there was none."""
+        if not any(self._query("SELECT 1 FROM instructor_flags WHERE attempt_id = ? AND sequence = ?",
+                               (attempt_id, sequence))):
+            return False
+        self.write("DELETE FROM instructor_flags WHERE attempt_id = ? AND sequence = ?", (attempt_id, sequence))
+        return True
+
+    def flags_for(self, attempt_ids: Sequence[str]) -> dict[str, list[FlagRow]]:
+        """The flags of each attempt, in decision order."""
+        out: dict[str, list[FlagRow]] = {a: [] for a in attempt_ids}
+        if not attempt_ids:
+            return out
+        marks = ",".join("?" * len(attempt_ids))
+        for row in self._query(
+            f"{SELECT_FLAGS} WHERE attempt_id IN ({marks}) ORDER BY attempt_id, sequence", list(attempt_ids)
+        ):
+            flag = flag_from_row(row, self.path)
+            out[flag.attempt_id].append(flag)
+        return out
+
     # ---- reading ----
 
     def attempt(self, attempt_id: str) -> Attempt:
@@ -432,8 +474,10 @@ class SqlStore:
                 ids.append(attempt.id)
                 if len(ids) >= batch:
                     decisions += sum(map(len, self.decisions_for(ids).values()))
+                    self.flags_for(ids)  # read through the checked decoder, as exports would
                     ids.clear()
             decisions += sum(map(len, self.decisions_for(ids).values()))
+            self.flags_for(ids)
             broken = self._broken_reference()
         if broken is not None:
             table, row, parent = broken

@@ -37,7 +37,7 @@ MARK = "crisis-sim records"
 _MARK = re.compile(r"\Acrisis-sim records ([0-9a-f]{8})\Z")
 LOCK_KEY = 0x43534D31
 """The advisory lock that serialises migrations (the same number as the SQLite application id)."""
-TABLES = ("schema_version", "trainees", "attempts", "decisions", "lrs_sent", "preferences")
+TABLES = ("schema_version", "trainees", "attempts", "decisions", "lrs_sent", "preferences", "instructor_flags")
 
 _QUALIFIED = re.compile(r'\b(?:pg_temp(?:_\d+)?|"?crisis_sim"?)\.')
 

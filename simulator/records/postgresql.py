@@ -394,7 +394,11 @@ class PostgresStore(SqlStore):
             "UNION ALL SELECT 'decisions', d.attempt_id || ' ' || d.sequence, 'attempts' FROM decisions d "
             "LEFT JOIN attempts a ON a.id = d.attempt_id WHERE a.id IS NULL "
             "UNION ALL SELECT 'lrs_sent', s.statement_id, 'attempts' FROM lrs_sent s "
-            "LEFT JOIN attempts a ON a.id = s.attempt_id WHERE a.id IS NULL LIMIT 1",
+            "LEFT JOIN attempts a ON a.id = s.attempt_id WHERE a.id IS NULL "
+            "UNION ALL SELECT 'instructor_flags', f.attempt_id || ' ' || f.sequence, 'decisions' "
+            "FROM instructor_flags f "
+            "LEFT JOIN decisions d ON d.attempt_id = f.attempt_id AND d.sequence = f.sequence "
+            "WHERE d.attempt_id IS NULL LIMIT 1",
             (),
         )
         return None if not rows else (str(rows[0][0]), str(rows[0][1]), str(rows[0][2]))

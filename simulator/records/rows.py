@@ -139,6 +139,33 @@ class Progress:
     unfinished: int
 
 
+@dataclass(frozen=True)
+class FlagRow:
+    """A moment an instructor flagged: a decision of an attempt, with an optional note. Shown in
+    the trainee's debrief and exported; never read by grading."""
+
+    attempt_id: str
+    sequence: int
+    note: str
+    flagged_at: str
+
+
+NOTE_MAX = 500
+"""The longest instructor note, in characters."""
+
+
+def note_problem(note: str) -> str | None:
+    """Why ``note`` cannot be an instructor's note (shown in a trainee's debrief, a terminal and
+    exports), or None: at most ``NOTE_MAX`` characters, one line, printable characters only
+    (the display-name rule, ``config.label_problem``); empty is fine (a flag without a note)."""
+    if not note:
+        return None
+    from simulator.config import label_problem
+
+    problem = label_problem(note, NOTE_MAX)
+    return None if problem == "is empty" else problem
+
+
 # ---- the checks, one per kind of column ----
 
 
@@ -300,6 +327,16 @@ def check_value(table: str, column: str, value: Any) -> Any:
     return checks[column](value)
 
 
+_FLAG_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("attempt_id", _text),
+    ("sequence", _sequence),
+    ("note", _text),
+    ("flagged_at", _time),
+)
+FLAG_COLUMNS = tuple(name for name, _ in _FLAG_CHECKS)
+"""The columns ``flag_from_row`` expects, in order."""
+
+
 def _attempt_label(attempt_id: Any) -> str:
     return f"attempt {attempt_id[:8]}" if isinstance(attempt_id, str) else f"the attempt with id {_shown(attempt_id)}"
 
@@ -330,6 +367,13 @@ def decision_from_row(row: Sequence[Any], path: str) -> DecisionRow:
     """A ``DecisionRow`` from the values of ``DECISION_COLUMNS``, each checked."""
     where = f"{_attempt_label(row[0])}, decision {_shown(row[1])}"
     return DecisionRow(*_decode(_DECISION_CHECKS, row, path, where))
+
+
+def flag_from_row(row: Sequence[Any], path: str) -> FlagRow:
+    """A ``FlagRow`` from the values of ``FLAG_COLUMNS``, each checked (a note is text; its
+    characters are made safe where it is shown)."""
+    where = f"{_attempt_label(row[0])}, flag at decision {_shown(row[1])}"
+    return FlagRow(*_decode(_FLAG_CHECKS, row, path, where))
 
 
 def progress_from_row(row: Sequence[Any], path: str, trainee_id: str) -> tuple[str, Progress]:

@@ -27,7 +27,7 @@ from functools import cache
 
 from simulator.records.errors import StoreError, damaged_message, not_ours_message
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 VERSION_TABLE = "CREATE TABLE schema_version (version INTEGER NOT NULL)"
 """The one-row table holding the schema version (created before migration 1)."""
@@ -115,6 +115,17 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (trainee_id, name)
     );
     """,
+    # 5: moments an instructor flagged for the trainee's debrief (never part of the grade)
+    """
+    CREATE TABLE instructor_flags (
+        attempt_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        flagged_at TEXT NOT NULL,
+        PRIMARY KEY (attempt_id, sequence),
+        FOREIGN KEY (attempt_id, sequence) REFERENCES decisions(attempt_id, sequence)
+    );
+    """,
 )
 
 POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
@@ -195,6 +206,17 @@ POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (trainee_id, name)
+    );
+    """,
+    # 5: moments an instructor flagged for the trainee's debrief (never part of the grade)
+    """
+    CREATE TABLE instructor_flags (
+        attempt_id TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        note TEXT NOT NULL,
+        flagged_at TEXT NOT NULL,
+        PRIMARY KEY (attempt_id, sequence),
+        FOREIGN KEY (attempt_id, sequence) REFERENCES decisions(attempt_id, sequence)
     );
     """,
 )

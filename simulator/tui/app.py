@@ -23,7 +23,7 @@ from textual.screen import Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
-from simulator.recorder import Recorder, ResumeRefused, begin, resume, stored_decisions
+from simulator.recorder import Recorder, ResumeRefused, begin, flag_notes, resume, stored_decisions
 from simulator.records import MODES, Progress, RecordsStore, StoreError, open_store
 from simulator.safetext import escaped_line, strip_unsafe
 from simulator.tui.commands import ScenarioCommands
@@ -275,7 +275,7 @@ class CrisisSimApp(App[None]):
             )
             return
         result = grade(entry.scenario, entry.rubric, stored_decisions(self.store, attempt.id))
-        self.push_screen(PastDebriefScreen(entry, result, attempt))
+        self.push_screen(PastDebriefScreen(entry, result, attempt, flag_notes(self.store, attempt.id)))
 
     # -- moving between screens --
 
@@ -340,11 +340,13 @@ class CrisisSimApp(App[None]):
             return recorder.finish(session, entry.rubric)
         return grade(session.scenario, entry.rubric, session.decisions)
 
-    def show_debrief(self, entry: Any, result: Any) -> None:
-        """The debrief takes the play screen's place (the ending was read there)."""
+    def show_debrief(self, entry: Any, result: Any, recorder: Recorder | None = None) -> None:
+        """The debrief takes the play screen's place (the ending was read there), with the
+        instructor's flags on the recorded attempt."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PlayScreen):
             self.pop_screen()
-        self.switch_screen(DebriefScreen(entry, result))
+        flags = flag_notes(recorder.store, recorder.attempt_id) if recorder else {}
+        self.switch_screen(DebriefScreen(entry, result, flags))
 
     def entry_reloaded(self, old: Any, new: Any) -> None:
         """A playtest reloaded a scenario: the library (and a replay) use the new version."""

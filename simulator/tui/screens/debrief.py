@@ -5,6 +5,7 @@ with the plain-text debrief."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from scoring.report import (
     advice,
     cap_note,
     dimension_text,
+    flag_text,
     option_worth,
     points_text,
     principle_names,
@@ -42,10 +44,11 @@ class DebriefScreen(Screen[None]):
         Binding("q", "app.request_quit", "Quit"),
     ]
 
-    def __init__(self, entry: Any, grade: Any) -> None:
+    def __init__(self, entry: Any, grade: Any, flags: Mapping[int, str] | None = None) -> None:
         super().__init__()
         self.entry = entry
         self.grade = grade
+        self.flags = dict(flags or {})  # the instructor's notes by decision number
 
     def compose(self) -> ComposeResult:
         g = self.grade
@@ -101,6 +104,8 @@ class DebriefScreen(Screen[None]):
                     f"\nYour choice was {review_worth(review)}",
                     f"\nPoints: {points_text(review.earned, names)}",
                 ]
+                if review.sequence in self.flags:
+                    pieces.append(("\n" + flag_text(self.flags[review.sequence]), "bold"))
                 if chosen.feedback:
                     pieces.append(f"\nWhy: {prose(chosen.feedback)}")
                 label, options = advice(review)

@@ -407,7 +407,7 @@ class PlayScreen(Screen[None]):
 
     def action_continue(self) -> None:
         if self._continue is not None:
-            self.app.show_debrief(self.entry, self.grade)  # type: ignore[attr-defined]
+            self.app.show_debrief(self.entry, self.grade, self.recorder)  # type: ignore[attr-defined]
 
     # -- the playtest: debug panel and live reload --
 
