@@ -152,4 +152,27 @@ def debrief(attempt_id: str, db: str | None) -> int:
     return 0
 
 
-__all__ = ["PROG", "debrief", "flag", "report"]
+@cli.command()
+@click.option("--cohort", metavar="C", help="Only this cohort (the c key changes it).")
+@click.option("--since", callback=_time_option(False), metavar="DATE",
+              help="Watch attempts started on or after DATE (default: the last 12 hours).")
+@click.option("--interval", type=click.FloatRange(0.2, 60), default=1.0, show_default=True,
+              help="Seconds between refreshes.")
+@DB_OPTION
+def console(cohort: str | None, since: str | None, interval: float, db: str | None) -> int:
+    """The instructor's console: the class live from the records store (per trainee the
+    scenario, scene, decisions, time in the scene, meters, critical errors so far, finished or
+    passed), refreshed about once a second without writing; Enter follows a trainee's
+    transcript, f flags a moment for their debrief, a shows cohort analytics with plots, c
+    picks a cohort. Keys and screens: docs/instructor.md."""
+    from simulator.console.app import ConsoleApp
+
+    store = open_store(db, create=False)
+    try:
+        ConsoleApp(store, cohort=cohort, since=since, interval=interval).run()
+    finally:
+        store.close()
+    return 0
+
+
+__all__ = ["PROG", "console", "debrief", "flag", "report"]
