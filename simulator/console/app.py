@@ -191,8 +191,8 @@ class ClassScreen(Screen[None]):
         for row in rows:
             seen.add(row.trainee_id)
             cells = [
-                text(row.trainee_id), text(clip(row.name, 20)), text(row.scenario_id), text(clip(row.scene, 18)),
-                text(row.decisions),
+                text(row.trainee_id), text(clip(row.name, 16)), text(clip(row.scenario_id, 18)),
+                text(clip(row.scene, 14)), text(row.decisions),
                 text(duration(row.in_scene(now)) if row.status == "in_progress" else "-"),
                 text(row.critical, "bold red" if row.critical else ""), status_cell(row),
                 text(row.flags or "", "bold yellow"), meters_cell(row),

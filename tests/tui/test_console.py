@@ -55,7 +55,7 @@ async def test_the_class_table_shows_each_trainee_live(class_db):
         assert in_scene == "2m 52s"  # the second decision was made at 11:02:07.250, now is 11:05
         assert "Agitation" in meters and crit == "0"
         assert cells(app, "ana")[7] == "passed 100" and cells(app, "ben")[6] == "1"  # ben's critical error
-        assert cells(app, "ben")[1] == "[@click=app.quit]Ev…"  # text, never markup, no escape; clipped at 20
+        assert cells(app, "ben")[1] == "[@click=app.qui…"  # text, never markup, no escape; clipped at 16
         # cy decides (another process writes): the row follows within a refresh
         writer = open_store(db)
         writer.record_decision(running.attempt_id, 3, "first_words", "reflect-feeling", meters_after={},
