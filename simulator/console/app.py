@@ -188,6 +188,8 @@ class ClassScreen(Screen[None]):
         now = app.now()
         table = self.query_one(DataTable)
         seen = set()
+        chosen = self.selected()
+        added = False
         for row in rows:
             seen.add(row.trainee_id)
             cells = [
@@ -202,10 +204,15 @@ class ClassScreen(Screen[None]):
                     table.update_cell(row.trainee_id, column, cell)
             else:
                 table.add_row(*cells, key=row.trainee_id)
+                added = True
             self.rows[row.trainee_id] = row
         for gone in set(self.rows) - seen:
             table.remove_row(gone)
             del self.rows[gone]
+        if added:  # keep the rows in trainee order and the cursor on the trainee it was on
+            table.sort("Trainee", key=lambda cell: cell.plain)
+            if chosen is not None and chosen.trainee_id in self.rows:
+                table.move_cursor(row=table.get_row_index(chosen.trainee_id))
         playing = sum(r.status == "in_progress" for r in rows)
         where = f"cohort {app.watch.cohort}" if app.watch.cohort else "every cohort"
         self.query_one("#status", Static).update(parts(

@@ -63,6 +63,15 @@ async def test_the_class_table_shows_each_trainee_live(class_db):
         writer.close()
         assert await wait_until(pilot, lambda: cells(app, "cy")[4] == "3")
         assert cells(app, "cy")[3] == "listening" and cells(app, "cy")[5] == "30s"
+        # a trainee who starts now takes their place in order; the cursor stays on whom it was on
+        await pilot.press("down")
+        writer = open_store(db)
+        play(writer, "bob", SAMPLE_BEST[:1], started_at="2026-03-01T11:04:00.000Z", finish=False)
+        writer.close()
+        table = app.screen.query_one(DataTable)
+        assert await wait_until(pilot, lambda: "bob" in app.screen.rows)
+        assert [str(r.key.value) for r in table.ordered_rows] == ["ana", "ben", "bob", "cy"]
+        assert app.screen.selected().trainee_id == "ben"
         assert app.is_running
 
 
