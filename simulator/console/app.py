@@ -39,9 +39,11 @@ Screen { background: $surface; }
 #transcript { height: 1fr; }
 #analytics { padding: 0 1; }
 .section { margin-top: 1; text-style: bold; }
-.spark-row { height: 3; }
-.spark-label { width: 34; }
-Sparkline { width: 40; height: 2; margin: 0 1; }
+.rate { height: 1; margin-top: 1; }
+.spark-row { height: 2; }
+.spark-label { width: 33; color: $text-muted; }
+.spark-counts { width: 1fr; color: $text-muted; }
+Sparkline { width: 30; height: 2; margin: 0 1 0 0; }
 .dialog-screen { align: center middle; }
 .dialog { width: 80; height: auto; border: round $accent; padding: 1 2; background: $panel; }
 .dialog-error { color: $error; height: auto; }
@@ -288,6 +290,7 @@ class TraineeScreen(Screen[None]):
         super().__init__()
         self.attempt_id = attempt_id
         self.entries: list[TranscriptEntry] = []
+        self.who = "this trainee"
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
@@ -307,6 +310,7 @@ class TraineeScreen(Screen[None]):
         except StoreError as exc:
             self.query_one("#status", Static).update(plain(f"Cannot read the records: {exc}", "bold red"))
             return
+        self.who = f"{attempt.trainee_name} ({attempt.trainee_id})"
         state = {"in_progress": "playing", "completed": "passed" if attempt.passed else "not passed",
                  "abandoned": "abandoned"}[attempt.status]
         self.query_one("#status", Static).update(parts(
@@ -344,7 +348,7 @@ class TraineeScreen(Screen[None]):
         if sequence is None:
             self.notify("No decision yet at or before the cursor: nothing to flag", markup=False)
             return
-        flag_moment(self.app, self.attempt_id, sequence, "this trainee", after=self.refresh_transcript)
+        flag_moment(self.app, self.attempt_id, sequence, self.who, after=self.refresh_transcript)
 
 
 class AnalyticsScreen(Screen[None]):
@@ -390,9 +394,13 @@ class AnalyticsScreen(Screen[None]):
             rate = s.pass_rate or 0.0
             line = label + bar(rate) + Text(f" {100 * rate:3.0f}% ({s.passed}/{s.completed}, {s.trainees} trainees)"
                                             + (" too few" if s.too_few else ""))
-            widgets.append(Horizontal(Static(line, markup=False), classes="spark-row"))
-            widgets.append(Horizontal(Static(Text(" " * 33 + "scores"), classes="spark-label", markup=False),
-                                      Sparkline(list(s.histogram), summary_function=max), classes="spark-row"))
+            widgets.append(Static(line, markup=False, classes="rate"))
+            widgets.append(Horizontal(
+                Static(Text("  scores 0 → 100"), classes="spark-label", markup=False),
+                Sparkline(list(s.histogram), summary_function=max),
+                Static(Text("per band: " + " ".join(str(n) for n in s.histogram)), classes="spark-counts",
+                       markup=False),
+                classes="spark-row"))
         widgets.append(Static("Decisions (each trainee's first run)", classes="section"))
         decisions = DataTable(classes="small", cursor_type="row")
         decisions.add_columns("Scenario", "Decision", "Trainees", "Facility", "", "Discrim.", "Flags")
