@@ -80,13 +80,15 @@ def status_cell(row: TraineeLive) -> Text:
 
 
 def meters_cell(row: TraineeLive) -> Text:
+    """Each shown meter as a short label and its value, in red when it is near its bad end
+    (the trainee screen's transcript shows them in full)."""
     out = Text()
     for i, m in enumerate(row.meters):
         if i:
-            out.append(" · ", "dim")
+            out.append(" ")
         bad = (m.good == "low" and m.value >= m.low + (m.high - m.low) * 0.7) or (
             m.good == "high" and m.value <= m.low + (m.high - m.low) * 0.3)
-        out.append(one_line(m.text), "bold red" if bad else "")
+        out.append(f"{clip(m.label, 9)} {m.value}", "bold red" if bad else "")
     return out
 
 
@@ -160,7 +162,7 @@ class ClassScreen(Screen[None]):
         Binding("c", "cohort", "Cohort"),
         Binding("q", "app.quit", "Quit"),
     ]
-    COLUMNS = ("Trainee", "Name", "Scenario", "Scene", "Dec", "In scene", "Crit", "Status", "Flags", "Meters")
+    COLUMNS = ("Trainee", "Name", "Scenario", "Scene", "Dec", "In scene", "Crit", "Status", "⚑", "Meters")
 
     def __init__(self) -> None:
         super().__init__()
@@ -195,8 +197,8 @@ class ClassScreen(Screen[None]):
         for row in rows:
             seen.add(row.trainee_id)
             cells = [
-                text(row.trainee_id), text(clip(row.name, 16)), text(clip(row.scenario_id, 18)),
-                text(clip(row.scene, 14)), text(row.decisions),
+                text(row.trainee_id), text(clip(row.name, 14)), text(clip(row.scenario_id, 16)),
+                text(clip(row.scene, 12)), text(row.decisions),
                 text(duration(row.in_scene(now)) if row.status == "in_progress" else "-"),
                 text(row.critical, "bold red" if row.critical else ""), status_cell(row),
                 text(row.flags or "", "bold yellow"), meters_cell(row),

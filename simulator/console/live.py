@@ -83,6 +83,7 @@ class _Replay:
     meters: tuple[MeterNow, ...]
     critical: int
     status: str = "in_progress"  # the attempt's status when replayed: a change reads it again
+    session: Session | None = None  # kept, so a new decision is one more step, not a new replay
 
 
 def load_played(attempt: Attempt) -> Scenario | None:
@@ -115,16 +116,24 @@ def meters_of(scenario: Scenario, values: dict[str, int]) -> tuple[MeterNow, ...
     )
 
 
-def replay(scenario: Scenario, rows: Sequence[DecisionRow], listener: Callable[[Event], None] | None = None) -> Session:
+def replay(scenario: Scenario, rows: Sequence[DecisionRow]) -> Session:
     """A session of ``scenario`` after the recorded decisions (as far as they fit)."""
-    session = Session(scenario, [listener] if listener else [])
+    session = Session(scenario)
     session.start()
+    advance(session, rows)
+    return session
+
+
+def advance(session: Session, rows: Sequence[DecisionRow]) -> None:
+    """Apply recorded decisions to ``session``, stopping at the first that does not fit (the
+    session then stays where it was: the table shows the last scene that fits)."""
     for row in rows:
+        if not session.waiting:
+            return
         try:
             session.apply(Decision(row.sequence, row.scene, row.choice))
         except SessionError:
-            break
-    return session
+            return
 
 
 def critical_of(scenario: Scenario, row: DecisionRow) -> str | None:
@@ -198,10 +207,18 @@ class ClassWatch:
             found = _Replay(len(rows), last.scene if last else "?",
                             tuple(MeterNow(k, v, 0, 10, None) for k, v in (last.meters_after if last else {}).items()),
                             0, attempt.status)
+        elif known is not None and known.session is not None and known.count <= len(rows):
+            # decisions are only ever appended: step the kept session through the new ones
+            session = known.session
+            fresh = rows[known.count:]
+            advance(session, fresh)
+            found = _Replay(len(rows), session.scene, meters_of(scenario, session.meters),
+                            known.critical + sum(critical_of(scenario, r) is not None for r in fresh),
+                            attempt.status, session)
         else:
             session = replay(scenario, rows)
             found = _Replay(len(rows), session.scene, meters_of(scenario, session.meters),
-                            sum(critical_of(scenario, r) is not None for r in rows), attempt.status)
+                            sum(critical_of(scenario, r) is not None for r in rows), attempt.status, session)
         self.replays[attempt.id] = found
         return found
 

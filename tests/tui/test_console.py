@@ -53,9 +53,9 @@ async def test_the_class_table_shows_each_trainee_live(class_db):
         assert (trainee, name, scenario, scene, dec, status) == ("cy", "cy", "overpass-railing", "first_words", "2",
                                                                  "playing")
         assert in_scene == "2m 52s"  # the second decision was made at 11:02:07.250, now is 11:05
-        assert "Agitation" in meters and crit == "0"
+        assert meters == "Agitation 5 Rapport 2" and crit == "0"
         assert cells(app, "ana")[7] == "passed 100" and cells(app, "ben")[6] == "1"  # ben's critical error
-        assert cells(app, "ben")[1] == "[@click=app.qui…"  # text, never markup, no escape; clipped at 16
+        assert cells(app, "ben")[1] == "[@click=app.q…"  # text, never markup, no escape; clipped at 14
         # cy decides (another process writes): the row follows within a refresh
         writer = open_store(db)
         writer.record_decision(running.attempt_id, 3, "first_words", "reflect-feeling", meters_after={},
