@@ -254,3 +254,16 @@ def test_played_records_are_analysed(tmp_path):
     assert report.progress[("cy", "overpass-railing")].in_progress == 1
     assert report.scenarios[0].with_critical == 1
     store.close()
+
+
+def test_analytics_report_and_live_view_never_import_textual():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, scoring.analytics, simulator.cohort, simulator.cohort.tables, simulator.cohort.html, "
+        "simulator.console.live, simulator.cli.instructor\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'textual')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
