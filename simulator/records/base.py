@@ -334,16 +334,7 @@ class SqlStore:
 
     def flags_for(self, attempt_ids: Sequence[str]) -> dict[str, list[FlagRow]]:
         """The flags of each attempt, in decision order."""
-        out: dict[str, list[FlagRow]] = {a: [] for a in attempt_ids}
-        if not attempt_ids:
-            return out
-        marks = ",".join("?" * len(attempt_ids))
-        for row in self._query(
-            f"{SELECT_FLAGS} WHERE attempt_id IN ({marks}) ORDER BY attempt_id, sequence", list(attempt_ids)
-        ):
-            flag = flag_from_row(row, self.path)
-            out[flag.attempt_id].append(flag)
-        return out
+        return self._by_attempt(SELECT_FLAGS, flag_from_row, attempt_ids)
 
     # ---- reading ----
 
@@ -403,15 +394,20 @@ class SqlStore:
             yield attempt_from_row(row, self.path)
 
     def decisions_for(self, attempt_ids: Sequence[str]) -> dict[str, list[DecisionRow]]:
-        out: dict[str, list[DecisionRow]] = {a: [] for a in attempt_ids}
+        return self._by_attempt(SELECT_DECISIONS, decision_from_row, attempt_ids)
+
+    def _by_attempt(self, select: str, decode: Callable[[Sequence[Any], str], Any],
+                    attempt_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """The rows of ``select`` (a table keyed by attempt and decision) for each attempt, in
+        decision order, each through its checked decoder."""
+        out: dict[str, list[Any]] = {a: [] for a in attempt_ids}
         if not attempt_ids:
             return out
         marks = ",".join("?" * len(attempt_ids))
-        for row in self._query(
-            f"{SELECT_DECISIONS} WHERE attempt_id IN ({marks}) ORDER BY attempt_id, sequence", list(attempt_ids)
-        ):
-            decision = decision_from_row(row, self.path)
-            out[decision.attempt_id].append(decision)
+        for row in self._query(f"{select} WHERE attempt_id IN ({marks}) ORDER BY attempt_id, sequence",
+                               list(attempt_ids)):
+            found = decode(row, self.path)
+            out[found.attempt_id].append(found)
         return out
 
     def display_name(self, trainee_id: str) -> str | None:
