@@ -162,7 +162,9 @@ class ClassScreen(Screen[None]):
         Binding("c", "cohort", "Cohort"),
         Binding("q", "app.quit", "Quit"),
     ]
-    COLUMNS = ("Trainee", "Name", "Scenario", "Scene", "Dec", "In scene", "Crit", "Status", "⚑", "Meters")
+    COLUMNS = ("Trainee", "Name", "Scene", "Dec", "In scene", "Crit", "Status", "⚑", "Scenario", "Meters")
+    """In the order that keeps what matters most in view on a narrow terminal (80 columns show
+    up to Status)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -197,11 +199,10 @@ class ClassScreen(Screen[None]):
         for row in rows:
             seen.add(row.trainee_id)
             cells = [
-                text(row.trainee_id), text(clip(row.name, 14)), text(clip(row.scenario_id, 16)),
-                text(clip(row.scene, 12)), text(row.decisions),
+                text(row.trainee_id), text(clip(row.name, 14)), text(clip(row.scene, 12)), text(row.decisions),
                 text(duration(row.in_scene(now)) if row.status == "in_progress" else "-"),
                 text(row.critical, "bold red" if row.critical else ""), status_cell(row),
-                text(row.flags or "", "bold yellow"), meters_cell(row),
+                text(row.flags or "", "bold yellow"), text(clip(row.scenario_id, 16)), meters_cell(row),
             ]
             if row.trainee_id in self.rows:
                 for column, cell in zip(self.COLUMNS, cells, strict=True):

@@ -202,11 +202,13 @@ class ClassWatch:
             assert known is not None
             return known
         scenario = self.scenario(attempt)
-        if scenario is None:
+        if scenario is None:  # the scenario file changed or is gone: what the records say
             last = rows[-1] if rows else None
-            found = _Replay(len(rows), last.scene if last else "?",
+            scene = attempt.ending_scene or (f"after {last.scene}" if last else "start")
+            critical = len((attempt.grade or {}).get("critical_errors", [])) if attempt.status == "completed" else 0
+            found = _Replay(len(rows), scene,
                             tuple(MeterNow(k, v, 0, 10, None) for k, v in (last.meters_after if last else {}).items()),
-                            0, attempt.status)
+                            critical, attempt.status)
         elif known is not None and known.session is not None and known.count <= len(rows):
             # decisions are only ever appended: step the kept session through the new ones
             session = known.session

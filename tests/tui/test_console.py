@@ -38,9 +38,10 @@ def console(db, **kwargs) -> ConsoleApp:
     return ConsoleApp(open_store(db, create=False), **kwargs)
 
 
-def cells(app, trainee: str) -> list[str]:
+def cells(app, trainee: str) -> dict[str, str]:
+    """A trainee's row, by column name."""
     table = app.screen.query_one(DataTable)
-    return [c.plain for c in table.get_row(trainee)]
+    return dict(zip(ClassScreen.COLUMNS, (c.plain for c in table.get_row(trainee)), strict=True))
 
 
 async def test_the_class_table_shows_each_trainee_live(class_db):
@@ -49,20 +50,23 @@ async def test_the_class_table_shows_each_trainee_live(class_db):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ClassScreen)
-        trainee, name, scenario, scene, dec, in_scene, crit, status, _flags, meters = cells(app, "cy")
+        row = cells(app, "cy")
+        trainee, name, scenario, scene, dec, status = (row[c] for c in ("Trainee", "Name", "Scenario", "Scene", "Dec",
+                                                                         "Status"))
+        in_scene, crit, meters = row["In scene"], row["Crit"], row["Meters"]
         assert (trainee, name, scenario, scene, dec, status) == ("cy", "cy", "overpass-railing", "first_words", "2",
                                                                  "playing")
         assert in_scene == "2m 52s"  # the second decision was made at 11:02:07.250, now is 11:05
         assert meters == "Agitation 5 Rapport 2" and crit == "0"
-        assert cells(app, "ana")[7] == "passed 100" and cells(app, "ben")[6] == "1"  # ben's critical error
-        assert cells(app, "ben")[1] == "[@click=app.q…"  # text, never markup, no escape; clipped at 14
+        assert cells(app, "ana")["Status"] == "passed 100" and cells(app, "ben")["Crit"] == "1"  # ben's critical error
+        assert cells(app, "ben")["Name"] == "[@click=app.q…"  # text, never markup, no escape; clipped at 14
         # cy decides (another process writes): the row follows within a refresh
         writer = open_store(db)
         writer.record_decision(running.attempt_id, 3, "first_words", "reflect-feeling", meters_after={},
                                flags_after={}, made_at="2026-03-01T11:04:30.000Z")
         writer.close()
-        assert await wait_until(pilot, lambda: cells(app, "cy")[4] == "3")
-        assert cells(app, "cy")[3] == "listening" and cells(app, "cy")[5] == "30s"
+        assert await wait_until(pilot, lambda: cells(app, "cy")["Dec"] == "3")
+        assert cells(app, "cy")["Scene"] == "listening" and cells(app, "cy")["In scene"] == "30s"
         # a trainee who starts now takes their place in order; the cursor stays on whom it was on
         await pilot.press("down")
         writer = open_store(db)
@@ -111,7 +115,7 @@ async def test_cohort_filter_follow_and_flag(class_db):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ClassScreen)
-        assert await wait_until(pilot, lambda: cells(app, "cy")[8] == "1")
+        assert await wait_until(pilot, lambda: cells(app, "cy")["⚑"] == "1")
         # c changes the cohort
         await pilot.press("c")
         await pilot.pause()
