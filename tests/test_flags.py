@@ -69,3 +69,35 @@ def test_bad_flags_are_one_line(records_target):
         result = run_cli(argv)
         assert result.code == code and words in result.stderr, (argv, result)
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_flags_travel_with_an_export_and_a_flag_here_is_kept(records_target, tmp_path):
+    """An export with flags imports into another store (SQLite site -> either store) with them;
+    importing again changes nothing, a flag the instructor set here is never overwritten, and a
+    flag on a decision the line does not hold is a bad line, nothing of it stored."""
+    from simulator.records import open_store
+
+    site = tmp_path / "site.sqlite3"
+    with open_store(site) as store:
+        done = play(store, "dee", SAMPLE_BEST, started_at="2026-03-01T09:00:00.000Z")
+        store.flag(done.attempt_id, 2, "ask her directly")
+        store.flag(done.attempt_id, 4)
+    exported = tmp_path / "site.jsonl"
+    assert run_cli(["export", "--format", "jsonl", "--db", str(site), "--out", str(exported)]).code == 0
+    with records_target.open() as store:
+        assert run_cli(["import", str(exported)]).code == 0
+        assert [(f.sequence, f.note) for f in store.flags_for([done.attempt_id])[done.attempt_id]] == [
+            (2, "ask her directly"), (4, "")]
+        store.flag(done.attempt_id, 4, "our own note")
+        assert run_cli(["import", str(exported)]).code == 0
+        assert [(f.sequence, f.note) for f in store.flags_for([done.attempt_id])[done.attempt_id]] == [
+            (2, "ask her directly"), (4, "our own note")]
+    line = json.loads(exported.read_text())
+    line["attempt_id"] = "00000000-0000-4000-8000-000000000001"
+    line["instructor_flags"] = [{"sequence": 99, "note": "", "flagged_at": "2026-03-01T09:30:00.000Z"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(line) + "\n")
+    result = run_cli(["import", str(bad)])
+    assert result.code == 1 and f"{bad}:1:" in result.stderr and "instructor_flags" in result.stderr, result
+    with records_target.open() as store:
+        assert line["attempt_id"] not in {a.id for a in store.attempts()}

@@ -59,7 +59,7 @@ def import_(files: tuple[str, ...], require_signed: bool, db: str | None) -> int
                                 fail(f"{name}:{line.number}: {line.problem}")
                             continue
                         try:
-                            done = store.import_attempt(line.attempt, line.decisions)
+                            done = store.import_attempt(line.attempt, line.decisions, line.flags)
                         except StoreError as exc:
                             raise StoreError(
                                 f"{exc} (at {name}:{line.number}; the attempts before it are stored: importing again "

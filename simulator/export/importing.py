@@ -44,9 +44,11 @@ from simulator.records.rows import (
     Attempt,
     BadValue,
     DecisionRow,
+    FlagRow,
     check_value,
     grade_columns,
     grade_problem,
+    note_problem,
 )
 from simulator.safefile import open_regular
 from simulator.safetext import unsafe_chars
@@ -147,6 +149,19 @@ class _Decision(_Strict):
     """The option's text as shown (records schema 4; older exports have none)."""
 
 
+def _note(value: str) -> str:
+    problem = note_problem(value)
+    if problem:
+        raise ValueError(f"the note {problem}")
+    return value
+
+
+class _Flag(_Strict):
+    sequence: Annotated[int, Field(ge=1, le=MAX_SEQUENCE)]
+    note: Annotated[str, AfterValidator(_note)]
+    flagged_at: Time
+
+
 class _Exported(_Strict):
     """One line of a JSON Lines export (``docs/records-and-exports.md``, JSON Lines export)."""
 
@@ -180,6 +195,8 @@ class _Exported(_Strict):
     grade: dict[str, Any] | None
     decisions: list[_Decision]
     void: _Void | None = None
+    instructor_flags: list[_Flag] = []
+    """Absent from exports made before flags existed."""
 
     @model_validator(mode="after")
     def _consistent(self) -> _Exported:
@@ -208,10 +225,14 @@ class _Exported(_Strict):
                 raise ValueError(f"decision {number} is numbered {decision.sequence} (decisions go 1, 2, 3, ...)")
             if (decision.kind == "timeout") != (decision.choice is None):
                 raise ValueError(f"decision {number} is a {decision.kind} with choice {json.dumps(decision.choice)}")
+        flagged = [f.sequence for f in self.instructor_flags]
+        if flagged != sorted(set(flagged)) or any(n > len(self.decisions) for n in flagged):
+            raise ValueError(f"instructor_flags {flagged} are not distinct decisions of the {len(self.decisions)} "
+                             "in order")
         return self
 
-    def rows(self, source: str) -> tuple[Attempt, list[DecisionRow]]:
-        """The attempt and its decisions as the records store keeps them."""
+    def rows(self, source: str) -> tuple[Attempt, list[DecisionRow], list[FlagRow]]:
+        """The attempt, its decisions and its flags as the records store keeps them."""
         void = self.void
         attempt = Attempt(
             self.attempt_id, self.trainee_id, self.scenario_id, self.scenario_version, self.scenario_sha256,
@@ -228,7 +249,8 @@ class _Exported(_Strict):
                         dict(d.meters_after), dict(d.flags_after), d.choice_text)
             for d in self.decisions
         ]
-        return attempt, decisions
+        flags = [FlagRow(self.attempt_id, f.sequence, f.note, f.flagged_at) for f in self.instructor_flags]
+        return attempt, decisions, flags
 
 
 @dataclass(frozen=True)
@@ -238,6 +260,7 @@ class Line:
     number: int
     attempt: Attempt
     decisions: list[DecisionRow]
+    flags: list[FlagRow]
 
 
 @dataclass(frozen=True)
@@ -270,8 +293,7 @@ def parse_line(raw: bytes, number: int, source: str) -> Line | BadLine:
         exported = _Exported.model_validate_json(raw)
     except ValidationError as exc:
         return BadLine(number, _problem(exc))
-    attempt, decisions = exported.rows(source)
-    return Line(number, attempt, decisions)
+    return Line(number, *exported.rows(source))
 
 
 def lines(stream: BinaryIO, source: str) -> Iterator[Line | BadLine]:

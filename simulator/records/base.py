@@ -256,11 +256,14 @@ class SqlStore:
         )
         return self.attempt(attempt.id)
 
-    def import_attempt(self, incoming: Attempt, log: Sequence[DecisionRow]) -> Plan:
+    def import_attempt(
+        self, incoming: Attempt, log: Sequence[DecisionRow], flags: Sequence[FlagRow] = ()
+    ) -> Plan:
         """Merge an attempt recorded elsewhere (``merge.plan`` says how), all of it in one
         transaction: its trainee (a new one gets the attempt's display name; an existing one
-        keeps theirs), the attempt, its decisions, its end and void. Everything written is read
-        back before the commit; a conflict writes nothing. Returns the plan carried out."""
+        keeps theirs), the attempt, its decisions, its end and void, and its instructor flags
+        (one already on that decision here is kept, as a stored void is). Everything written is
+        read back before the commit; a conflict writes nothing. Returns the plan carried out."""
         log = list(log)
 
         def work(run: Run, fetch: Fetch) -> Plan:
@@ -270,7 +273,10 @@ class SqlStore:
             stored_log = [decision_from_row(r, self.path) for r in fetch(
                 f"{SELECT_DECISIONS} WHERE attempt_id = ? ORDER BY sequence", (incoming.id,))]
             todo = merge.plan(stored, stored_log, incoming, log)
-            if todo.outcome in (merge.SAME, merge.CONFLICT):
+            if todo.outcome == merge.CONFLICT:
+                return todo
+            if todo.outcome == merge.SAME:
+                self._import_flags(run, fetch, incoming.id, flags)
                 return todo
             what = f"attempt {incoming.id[:8]}"
             if stored is None:
@@ -297,6 +303,7 @@ class SqlStore:
             void_sql = f"UPDATE attempts SET {', '.join(c + ' = ?' for c in merge.VOID)} WHERE id = ?"
             if todo.void and run(void_sql, [*(getattr(incoming, c) for c in merge.VOID), incoming.id]) != 1:
                 raise StoreError(self._not_stored(what, "its void was not stored"))
+            self._import_flags(run, fetch, incoming.id, flags)  # after the decisions they refer to
             # read it all back: the stored attempt must now hold everything the file says
             after = [attempt_from_row(r, self.path) for r in fetch(f"{SELECT_ATTEMPTS} WHERE a.id = ?", (incoming.id,))]
             after_log = [decision_from_row(r, self.path) for r in fetch(
@@ -306,6 +313,18 @@ class SqlStore:
             return todo
 
         return self.transact(work)
+
+    def _import_flags(self, run: Run, fetch: Fetch, attempt_id: str, flags: Sequence[FlagRow]) -> None:
+        """Store an imported attempt's flags in its import transaction; a decision flagged here
+        already keeps its flag (a flag is the instructor's, never overwritten from a file)."""
+        sql = (f"INSERT INTO instructor_flags ({', '.join(FLAG_COLUMNS)}) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (attempt_id, sequence) DO NOTHING")
+        for f in flags:
+            run(sql, (attempt_id, f.sequence, f.note, f.flagged_at))
+        if flags:
+            stored = {r[1] for r in fetch(f"{SELECT_FLAGS} WHERE attempt_id = ?", (attempt_id,))}
+            if not {f.sequence for f in flags} <= stored:
+                raise StoreError(self._not_stored(f"attempt {attempt_id[:8]}", "its flags were not stored"))
 
     # ---- instructor flags (never part of the grade) ----
 
