@@ -38,8 +38,8 @@ def choose(session: Session, rubric: Any, skill: float, rng: random.Random) -> N
 def play_one(store: Any, trainee: str, graded: Any, skill: float, rng: random.Random, *, cohort: str | None = None,
              name: str | None = None, stop_after: int | None = None) -> str:
     """Play one attempt; ``stop_after`` decisions leaves it in progress. Returns the attempt id."""
-    recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="headless", cohort=cohort,
-                     trainee_name=name)
+    recorder = begin(store, trainee, graded.scenario, graded.rubric, mode="assessment", front_end="app",
+                     time_pressure=False, cohort=cohort, trainee_name=name)
     session = Session(graded.scenario)
     session.subscribe(recorder)
     session.start()

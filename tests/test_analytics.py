@@ -55,7 +55,7 @@ def attempt(trainee: str, reviews: list[dict[str, Any]], *, scenario: str = "s",
     done = status == "completed"
     row = Attempt(
         id=f"{trainee}-{scenario}-{started}", trainee_id=trainee, scenario_id=scenario, scenario_version="1",
-        scenario_sha256="0" * 64, scenario_path="", rubric_id="default", rubric_sha256="0" * 64, mode="headless",
+        scenario_sha256="0" * 64, scenario_path="", rubric_id="default", rubric_sha256="0" * 64, mode="assessment",
         seed=None, cohort="c", started_at=started, ended_at=started if done else None, status=status,
         overall=overall if done else None, passed=passed if done else None, ending_scene=None, ending_rating=None,
         grade_json=json.dumps(grade) if done else None, grade_method=method if done else None,

@@ -64,7 +64,8 @@ def test_the_kept_session_agrees_with_a_fresh_replay(tmp_path_factory, seed, ste
     watch = ClassWatch(store, since="2000-01-01")
     from simulator.recorder import begin
 
-    recorder = begin(store, "t", graded.scenario, graded.rubric, mode="headless")
+    recorder = begin(store, "t", graded.scenario, graded.rubric, mode="assessment", front_end="app",
+                     time_pressure=False)
     session = Session(graded.scenario)
     session.subscribe(recorder)
     session.start()
