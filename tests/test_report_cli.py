@@ -80,3 +80,25 @@ def test_bad_command_lines_are_one_line(filled):
     assert code == 1 and "cohort 'nope'" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(["report", "--db", target.db, "--since", "yesterday"])
     assert code == 2 and "not a date" in err
+
+
+def test_scripted_runs_count_only_when_asked(module_store):
+    """The report takes results' and export's filters: a scripted run (nobody chose) is left out
+    unless --include-scripted or --front-end run-scripted, and the first line says which."""
+    from records_factory import SAMPLE_BEST, play
+
+    with module_store.open() as store:
+        play(store, "t-script", SAMPLE_BEST, started_at="2026-04-01T09:00:00.000Z", cohort="scripted",
+             front_end="run-scripted")
+        play(store, "t-hand", ["order-down"], started_at="2026-04-01T10:00:00.000Z", cohort="scripted")
+    base = ["report", "--db", module_store.db, "--cohort", "scripted", "--table", "scenarios"]
+    code, out, err = run_cli(base)
+    assert code == 0, err
+    assert "t-script" not in out and out.splitlines()[0].endswith("; cohort scripted")
+    code, shown, err = run_cli([*base, "--table", "progress"])
+    assert code == 0 and "t-hand" in shown and "t-script" not in shown, shown + err
+    for extra in (["--include-scripted"], ["--front-end", "run-scripted"]):
+        code, shown, err = run_cli([*base[:-2], "--table", "progress", *extra])
+        assert code == 0 and "t-script" in shown, shown + err
+    code, out, err = run_cli([*base, "--include-scripted"])
+    assert code == 0 and "include scripted" in out.splitlines()[0]

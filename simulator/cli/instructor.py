@@ -4,25 +4,20 @@ attempt's debrief, with the flags) and ``console`` (the class live, in Textual).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import click
 
 from simulator.cli.base import DB_OPTION, PROG, cli, fail, open_store, scenario_for
-from simulator.cli.records import _time_option
+from simulator.cli.records import _time_option, export_filter, filter_options
 from simulator.records.rows import MAX_SEQUENCE
 from simulator.safetext import escaped_line
 
 
 @cli.command()
-@click.option("--cohort", metavar="C", help="Only attempts of this cohort.")
-@click.option("--scenario", metavar="ID", help="Only attempts at this scenario id.")
-@click.option("--trainee", metavar="ID", help="Only this trainee's attempts.")
-@click.option("--since", callback=_time_option(False), metavar="DATE",
-              help="Attempts started on or after DATE (YYYY-MM-DD or ISO 8601; UTC unless an offset is given).")
-@click.option("--until", callback=_time_option(True), metavar="DATE",
-              help="Attempts started before DATE (a date alone: up to the end of that day).")
+@filter_options
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "html"]),
               help="text (default; html when --out ends in .html), csv (one table: --table), or html.")
 @click.option("--table", type=click.Choice(["scenarios", "distribution", "decisions", "missed", "critical", "heat",
@@ -30,26 +25,23 @@ from simulator.safetext import escaped_line
               help="Only this table (csv needs one).")
 @click.option("--out", metavar="FILE|-", help="Write to FILE (replaced only when complete); '-' or none: stdout.")
 @DB_OPTION
-def report(cohort: str | None, scenario: str | None, trainee: str | None, since: str | None, until: str | None,
-           fmt: str | None, table: str | None, out: str | None, db: str | None) -> int:
+def report(fmt: str | None, table: str | None, out: str | None, db: str | None, **filter_values: Any) -> int:
     """Cohort analytics: pass rates, score distribution, per-decision facility and
     discrimination, most-missed decisions, critical errors, a trainee x dimension heat map and
-    a trainee x scenario progress matrix. --out report.html writes one self-contained HTML file
-    with charts (no JavaScript, nothing fetched, prints on paper). docs/instructor.md explains
-    every number."""
+    a trainee x scenario progress matrix, over the attempts the filters choose (the same as
+    results and export: scripted runs and voided attempts left out unless asked). --out
+    report.html writes one self-contained HTML file with charts (no JavaScript, nothing
+    fetched, prints on paper). docs/instructor.md explains every number."""
     from simulator.cohort import load
     from simulator.cohort.tables import TABLES
-    from simulator.export import ExportError, ExportFilter
+    from simulator.export import ExportError
 
     fmt = fmt or ("html" if out and out.lower().endswith((".html", ".htm")) else "text")
     if fmt == "csv" and table is None:
         raise click.UsageError(f"--format csv writes one table: add --table ({'|'.join(TABLES)})")
     if fmt == "html" and table is not None:
         raise click.UsageError("--table applies to text and csv; the HTML report holds every table")
-    try:
-        filters = ExportFilter(trainee, scenario, cohort, since, until)
-    except ExportError as exc:
-        raise click.UsageError(str(exc)) from None
+    filters = export_filter(**filter_values)
     try:
         with open_store(db, create=False) as store:
             filters.check_known(store)
@@ -82,9 +74,9 @@ def _write(cohort_report: Any, fmt: str, table: str | None, out: str | None, des
 
 
 def _described(filters: Any, where: str) -> str:
-    parts = [f"{name} {value}" for name, value in (("cohort", filters.cohort), ("scenario", filters.scenario),
-                                                  ("trainee", filters.trainee), ("since", filters.since),
-                                                  ("until", filters.until)) if value]
+    """The report's first line: the store and the filters that chose its attempts."""
+    parts = [name.replace("_", " ") + ("" if value is True else f" {value}")
+             for name, value in dataclasses.asdict(filters).items() if value]
     return f"records: {Path(where).name if '://' not in where else where}; " + (
         ", ".join(parts) if parts else "all attempts")
 
