@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import BEST, SAMPLE, choose, start_play, wait_until
+from conftest import BEST, SAMPLE, choose, continue_to_debrief, start_play, wait_until
 from textual.widgets import Static
 
 from simulator.records import Store
@@ -23,6 +23,7 @@ async def test_the_app_debrief_shows_the_instructors_flag(make_app):
             instructor.flag(attempt.id, 2, "[b]good[/b] pause before the approach")
         for choice in BEST[2:]:
             await choose(pilot, play, choice)
+        await continue_to_debrief(pilot)  # from the ending, read on the play screen
         assert await wait_until(pilot, lambda: isinstance(app.screen, DebriefScreen))
         texts = [str(w.content) for w in app.screen.query(".review").results(Static)]
         assert "Your instructor flagged this moment: [b]good[/b] pause before the approach" in texts[1]
