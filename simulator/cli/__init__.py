@@ -4,8 +4,8 @@ Every failure a user can cause (a bad flag, a missing file, a broken scenario) e
 one-line message and a non-zero exit, never a traceback. Exit codes: 0 ok, 1 the work failed
 (errors found, a run could not go on), 2 the command line was wrong, 130 interrupted.
 
-Commands live in one module per group (``play``, ``records``, ``merging``, ``serve``, ``authoring``); ``base`` holds
-the click group and what they share. Importing this package registers every command.
+Commands live in one module per group (``play``, ``records``, ``merging``, ``serve``, ``authoring``,
+``freetext``); ``base`` holds the click group and what they share. Importing this package registers every command.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from simulator.cli import authoring, merging, play, records, serve  # noqa: F401 - registers the commands
+from simulator.cli import authoring, freetext, merging, play, records, serve  # noqa: F401 - registers the commands
 from simulator.cli.base import PROG, cli, known_error, print_diagnostics
 from simulator.diagnostics import DiagnosticError
 from simulator.safetext import escaped_line
