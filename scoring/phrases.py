@@ -35,7 +35,7 @@ from scoring.catalog import load_graded
 from scoring.grading import option_value
 from scoring.rubric import Rubric
 from simulator.diagnostics import Diagnostic, DiagnosticError, Suggester, has_errors
-from simulator.freetext import Match, Matcher, Option
+from simulator.freetext import Match, Matcher, Option, scenario_names
 from simulator.loader import Reporter, sidecar_path, validate_model
 from simulator.model import Choice, ChoiceId, FormatVersion, Frozen, Ident, Scenario, Text
 from simulator.yamlsource import load_file
@@ -222,10 +222,11 @@ def evaluate(suite: PhraseSuite, matcher: Matcher, split: str | None) -> list[Re
     for u in suite.utterances:
         if split is None or u.split == split:
             by_scene.setdefault(u.scene, []).append(u)
+    names = scenario_names(suite.scenario)
     for sid, utterances in by_scene.items():
         opts = options(suite.scenario.scenes[sid].choices, suite.rubric)
         signs = {o.id: o.sign for o in opts}
-        for u, m in zip(utterances, matcher.match_many([u.text for u in utterances], opts), strict=True):
+        for u, m in zip(utterances, matcher.match_many([u.text for u in utterances], opts, names), strict=True):
             expected_sign = signs[u.expected] if u.expected else 0
             results.append(Result(u, m, expected_sign, signs[m.choice] if m.choice else 0))
     return results
@@ -303,7 +304,7 @@ class Floors:
 
 FLOORS = {
     "minilm": Floors(top1=0.90, coverage=0.75, wrong=0.04, harmful_as_good=0, out_of_scope=0.10),
-    "lexical": Floors(top1=0.70, coverage=0.35, wrong=0.04, harmful_as_good=0, out_of_scope=0.10),
+    "lexical": Floors(top1=0.80, coverage=0.50, wrong=0.04, harmful_as_good=0, out_of_scope=0.10),
 }
 """Per backend (docs/free-text.md#phrase-tests says why these numbers). The lexical fallback finds
 fewer answers, so its top-1 and coverage floors are lower; what it accepts must be as safe."""

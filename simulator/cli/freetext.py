@@ -55,6 +55,7 @@ def match(
     examples (docs/free-text.md). SCENARIO is a library id or a path.
     """
     from scoring.phrases import options
+    from simulator.freetext import scenario_names
 
     graded = load_for_play(scenario, rubric_ref)
     found = graded.scenario.scenes.get(scene)
@@ -65,7 +66,8 @@ def match(
     if not found.choices:
         return fail(f"scene '{scene}' of '{graded.scenario.id}' has no choices to match (an ending or an auto move)")
     matcher = _matcher(backend)
-    results = matcher.match_many(list(texts), options(found.choices, graded.rubric))
+    names = scenario_names(graded.scenario)
+    results = matcher.match_many(list(texts), options(found.choices, graded.rubric), names)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
         return 0

@@ -14,8 +14,9 @@ this package depends on neither scoring nor any user interface.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from simulator.freetext.core import (
     MAX_TEXT,
@@ -27,8 +28,13 @@ from simulator.freetext.core import (
     Thresholds,
     clean,
     decide,
+    find_names,
+    mask_names,
 )
 from simulator.freetext.embedding import BackendUnavailable
+
+if TYPE_CHECKING:
+    from simulator.model import Scenario
 
 BACKENDS = ("auto", "minilm", "lexical")
 """Names a user may ask for: ``auto`` is the model when it can run, else the lexical fallback."""
@@ -45,21 +51,39 @@ class Matcher:
     def name(self) -> str:
         return self.backend.name
 
-    def match(self, text: str, options: Sequence[Option]) -> Match:
-        return self.match_many([text], options)[0]
+    def match(self, text: str, options: Sequence[Option], names: Collection[str] = ()) -> Match:
+        return self.match_many([text], options, names)[0]
 
-    def match_many(self, texts: Sequence[str], options: Sequence[Option]) -> list[Match]:
-        """Match several answers against the same options (one batch for the model)."""
+    def match_many(self, texts: Sequence[str], options: Sequence[Option], names: Collection[str] = ()) -> list[Match]:
+        """Match several answers against the same options (one batch for the model). ``names``
+        (``scenario_names``) are masked in the answers and the options alike."""
         cleaned = [clean(t) for t in texts]
-        sims = self.backend.similarities(cleaned, [_cleaned(o) for o in options]) if options else []
-        return [
-            decide(text, options, sims[i] if options else [], self.backend.name, self.backend.thresholds)
-            for i, text in enumerate(cleaned)
-        ]
+        if not options:
+            return [decide(text, options, [], self.backend.name, self.backend.thresholds) for text in cleaned]
+        prepared = [_prepared(o, names) for o in options]
+        sims = self.backend.similarities([mask_names(t, names) for t in cleaned], prepared)
+        name, thresholds = self.backend.name, self.backend.thresholds
+        return [decide(text, options, sims[i], name, thresholds) for i, text in enumerate(cleaned)]
 
 
-def _cleaned(option: Option) -> Option:
-    return Option(option.id, clean(option.text), tuple(clean(s) for s in option.says), option.value, option.critical)
+def _prepared(option: Option, names: Collection[str]) -> Option:
+    """The option as the backends compare it: cleaned, names masked."""
+    text = mask_names(clean(option.text), names)
+    says = tuple(mask_names(clean(s), names) for s in option.says)
+    return Option(option.id, text, says, option.value, option.critical)
+
+
+def scenario_names(scenario: Scenario) -> frozenset[str]:
+    """The names of people and places in ``scenario`` (``core.find_names``): what it says
+    and does (choices, their examples, spoken lines), its cast, its narration."""
+    spoken: list[str] = []
+    other = [scenario.briefing]
+    for scene in scenario.scenes.values():
+        other.append(scene.text)
+        spoken += [line.says for line in scene.lines]
+        for choice in scene.choices:
+            spoken += [choice.text, *choice.says]
+    return find_names(spoken, [member.name for member in scenario.cast.values()], other)
 
 
 def load_matcher(backend: str = "auto") -> Matcher:
@@ -96,4 +120,5 @@ __all__ = [
     "Scored",
     "Thresholds",
     "load_matcher",
+    "scenario_names",
 ]

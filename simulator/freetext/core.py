@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,44 @@ def clean(text: str) -> str:
     (full-width letters and ligatures become plain ones), curly quotes straight, at most
     ``MAX_TEXT`` characters."""
     return one_line(unicodedata.normalize("NFKC", text)[: MAX_TEXT * 2]).translate(_QUOTES)[:MAX_TEXT]
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
+_STARTS_SENTENCE = re.compile(r"(?:^|(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.]|[?!:\"()\u2014-])\s*$")
+NAME_STAND_IN = "them"
+
+
+def find_names(spoken: Iterable[str], cast: Iterable[str] = (), other: Iterable[str] = ()) -> frozenset[str]:
+    """The names of people and places in a scenario, lowercased: capitalised words inside a
+    sentence (not at its start) of what is said and done (``spoken``: options, examples, lines),
+    and the capitalised words of the cast's names, except words that any text (``other``
+    too: narration) also uses in lower case ('Dispatch' is no name when 'dispatch' is written).
+    Why: the model weighs a name heavily, and every option of a scene may address the same
+    person, so "leave with Mike" came out closer to the option that says "Mike" than to the one
+    that leaves (docs/free-text.md#names)."""
+    spoken = list(spoken)
+    lower: set[str] = set()
+    found: set[str] = set()
+    for text in spoken:
+        for m in _CAPITALISED.finditer(text):
+            if not _STARTS_SENTENCE.search(text[: m.start()]):
+                found.add(m.group(0))
+    for name in cast:
+        found.update(_CAPITALISED.findall(name))
+    for text in [*spoken, *cast, *other]:
+        lower.update(_LOWER_WORD.findall(text))
+    return frozenset(w.lower() for w in found if w.lower() not in lower and w != "I")
+
+
+def mask_names(text: str, names: Collection[str]) -> str:
+    """``text`` with each run of ``names`` (and titles like 'Mr.' before them) replaced by one
+    neutral word, case-insensitively."""
+    if not names:
+        return text
+    alternatives = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
+    run = re.compile(rf"\b(?:{alternatives})\b(?:\.?\s+\b(?:{alternatives})\b)*", re.IGNORECASE)
+    return run.sub(NAME_STAND_IN, text)
 
 
 def has_words(text: str) -> bool:

