@@ -38,7 +38,8 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 """Function words: dropped, so that answers are compared on what they are about."""
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?]")
-_NEGATIONS = frozenset("not no never nobody nothing none nowhere neither nor without cannot".split())
+_NEGATION_TEXT = "not no never nobody nothing none nowhere neither nor without cannot"
+_NEGATIONS = frozenset(_NEGATION_TEXT.split())
 _WORD_WEIGHT = 0.5
 
 
