@@ -15,4 +15,5 @@ BENCHMARKS: dict[str, str] = {
     "startup": "benchmarks.startup",
     "classroom": "benchmarks.classroom",
     "records": "benchmarks.records",
+    "freetext": "benchmarks.freetext",
 }
