@@ -28,14 +28,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from benchmarks.timing import Result, measure_pair, table
 
 NAME = "freetext"
 MEMORY_SCRIPT = """
 import sys
-from pathlib import Path
 from scoring import phrases
 from simulator.freetext import load_matcher, scenario_names
 matcher = load_matcher(sys.argv[1])
@@ -82,7 +80,6 @@ def _per_query(matcher, cases) -> list[float]:
 BARE_MEMORY_SCRIPT = """
 import numpy as np
 import onnxruntime as ort
-from pathlib import Path
 from simulator.freetext import embedding
 options = ort.SessionOptions()
 options.intra_op_num_threads = 1
