@@ -632,6 +632,7 @@ WARNING_CODES = frozenset(
         "long-text",
         "suicide-no-warning",
         "suicide-no-resources",
+        "ambiguous-example",
         # the checks against the rubric (scoring/catalog.attach_rubric)
         "unused-principle",
         "possible-dead-end",

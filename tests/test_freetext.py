@@ -321,3 +321,26 @@ def test_matching_imports_no_ui_and_no_scoring():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd())
     assert out.stdout.strip() == "[]"
+
+
+@needs_model
+def test_a_name_no_longer_pulls_a_harmful_answer_onto_a_good_option(model):
+    """The harmful-as-good error of the first held-out measurement: "leave with mike" (leaving
+    the father alone) was accepted as the option that supports Mike, because that option says
+    'Mike'. Masking the scenario's names narrows that pull: under the thresholds of that
+    measurement the answer is no longer accepted as the good option (today's wider sign margin
+    refuses it either way)."""
+    graded = load_graded("dementia-intruder")
+    opts = options(graded.scenario.scenes["mike_leaving"].choices, graded.rubric)
+    first_measurement = Thresholds(floor=0.40, margin=0.05, sign_margin=0.15, full=0.75, full_margin=0.25)
+
+    def replay(m):
+        sims = {r.id: r.similarity for r in m.ranking}
+        return decide(m.text, opts, [sims[o.id] for o in opts], "minilm", first_measurement), sims
+
+    unmasked, before = replay(model.match("leave with mike", opts))
+    masked, after = replay(model.match("leave with mike", opts, scenario_names(graded.scenario)))
+    assert unmasked.choice == "support-son"  # what the name did
+    assert masked.choice != "support-son"
+    assert before["support-son"] - before["leave-too"] > after["support-son"] - after["leave-too"] + 0.05
+    assert model.match("leave with mike", opts, scenario_names(graded.scenario)).choice != "support-son"
