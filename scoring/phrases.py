@@ -51,6 +51,26 @@ def options(choices: Iterable[Choice], rubric: Rubric) -> list[Option]:
     ]
 
 
+@dataclass(frozen=True)
+class Answers:
+    """Free-text play of one scenario: what a trainee types at a decision, matched to the
+    options on offer (the front ends, ``run --free-text`` and the app, share this)."""
+
+    matcher: Matcher
+    rubric: Rubric
+    names: frozenset[str]
+
+    @classmethod
+    def for_play(cls, scenario: Scenario, rubric: Rubric, matcher: Matcher) -> Answers:
+        return cls(matcher, rubric, scenario_names(scenario))
+
+    def match(self, text: str, choices: Iterable[Choice]) -> Match:
+        """``text`` matched to ``choices`` (those on offer), by the one decision rule
+        (``simulator.freetext.core.decide``: floor, margin, and the wider margin between a
+        harmful option and a good one)."""
+        return self.matcher.match(text, options(choices, self.rubric), self.names)
+
+
 # ---- the sidecar ----------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ the best on offer; principles are named as the rubric names them.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scoring.analysis import Analysis
 from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
@@ -101,8 +102,15 @@ def _wrap(text: str, indent: str) -> list[str]:
     return out
 
 
-def format_grade(grade: Grade) -> str:
-    """The debrief as text: result, reasons, dimensions, critical errors, decision review."""
+def said_by_sequence(decisions: Iterable[Any]) -> dict[int, str]:
+    """What the trainee typed at each decision of a free-text play, by sequence: from a
+    session's decisions or the stored ones (both have ``sequence`` and ``said``)."""
+    return {d.sequence: d.said for d in decisions if getattr(d, "said", None)}
+
+
+def format_grade(grade: Grade, said: Mapping[int, str] | None = None) -> str:
+    """The debrief as text: result, reasons, dimensions, critical errors, decision review.
+    ``said``: what the trainee typed at each decision (free-text play), shown with it."""
     names = principle_names(grade)
     lines = ["", "=== Debrief ==="]
     lines.append(f"Overall score: {grade.overall:g}/100 - {verdict(grade)} (pass mark {grade.pass_score})")
@@ -125,6 +133,8 @@ def format_grade(grade: Grade) -> str:
     for review in grade.decisions:
         chosen = review.chosen
         lines += item(f"{_option(chosen)} {review_worth(review)}", f"  {review.sequence}. ", indent="       ")
+        if said and review.sequence in said:
+            lines += _wrap(f"You said: {said[review.sequence]}", "       ")
         lines += _wrap(f"Points: {points_text(review.earned, names)}", "       ")
         lines += _wrap(chosen.text, "       ")
         if chosen.feedback:
