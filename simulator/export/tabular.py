@@ -86,6 +86,7 @@ DECISION_COLUMNS = (
     "value",
     "best_value",
     "critical_error",
+    "said",
 )
 """The columns of the long CSV (``--decisions``): one row per decision."""
 
@@ -251,6 +252,7 @@ def decision_rows(attempt: Attempt, decisions: list[DecisionRow]) -> Iterator[li
             review["value"] if review else None,
             review["best_value"] if review else None,
             critical.get(d.sequence),
+            d.said,
         ]
         yield ["" if cell is None else cell for cell in row]
 
@@ -333,6 +335,7 @@ def attempt_object(attempt: Attempt, decisions: list[DecisionRow]) -> dict[str, 
                 "response_ms": d.response_ms,
                 "meters_after": d.meters_after,
                 "flags_after": d.flags_after,
+                "said": d.said,
             }
             for d in decisions
         ],

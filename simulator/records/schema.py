@@ -27,7 +27,7 @@ from functools import cache
 
 from simulator.records.errors import StoreError, damaged_message, not_ours_message
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 VERSION_TABLE = "CREATE TABLE schema_version (version INTEGER NOT NULL)"
 """The one-row table holding the schema version (created before migration 1)."""
@@ -115,6 +115,10 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (trainee_id, name)
     );
     """,
+    # 5: what the trainee typed at a decision in free-text play (personal data: their own words)
+    """
+    ALTER TABLE decisions ADD COLUMN said TEXT;
+    """,
 )
 
 POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
@@ -196,6 +200,10 @@ POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL,
         PRIMARY KEY (trainee_id, name)
     );
+    """,
+    # 5: as SQLite's step 5
+    """
+    ALTER TABLE decisions ADD COLUMN said TEXT;
     """,
 )
 """The same steps for PostgreSQL: SQLite's INTEGER (64-bit) is BIGINT, REAL is DOUBLE PRECISION;
