@@ -317,7 +317,9 @@ def interact_free_text(session: Run, read: Callable[[str], str | None], out: IO[
             if match is not None and answer.isdigit() and 1 <= int(answer) <= len(offered):
                 session.choose_position(int(answer), said)
                 break
-            if answer.isdigit():
+            if answer and not offered:
+                say("Nothing you say changes this moment: w lets the time pass.")
+            elif answer.isdigit():
                 say(
                     f"There is no option {answer}: pick 1-{len(offered)}."
                     if match is not None

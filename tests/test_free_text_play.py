@@ -177,3 +177,28 @@ def test_what_was_typed_never_changes_a_grade(graded, rnd, words):
     assert grade(scenario, rubric, session.decisions) == grade(scenario, rubric, plain)
     replayed = Session.replay(scenario, session.decisions)
     assert replayed.decisions == session.decisions and replayed.meters == session.meters
+
+
+def test_a_moment_with_nothing_to_say_waits_for_w(tmp_path):
+    """A timed scene whose every option is hidden by its condition: words cannot be matched to
+    nothing; the trainee is told that w lets the time pass."""
+    from scenario_factory import write
+
+    path = write(
+        tmp_path,
+        """\
+        start: hold
+        scenes:
+          hold:
+            text: He turns away.
+            choices:
+              - {id: ask, text: Ask again, to: done, if: asked}
+            timeout: {seconds: 10, to: done}
+          done:
+            end: {rating: good, outcome: Done.}
+        """,
+    )
+    out = crisis_sim("run", str(path), "--free-text", "--no-record", stdin="hello there\nw\n", backend="fallback")
+    assert out.returncode == 0, out.stderr
+    assert "Nothing you say changes this moment: w lets the time pass." in out.stdout
+    assert "Time ran out after 10 s" in out.stdout and "=== Debrief ===" in out.stdout
