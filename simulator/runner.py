@@ -261,16 +261,12 @@ class Answering(Protocol):
     def match(self, text: str, choices: Iterable[Choice]) -> Match: ...
 
 
-def _option_lines(text: str, prefix: str) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=prefix, subsequent_indent=" " * len(prefix))
-
-
 def _numbered(choices: Sequence[Choice], skip: str | None = None) -> list[str]:
     """The options on offer as numbered lines (their positions kept), ``skip`` left out."""
     lines: list[str] = []
     for position, choice in enumerate(choices, 1):
         if choice.id != skip:
-            lines += _option_lines(choice.text, f"  {position}. ")
+            lines += item(choice.text, f"  {position}. ")
     return lines
 
 
@@ -332,7 +328,7 @@ def interact_free_text(session: Run, read: Callable[[str], str | None], out: IO[
                 position = ids.index(match.choice) + 1 if match.choice in ids else 0
                 if position:
                     say("", f"Closest option (confidence {match.confidence:.2f}):")
-                    say(*_option_lines(offered[position - 1].text, f"  {position}. "))
+                    say(*item(offered[position - 1].text, f"  {position}. "))
                     if len(offered) > 1:
                         say("Other options:", *_numbered(offered, skip=match.choice))
                 else:
