@@ -24,6 +24,7 @@ class BriefingScreen(Screen[None]):
         Binding("r", "resume", "Resume"),
         Binding("m", "toggle_mode", "Mode"),
         Binding("t", "toggle_time", "Time pressure"),
+        Binding("f", "toggle_free_text", "Free text"),
         Binding("question_mark,f1", "app.help", "Help"),
         Binding("q", "app.request_quit", "Quit"),
     ]
@@ -75,7 +76,8 @@ class BriefingScreen(Screen[None]):
             yield Static(
                 plain(
                     "Assessment mode: no feedback until the debrief. Coach mode: feedback after each choice. "
-                    "Time pressure off: timed scenes wait for you."
+                    "Time pressure off: timed scenes wait for you. "
+                    "Free text: answer in your own words; the closest option is shown to confirm."
                 ),
                 markup=False,
                 id="mode-help",
@@ -84,6 +86,7 @@ class BriefingScreen(Screen[None]):
             yield Button("Start (s)", id="start", variant="primary", compact=True)
             yield Button("", id="mode", compact=True, disabled=self.locked)
             yield Button("", id="time", compact=True, disabled=self.locked)
+            yield Button("", id="free-text", compact=True)
             yield Button("Back (Esc)", id="back", compact=True)
         yield Footer()
 
@@ -120,10 +123,15 @@ class BriefingScreen(Screen[None]):
     def time_pressure(self) -> bool:
         return self.app.time_pressure  # type: ignore[attr-defined,no-any-return]
 
+    @property
+    def free_text(self) -> bool:
+        return self.app.free_text  # type: ignore[attr-defined,no-any-return]
+
     def show_settings(self) -> None:
         for button_id, label in (
             ("#mode", f"Mode: {self.mode} (m)"),
             ("#time", f"Time pressure: {'on' if self.time_pressure else 'off'} (t)"),
+            ("#free-text", f"Free text: {'on' if self.free_text else 'off'} (f)"),
         ):
             button = self.query_one(button_id, Button)
             button.label = label
@@ -137,6 +145,10 @@ class BriefingScreen(Screen[None]):
         self.app.set_time_pressure(not self.time_pressure)  # type: ignore[attr-defined]
         self.show_settings()
 
+    def action_toggle_free_text(self) -> None:
+        self.app.set_free_text(not self.free_text)  # type: ignore[attr-defined]
+        self.show_settings()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
             "start": self.action_start,
@@ -144,6 +156,7 @@ class BriefingScreen(Screen[None]):
             "resume": self.action_resume,
             "mode": self.action_toggle_mode,
             "time": self.action_toggle_time,
+            "free-text": self.action_toggle_free_text,
         }
         actions.get(event.button.id or "", self.action_back)()
 

@@ -5,6 +5,7 @@ with the plain-text debrief."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
@@ -42,10 +43,12 @@ class DebriefScreen(Screen[None]):
         Binding("q", "app.request_quit", "Quit"),
     ]
 
-    def __init__(self, entry: Any, grade: Any) -> None:
+    def __init__(self, entry: Any, grade: Any, said: Mapping[int, str] | None = None) -> None:
         super().__init__()
         self.entry = entry
         self.grade = grade
+        self.said = dict(said or {})
+        """What the trainee typed at each decision (free-text play), by sequence."""
 
     def compose(self) -> ComposeResult:
         g = self.grade
@@ -98,6 +101,7 @@ class DebriefScreen(Screen[None]):
                 pieces: list[str | tuple[str, str]] = [
                     (f"{review.sequence}. You: ", "bold"),
                     " ".join(chosen.text.split()),
+                    *([("\nYou said: ", "bold"), self.said[review.sequence]] if review.sequence in self.said else []),
                     f"\nYour choice was {review_worth(review)}",
                     f"\nPoints: {points_text(review.earned, names)}",
                 ]

@@ -5,7 +5,7 @@ per dimension) over the trainee's finished attempts: a bar per attempt, with the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -223,8 +223,8 @@ class PastDebriefScreen(DebriefScreen):
         Binding("q", "app.request_quit", "Quit"),
     ]
 
-    def __init__(self, entry: Any, grade: Any, attempt: Any) -> None:
-        super().__init__(entry, grade)
+    def __init__(self, entry: Any, grade: Any, attempt: Any, said: Mapping[int, str] | None = None) -> None:
+        super().__init__(entry, grade, said)
         self.attempt = attempt
 
     def on_mount(self) -> None:
