@@ -19,7 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.constants import DEFAULT_THEME
 from textual.driver import Driver
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
@@ -289,6 +289,10 @@ class CrisisSimApp(App[None]):
     # -- moving between screens --
 
     def open_briefing(self, entry: Any, replace: bool = False) -> None:
+        if isinstance(self.screen, ModalScreen):
+            # A selection that arrived after a dialog opened (Enter, then q, queued together) is
+            # stale: a briefing must never cover the quit question.
+            return
         if not self.loaded(entry):
             return
         screen = BriefingScreen(entry, locked=self.locked)
