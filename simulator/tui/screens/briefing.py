@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -42,6 +43,8 @@ class BriefingScreen(Screen[None]):
         yield SizeNotice()
         with VerticalScroll(id="briefing"):
             yield Static(parts((s.title, "bold"), f"  ·  {s.difficulty}  ·  about {s.minutes} min"), markup=False)
+            # Free text is shown here, at the top, not as a button: the button row is full at 80x24.
+            yield Static("", id="free-text", markup=False)
             if self.unfinished:
                 with Vertical(id="unfinished"):
                     yield Static(plain(self.unfinished_text()), markup=False)
@@ -86,7 +89,6 @@ class BriefingScreen(Screen[None]):
             yield Button("Start (s)", id="start", variant="primary", compact=True)
             yield Button("", id="mode", compact=True, disabled=self.locked)
             yield Button("", id="time", compact=True, disabled=self.locked)
-            yield Button("", id="free-text", compact=True)
             yield Button("Back (Esc)", id="back", compact=True)
         yield Footer()
 
@@ -131,11 +133,21 @@ class BriefingScreen(Screen[None]):
         for button_id, label in (
             ("#mode", f"Mode: {self.mode} (m)"),
             ("#time", f"Time pressure: {'on' if self.time_pressure else 'off'} (t)"),
-            ("#free-text", f"Free text: {'on' if self.free_text else 'off'} (f)"),
         ):
             button = self.query_one(button_id, Button)
             button.label = label
             button.refresh(layout=True)  # a longer label ('off', 'assessment') gets its width
+        self.query_one("#free-text", Static).update(
+            plain(
+                "Free text: on (f): you answer in your own words, then confirm the closest option."
+                if self.free_text
+                else "Free text: off (f): you pick from the options (f: answer in your own words)."
+            )
+        )
+
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id == "free-text":
+            self.action_toggle_free_text()
 
     def action_toggle_mode(self) -> None:
         self.app.set_mode("assessment" if self.mode == "coach" else "coach")  # type: ignore[attr-defined]
@@ -156,7 +168,6 @@ class BriefingScreen(Screen[None]):
             "resume": self.action_resume,
             "mode": self.action_toggle_mode,
             "time": self.action_toggle_time,
-            "free-text": self.action_toggle_free_text,
         }
         actions.get(event.button.id or "", self.action_back)()
 

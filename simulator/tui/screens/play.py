@@ -301,6 +301,7 @@ class PlayScreen(Screen[None]):
                     f"{match.reason}. Pick an option by its number, or press a to type your answer again.",
                 )
             )
+        self.query_one("#answer", Input).display = False  # room for the options (a brings it back)
         options.focus()
         self.refresh_bindings()
 
