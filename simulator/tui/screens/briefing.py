@@ -139,7 +139,7 @@ class BriefingScreen(Screen[None]):
             button.refresh(layout=True)  # a longer label ('off', 'assessment') gets its width
         self.query_one("#free-text", Static).update(
             plain(
-                "Free text: on (f): you answer in your own words, then confirm the closest option."
+                "Free text: on (f): answer in your own words, then confirm the closest option."
                 if self.free_text
                 else "Free text: off (f): you pick from the options (f: answer in your own words)."
             )
