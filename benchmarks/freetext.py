@@ -29,11 +29,12 @@ import subprocess
 import sys
 import time
 
-from benchmarks.timing import Result, measure_pair, table
+from benchmarks.timing import Result, compare, table
 
 NAME = "freetext"
 MEMORY_SCRIPT = """
 import sys
+from pathlib import Path
 from scoring import phrases
 from simulator.freetext import load_matcher, scenario_names
 matcher = load_matcher(sys.argv[1])
@@ -78,6 +79,7 @@ def _per_query(matcher, cases) -> list[float]:
 
 
 BARE_MEMORY_SCRIPT = """
+from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from simulator.freetext import embedding
@@ -123,7 +125,8 @@ def run(quick: bool) -> list[Result]:
         options.log_severity_level = 3
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    bare, ours = measure_pair(bare_load, lambda: embedding.EmbeddingBackend(), repeats=3 if quick else 5)
+    loads = compare(bare_load, lambda: embedding.EmbeddingBackend(), repeats=3 if quick else 5)
+    bare, ours = loads.baseline, loads.ours
     session = bare.value
     bare.value = ours.value = None
     rows += [["model load, bare onnxruntime (median)", bare.median * 1000, "ms", len(bare.runs)],
