@@ -36,8 +36,8 @@ BACKENDS = [
 
 SCENARIO = "dementia-intruder"
 BEST = ["pause-info", "front-intro", "redirect-sit", "redirect-margaret", "read-bracelet", "ask-medical",
-        "call-ems", "support-son"]
-RUSH = "run up and bang on the door"  # matches rush-door (option 2 at arrival); the trainee then picks 1
+        "call-ems", "support-son", "medics-lead", "note-premise"]
+RUSH = "run up and bang on the door"  # matches rush-door (option 3 at arrival); the trainee then picks 1
 PORCH = "Mr Jensen, I'm officer Reyes from the police, you called us and I'm here to help"  # front-intro
 NONSENSE = "asdf qwerty"
 
@@ -90,8 +90,8 @@ def test_free_text_play_to_the_debrief_keeps_what_was_typed(backend, tmp_path):
     assert first_option not in text[: text.index("Closest option")]
     # the closest option is shown with its text before anything is confirmed
     closest = text.split("Closest option", 1)[1]
-    assert closest.split("\n")[1].startswith("  2. Hurry up the path")  # rush-door, its number and text
-    assert "Enter to confirm 2, another number, or type again" in closest
+    assert closest.split("\n")[1].startswith("  3. Hurry up the path")  # rush-door, its number and text
+    assert "Enter to confirm 3, another number, or type again" in closest
     assert "Not understood: it is not close enough to any option. The options:" in text
     debrief = " ".join(text.split("=== Debrief ===", 1)[1].split())  # wrapped lines joined
     assert "Overall score: 100/100" in debrief
@@ -145,7 +145,7 @@ def test_numbers_and_commands_at_the_free_text_prompt(tmp_path):
     out = crisis_sim("run", SCENARIO, "--free-text", "--no-record", stdin=typed + "q\n", backend="fallback")
     assert out.returncode == 0, out.stderr
     assert "Say it in your own words first: the options are shown after." in out.stdout
-    assert "There is no option 7: pick 1-2." in out.stdout
+    assert "There is no option 7: pick 1-3." in out.stdout
     # arrival has no timer: 'w' is typed text there, matched like any answer, and never a timeout
     assert "Time ran out" not in out.stdout
 

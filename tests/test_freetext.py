@@ -29,6 +29,7 @@ from simulator.freetext import (
 )
 from simulator.freetext import embedding as emb
 from simulator.freetext.core import clean, decide, find_names, mask_names, parts
+from simulator.freetext.lexical import _words as lexical_words
 from simulator.library import library_files
 
 HAVE_MODEL = not emb.missing_modules()
@@ -220,6 +221,12 @@ def test_every_bundled_option_text_matches_itself(backend):
             conditional = {c.id for c in scene.choices if c.if_}
             for o, m in zip(opts, matcher.match_many([o.text for o in opts], opts, names), strict=True):
                 checked += 1
+                if backend == "lexical" and not lexical_words(mask_names(clean(o.text), names)):
+                    # only function words once names are masked ('"Yeah. Let's go."', '"Tell me
+                    # about Luis."'): the fallback sees nothing to match, so it must say 'not
+                    # understood' rather than pick another option
+                    assert m.choice is None, (scenario.id, o.id, m.choice)
+                    continue
                 if m.choice != o.id:
                     assert m.best == o.id or m.ranking[0].similarity == m.ranking[1].similarity, (scenario.id, o.id)
                     assert o.id in conditional and any(
@@ -329,9 +336,21 @@ def test_a_name_no_longer_pulls_a_harmful_answer_onto_a_good_option(model):
     the father alone) was accepted as the option that supports Mike, because that option says
     'Mike'. Masking the scenario's names narrows that pull: under the thresholds of that
     measurement the answer is no longer accepted as the good option (today's wider sign margin
-    refuses it either way)."""
-    graded = load_graded("dementia-intruder")
-    opts = options(graded.scenario.scenes["mike_leaving"].choices, graded.rubric)
+    refuses it either way). The scene is kept as it was then (dementia-intruder 1.x; 2.0 reworded
+    it), so the test stays about masking; the bundled scene today must refuse it too."""
+    opts = [
+        Option("support-son", "\"You've been carrying a lot, Mike. Before you go, let's make sure someone is with him "
+               "tonight. Could your sister come here? I'll stay until someone does. And there's a 24-hour caregiver "
+               "helpline, and I'll ask our county's senior services to call you about respite.\"",
+               ("can your sister come and stay with him tonight?", "I'll stay until someone gets here",
+                "give him the caregiver helpline and a respite referral"), value=65),
+        Option("scold-son", "\"You can't just walk out on him. That's neglect, and you know it.\"",
+               ("you can't walk out on him", "that's neglect", "tell the son he is neglecting his father"), value=-55),
+        Option("leave-too", "\"Fair enough. We'll head off too. Call us if he gets confused again.\"",
+               ("we'll leave too", "fair enough, we'll head off", "clear the call and leave"),
+               value=-85, critical=True),
+    ]
+    names = frozenset({"jensen", "margaret", "mike", "monday", "mr", "reyes", "sam", "thursday"})
     first_measurement = Thresholds(floor=0.40, margin=0.05, sign_margin=0.15, full=0.75, full_margin=0.25)
 
     def replay(m):
@@ -339,8 +358,11 @@ def test_a_name_no_longer_pulls_a_harmful_answer_onto_a_good_option(model):
         return decide(m.text, opts, [sims[o.id] for o in opts], "minilm", first_measurement), sims
 
     unmasked, before = replay(model.match("leave with mike", opts))
-    masked, after = replay(model.match("leave with mike", opts, scenario_names(graded.scenario)))
+    masked, after = replay(model.match("leave with mike", opts, names))
     assert unmasked.choice == "support-son"  # what the name did
     assert masked.choice != "support-son"
     assert before["support-son"] - before["leave-too"] > after["support-son"] - after["leave-too"] + 0.05
-    assert model.match("leave with mike", opts, scenario_names(graded.scenario)).choice != "support-son"
+    assert model.match("leave with mike", opts, names).choice != "support-son"
+    graded = load_graded("dementia-intruder")
+    today = options(graded.scenario.scenes["mike_leaving"].choices, graded.rubric)
+    assert model.match("leave with mike", today, scenario_names(graded.scenario)).choice != "support-son"
