@@ -58,9 +58,9 @@ async def test_free_text_from_sign_in_to_the_debrief(make_app, tmp_path, monkeyp
         await pilot.press("enter")
         await pilot.pause()
 
-        # 2: matched to the harmful option, the trainee reads it and picks another by its number
+        # 2: matched to the harmful option (order-down), the trainee reads it and picks another by its number
         await say(pilot, play, "walk up and shout at her to climb back over now")
-        assert note(play).startswith("Closest option") and "shout at her to climb back over" in note(play)
+        assert note(play).startswith("Closest option") and "Walk straight up to the railing." in note(play)
         await pilot.press(str(position_of(play, "slow-approach")))
         await pilot.pause()
 
