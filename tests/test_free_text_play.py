@@ -202,3 +202,15 @@ def test_a_moment_with_nothing_to_say_waits_for_w(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Nothing you say changes this moment: w lets the time pass." in out.stdout
     assert "Time ran out after 10 s" in out.stdout and "=== Debrief ===" in out.stdout
+
+
+def test_import_keeps_what_was_typed(tmp_path):
+    """An export imported at another site keeps the trainee's words (records schema 5)."""
+    here, there = str(tmp_path / "here.sqlite3"), str(tmp_path / "there.sqlite3")
+    played = crisis_sim("run", SCENARIO, "--free-text", "--db", here, stdin=typed_play(), backend="fallback")
+    assert played.returncode == 0, played.stderr
+    export = tmp_path / "site.jsonl"
+    export.write_text(json.dumps(jsonl(here)) + "\n", encoding="utf-8")
+    imported = crisis_sim("import", str(export), "--db", there)
+    assert imported.returncode == 0, imported.stderr
+    assert [d["said"] for d in jsonl(there)["decisions"][:3]] == [RUSH, PORCH, NONSENSE]

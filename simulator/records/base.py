@@ -284,7 +284,7 @@ class SqlStore:
                 run(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
                     (d.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
-                     json_text(d.meters_after), json_text(d.flags_after), d.choice_text))
+                     json_text(d.meters_after), json_text(d.flags_after), d.choice_text, d.said))
             if todo.end:
                 ended = [getattr(incoming, c) for c in merge.END]
                 ended[merge.END.index("passed")] = None if incoming.passed is None else int(incoming.passed)
