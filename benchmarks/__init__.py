@@ -16,4 +16,5 @@ BENCHMARKS: dict[str, str] = {
     "classroom": "benchmarks.classroom",
     "records": "benchmarks.records",
     "console": "benchmarks.console",
+    "freetext": "benchmarks.freetext",
 }

@@ -37,12 +37,11 @@ from scoring.grading import Grade, grade
 from scoring.rubric import Rubric
 from simulator.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from simulator.engine import Run, SessionError
-from simulator.loader import Reporter, scenario_files, validate_model
+from simulator.loader import Reporter, is_sidecar, scenario_files, sidecar_owner, sidecar_path, validate_model
 from simulator.model import Frozen, Playthrough, Scenario, ScoreRange, TimeoutStep
 from simulator.runner import stuck_message
 from simulator.yamlsource import YamlDocument, load_file, parse_text, read_bytes
 
-SIDECAR_SUFFIXES = (".tests.yaml", ".tests.yml")
 WIDTH = 80
 
 
@@ -57,25 +56,9 @@ class PlaythroughFile(Frozen):
 # ---- files ----------------------------------------------------------------------------------
 
 
-def is_sidecar(path: Path) -> bool:
-    return path.name.endswith(SIDECAR_SUFFIXES)
-
-
 def sidecar_for(scenario_path: Path) -> Path:
     """``NAME.tests.yaml`` next to ``NAME.yaml`` (``NAME.tests.yml`` if only that exists)."""
-    preferred = scenario_path.with_name(scenario_path.stem + ".tests.yaml")
-    alternative = scenario_path.with_name(scenario_path.stem + ".tests.yml")
-    return alternative if not preferred.exists() and alternative.exists() else preferred
-
-
-def scenario_for_sidecar(sidecar: Path) -> Path | None:
-    """The scenario file a sidecar belongs to, or None when there is none."""
-    stem = sidecar.name[: -len(".tests.yaml")] if sidecar.name.endswith(".tests.yaml") else sidecar.name[:-10]
-    for suffix in (".yaml", ".yml"):
-        candidate = sidecar.with_name(stem + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
+    return sidecar_path(scenario_path, ".tests")
 
 
 # ---- load-time checks -----------------------------------------------------------------------
@@ -410,10 +393,10 @@ def expand(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
         if path.is_dir():
             files += scenario_files([path])
             for sidecar in sorted(p for p in path.rglob("*") if p.is_file() and is_sidecar(p)):
-                if scenario_for_sidecar(sidecar) is None:
+                if sidecar_owner(sidecar) is None:
                     problems.append(_orphan(sidecar))
         elif is_sidecar(path):
-            scenario = scenario_for_sidecar(path) if path.is_file() else None
+            scenario = sidecar_owner(path) if path.is_file() else None
             if scenario is None:
                 problems.append(_orphan(path) if path.is_file() else _missing(str(given)))
             else:
@@ -432,14 +415,15 @@ def expand(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
 
 
 def _orphan(sidecar: Path) -> Diagnostic:
-    stem = sidecar.name.rsplit(".tests.", 1)[0]
+    stem, kind = sidecar.name.rsplit(".", 2)[:2]
+    what = "playthrough tests" if kind == "tests" else "phrase tests"
     return Diagnostic(
         str(sidecar),
         0,
         0,
         "error",
         "orphan-tests",
-        f"no scenario file {stem}.yaml next to these playthrough tests; rename the file to match its scenario",
+        f"no scenario file {stem}.yaml next to these {what}; rename the file to match its scenario",
     )
 
 

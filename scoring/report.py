@@ -10,7 +10,8 @@ the best on offer; principles are named as the rubric names them.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scoring.analysis import Analysis
 from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
@@ -109,9 +110,16 @@ def flag_text(note: str) -> str:
     return f"Your instructor flagged this moment: {note}" if note else "Your instructor flagged this moment."
 
 
-def format_grade(grade: Grade, flags: Mapping[int, str] | None = None) -> str:
+def said_by_sequence(decisions: Iterable[Any]) -> dict[int, str]:
+    """What the trainee typed at each decision of a free-text play, by sequence: from a
+    session's decisions or the stored ones (both have ``sequence`` and ``said``)."""
+    return {d.sequence: d.said for d in decisions if getattr(d, "said", None)}
+
+
+def format_grade(grade: Grade, flags: Mapping[int, str] | None = None, said: Mapping[int, str] | None = None) -> str:
     """The debrief as text: result, reasons, dimensions, critical errors, decision review;
-    ``flags``: the instructor's notes by decision number, shown at their decisions."""
+    ``flags``: the instructor's notes by decision number, shown at their decisions; ``said``: what
+    the trainee typed at each decision (free-text play), shown with it."""
     flags = flags or {}
     names = principle_names(grade)
     lines = ["", "=== Debrief ==="]
@@ -135,6 +143,8 @@ def format_grade(grade: Grade, flags: Mapping[int, str] | None = None) -> str:
     for review in grade.decisions:
         chosen = review.chosen
         lines += item(f"{_option(chosen)} {review_worth(review)}", f"  {review.sequence}. ", indent="       ")
+        if said and review.sequence in said:
+            lines += _wrap(f"You said: {said[review.sequence]}", "       ")
         if review.sequence in flags:
             lines += _wrap(f">> {flag_text(flags[review.sequence])}", "       ")
         lines += _wrap(f"Points: {points_text(review.earned, names)}", "       ")

@@ -198,6 +198,19 @@ class LibrarySettings(_Section):
     )
 
 
+class FreeTextSettings(_Section):
+    enabled: bool = Field(
+        False,
+        description="Free-text answers start on in the app's briefing for trainees who have not chosen "
+        "(each trainee's own choice is remembered).",
+    )
+    send_typed_text: bool = Field(
+        False,
+        description="xAPI: put what trainees typed in free-text play in their 'answered' statements "
+        "(personal data; off, it stays in the records and the JSON Lines export).",
+    )
+
+
 class Config(_Section):
     trainee: TraineeSettings = TraineeSettings()
     records: RecordsSettings = RecordsSettings()
@@ -206,6 +219,7 @@ class Config(_Section):
     lrs: LrsSettings = LrsSettings()
     signing: SigningSettings = SigningSettings()
     scenarios: ScenarioSettings = ScenarioSettings()
+    freetext: FreeTextSettings = FreeTextSettings()
 
 
 def config_path() -> Path:

@@ -94,6 +94,9 @@ class ChoiceMade(Event):
     meters_before: dict[str, int]
     meters_after: dict[str, int]
     flags_after: dict[str, bool]
+    said: str | None = None
+    """In free-text play, what the trainee typed before confirming this choice (personal data;
+    never read by grading)."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,14 @@ class Stuck(Event):
 
 @dataclass(frozen=True)
 class Decision:
-    """What the trainee did at one decision point: a choice id, or ``None`` for a timeout."""
+    """What the trainee did at one decision point: a choice id, or ``None`` for a timeout.
+    ``said`` is the free-text answer typed before confirming the choice, if any: kept for the
+    debrief and the records, never read by grading (a grade depends on ``choice`` alone)."""
 
     sequence: int
     scene: str
     choice: str | None
+    said: str | None = None
 
 
 Listener = Callable[[Event], None]
@@ -238,8 +244,9 @@ class Run:
         self._started = True
         return self._settle([])
 
-    def choose(self, choice_id: str) -> list[Event]:
-        """Take the choice with this id; refused (and nothing changes) if it is not on offer."""
+    def choose(self, choice_id: str, said: str | None = None) -> list[Event]:
+        """Take the choice with this id; refused (and nothing changes) if it is not on offer.
+        ``said``: the free-text answer the trainee confirmed as this choice."""
         self._require_waiting()
         available = {c.id: c for c in self.offered()}
         choice = available.get(choice_id)
@@ -248,20 +255,28 @@ class Run:
             raise SessionError(f"choice '{choice_id}' is not on offer in scene '{self.scene}' (offered: {offered})")
         scene, before = self.scene, dict(self.meters)
         self._take_choice(scene, choice)
-        decision = Decision(len(self.decisions) + 1, scene, choice_id)
+        decision = Decision(len(self.decisions) + 1, scene, choice_id, said)
         self.decisions.append(decision)
         made = ChoiceMade(
-            decision.sequence, scene, choice_id, choice.text, choice.to, before, dict(self.meters), dict(self.flags)
+            decision.sequence,
+            scene,
+            choice_id,
+            choice.text,
+            choice.to,
+            before,
+            dict(self.meters),
+            dict(self.flags),
+            said,
         )
         return self._settle([made])
 
-    def choose_position(self, position: int) -> list[Event]:
+    def choose_position(self, position: int, said: str | None = None) -> list[Event]:
         """Take the ``position``-th (1-based) choice on offer."""
         self._require_waiting()
         available = self.offered()
         if not 1 <= position <= len(available):
             raise SessionError(f"there is no choice {position} in scene '{self.scene}' (1..{len(available)} on offer)")
-        return self.choose(available[position - 1].id)
+        return self.choose(available[position - 1].id, said)
 
     def expire(self) -> list[Event]:
         """Let the scene's timer run out."""
@@ -285,7 +300,7 @@ class Run:
                 f"decision {decision.sequence} was made in scene '{decision.scene}', "
                 f"but the session is in '{self.scene}'"
             )
-        return self.expire() if decision.choice is None else self.choose(decision.choice)
+        return self.expire() if decision.choice is None else self.choose(decision.choice, decision.said)
 
     @classmethod
     def replay(cls, scenario: Scenario, decisions: Iterable[Decision], listeners: Iterable[Listener] = ()) -> Self:

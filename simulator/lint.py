@@ -3,8 +3,10 @@
 Wording lint: stigmatising or unsafe language in the scenario's own voice.
 
 Checked: narration, feedback, debriefs, outcomes, briefing, summary, objectives, content warning,
-resources, cast descriptions and labels. Not checked: what characters say (``lines``) and what
-the trainee says or does (choice ``text``): realism, and the bad options trainees must learn to
+resources, cast descriptions and labels, and the ``says:`` examples of options that lose no
+points (a trainee who typed such words would be matched to an option graded as good). Not
+checked: what characters say (``lines``) and what the trainee says or does (choice ``text``, and
+the examples of options that lose points): realism, and the bad options trainees must learn to
 avoid, may need those words. Safe-messaging rules: domain guide section 2; person-first
 language: section 4; the term "excited delirium" is not used (ACEP withdrew support in 2023).
 """
@@ -76,6 +78,10 @@ def _texts(s: Scenario) -> Iterator[tuple[Loc, str, str]]:
         yield ("scenes", sid, "text"), f"the narration of scene '{sid}'", scene.text
         for i, choice in enumerate(scene.choices):
             yield ("scenes", sid, "choices", i, "feedback"), f"the feedback of choice '{choice.id}'", choice.feedback
+            if choice.critical is None and all(points >= 0 for points in choice.scores.values()):
+                for j, example in enumerate(choice.says):
+                    what = f"an example of choice '{choice.id}', which loses no points"
+                    yield ("scenes", sid, "choices", i, "says", j), what, example
         if scene.timeout is not None:
             yield ("scenes", sid, "timeout", "feedback"), f"the timeout feedback of '{sid}'", scene.timeout.feedback
         if scene.end is not None:
@@ -231,9 +237,44 @@ def check_safe_messaging(scenario: Scenario, warn: Warn) -> None:
         )
 
 
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def check_examples(scenario: Scenario, warn: Warn) -> None:
+    """``ambiguous-example``: a ``says:`` example that is also another option's text or example
+    in the same scene (the same words cannot be matched to two options; free-text matching
+    would always answer "not understood" for them), or repeated within its option."""
+    for sid, scene in scenario.scenes.items():
+        owner: dict[str, str] = {}
+        for choice in scene.choices:
+            for text in (choice.text, *choice.says):
+                owner.setdefault(_normal(text), choice.id)
+        for i, choice in enumerate(scene.choices):
+            seen: set[str] = set()
+            for j, example in enumerate(choice.says):
+                key = _normal(example)
+                other = owner.get(key)
+                if other is not None and other != choice.id:
+                    warn(
+                        ("scenes", sid, "choices", i, "says", j),
+                        "ambiguous-example",
+                        f"this example of choice '{choice.id}' is also the text or an example of '{other}' in scene "
+                        f"'{sid}'; an answer cannot be matched to both: reword it or remove it",
+                    )
+                elif key in seen or key == _normal(choice.text):
+                    warn(
+                        ("scenes", sid, "choices", i, "says", j),
+                        "ambiguous-example",
+                        f"this example of choice '{choice.id}' repeats its text or another of its examples; remove it",
+                    )
+                seen.add(key)
+
+
 def authoring_lint(scenario: Scenario, warn: Warn) -> None:
     """Every authoring check, each reporting through ``warn`` (the loader's ``Reporter.warn``)."""
     check_feedback(scenario, warn)
+    check_examples(scenario, warn)
     check_decisions(scenario, warn)
     check_length(scenario, warn)
     check_safe_messaging(scenario, warn)

@@ -23,7 +23,7 @@ from simulator.diagnostics import Diagnostic, DiagnosticError, Suggester, did_yo
 from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
 from simulator.lint import authoring_lint, wording_findings
 from simulator.model import MAX_ID_LENGTH, PATTERN_HELP, Choice, Scenario, Scene, Timeout
-from simulator.sources import scenario_files
+from simulator.sources import is_sidecar, scenario_files, sidecar_owner, sidecar_path  # noqa: F401 - re-exported
 from simulator.yamlsource import DEFAULT_MAX_BYTES, SourceMap, YamlDocument, load_bytes, load_file
 
 Loc = tuple[str | int, ...]
@@ -632,6 +632,7 @@ WARNING_CODES = frozenset(
         "long-text",
         "suicide-no-warning",
         "suicide-no-resources",
+        "ambiguous-example",
         # the checks against the rubric (scoring/catalog.attach_rubric)
         "unused-principle",
         "possible-dead-end",

@@ -40,6 +40,8 @@ Ident = Annotated[str, StringConstraints(pattern=NAME, max_length=MAX_ID_LENGTH)
 ChoiceId = Annotated[str, StringConstraints(pattern=CHOICE_ID, max_length=MAX_ID_LENGTH)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 Points = Annotated[int, Field(ge=-3, le=3)]
+Phrasing = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+"""An example phrasing of a choice (``says:``): a sentence, not an essay (the model reads 128 word pieces)."""
 
 
 def paragraphs(text: str) -> list[str]:
@@ -139,6 +141,12 @@ class Choice(Frozen):
 
     id: ChoiceId = Field(description="Unique within the scene; records and tests refer to it.")
     text: Text = Field(description="What the trainee says or does.")
+    says: list[Phrasing] = Field(
+        default_factory=list,
+        description="Other ways a trainee might put this option in their own words, for free-text answers: "
+        "typed answers close to any of them are matched to this option (docs/free-text.md). Short and "
+        "typical, e.g. ['are you thinking of suicide?'].",
+    )
     to: Ident = Field(description="Scene to move to.")
     if_: str | None = Field(None, alias="if", description="Only offered when this condition holds.")
     effects: dict[Ident, int] = Field(

@@ -45,6 +45,7 @@ class Recorder:
                 flags_after=event.flags_after,
                 response_ms=elapsed,
                 choice_text=event.text if isinstance(event, ChoiceMade) else None,
+                said=event.said if isinstance(event, ChoiceMade) else None,
             )
             self._offered_at = None
         elif isinstance(event, Stuck) and event.reason == "decision-limit":
@@ -106,7 +107,7 @@ def flag_notes(store: RecordsStore, attempt_id: str) -> dict[int, str]:
 
 
 def stored_decisions(store: RecordsStore, attempt_id: str) -> list[Decision]:
-    return [Decision(d.sequence, d.scene, d.choice) for d in store.decisions(attempt_id)]
+    return [Decision(d.sequence, d.scene, d.choice, d.said) for d in store.decisions(attempt_id)]
 
 
 def check_same_content(attempt: Attempt, scenario: Scenario, rubric: Any) -> None:

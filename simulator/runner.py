@@ -11,9 +11,9 @@ import random
 import shutil
 import textwrap
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol
 
 from simulator.engine import (
     AutoMoved,
@@ -27,7 +27,8 @@ from simulator.engine import (
     Stuck,
     TimedOut,
 )
-from simulator.model import Scenario, paragraphs
+from simulator.freetext.core import Match, clean
+from simulator.model import Choice, Scenario, paragraphs
 from simulator.rules import MAX_AUTO_MOVES
 
 WIDTH = 88
@@ -78,8 +79,9 @@ def notes_line(session: Run) -> str:
     return "; ".join(f.label for name, f in session.scenario.flags.items() if f.show and session.flags[name])
 
 
-def describe(event: Event, session: Run) -> list[str]:
-    """Plain-text lines for one event."""
+def describe(event: Event, session: Run, free_text: bool = False) -> list[str]:
+    """Plain-text lines for one event. In ``free_text`` play the options are not listed when
+    offered: the trainee answers in their own words first (``interact_free_text``)."""
     scenario = session.scenario
     if isinstance(event, SceneEntered):
         lines = [""]
@@ -95,13 +97,14 @@ def describe(event: Event, session: Run) -> list[str]:
         notes = notes_line(session)
         if notes:
             lines += item(f"[Notes: {notes}]", indent=" ")
-        for choice in event.choices:
+        for choice in [] if free_text else event.choices:
             lines += item(choice.text, f"  {choice.position}. ")
         if event.timeout_seconds:
             lines.append(f"  (timed: {event.timeout_seconds} s to decide)")
         return lines
     if isinstance(event, ChoiceMade):
-        return ["", *item(f"> Decision {event.sequence}: [{event.choice}] {event.text}", indent="  ")]
+        said = item(f"You said: {event.said}", "  ") if event.said else []
+        return ["", *item(f"> Decision {event.sequence}: [{event.choice}] {event.text}", indent="  "), *said]
     if isinstance(event, TimedOut):
         return ["", f"> Time ran out after {event.seconds} s: you did not act."]
     if isinstance(event, AutoMoved):
@@ -199,11 +202,11 @@ def run_script(session: Run, script: Script) -> list[str]:
     return warnings
 
 
-def print_events(out: IO[str], session: Run) -> Callable[[Event], None]:
+def print_events(out: IO[str], session: Run, free_text: bool = False) -> Callable[[Event], None]:
     """A listener that prints each event as it happens."""
 
     def listener(event: Event) -> None:
-        for line in describe(event, session):
+        for line in describe(event, session, free_text):
             out.write(line + "\n")
         out.flush()
 
@@ -249,6 +252,87 @@ def interact(session: Run, read: Callable[[str], str | None], out: IO[str]) -> s
                 session.choose(answer)
         except SessionError as exc:
             out.write(f"{exc}. Type a number from the list.\n")
+    return "stuck" if session.stuck else "finished"
+
+
+class Answering(Protocol):
+    """What free-text play needs from the matching side (``scoring.phrases.Answers``)."""
+
+    def match(self, text: str, choices: Iterable[Choice]) -> Match: ...
+
+
+def _numbered(choices: Sequence[Choice], skip: str | None = None) -> list[str]:
+    """The options on offer as numbered lines (their positions kept), ``skip`` left out."""
+    lines: list[str] = []
+    for position, choice in enumerate(choices, 1):
+        if choice.id != skip:
+            lines += item(choice.text, f"  {position}. ")
+    return lines
+
+
+def interact_free_text(session: Run, read: Callable[[str], str | None], out: IO[str], answers: Answering) -> str:
+    """Play in free text (``run --free-text``): at each decision the trainee types what they
+    would say or do; the closest option is shown, its text in full, to confirm with Enter or to
+    replace by another's number; an answer not understood (``Match.understood``: the matcher's
+    one decision rule, with its wider margin between harmful and good options) lists every
+    option to pick from. The confirmed choice keeps what was typed (``said``). Like
+    ``interact``, ``w`` lets a timer run out and there is no clock. Returns how it ended:
+    ``finished``, ``stuck``, ``quit`` or ``eof``."""
+
+    def say(*lines: str) -> None:
+        out.write("".join(line + "\n" for line in lines))
+        out.flush()
+
+    while session.waiting:
+        offered = session.offered()
+        commands = ("w to wait, " if session.timeout_seconds() else "") + "q to quit"
+        said: str | None = None
+        match: Match | None = None
+        position = 0  # of the matched option, when there is one
+        while True:  # one decision: type, then confirm, pick another or type again
+            if match is None:
+                prompt = "What do you say or do?"
+            elif position:
+                prompt = f"Enter to confirm {position}, another number, or type again"
+            else:
+                prompt = f"Pick 1-{len(offered)}, or type again"
+            line = read(f"{prompt} ({commands})> ")
+            if line is None:
+                say("", "Input ended; stopped at this scene.")
+                return "eof"
+            answer = line.strip()
+            if answer.lower() in ("q", "quit", "exit"):
+                say("Stopped at this scene.")
+                return "quit"
+            if answer.lower() in ("w", "wait") and session.timeout_seconds():
+                session.expire()
+                break
+            if position and not answer:
+                session.choose_position(position, said)
+                break
+            if match is not None and answer.isdigit() and 1 <= int(answer) <= len(offered):
+                session.choose_position(int(answer), said)
+                break
+            if answer and not offered:
+                say("Nothing you say changes this moment: w lets the time pass.")
+            elif answer.isdigit():
+                say(
+                    f"There is no option {answer}: pick 1-{len(offered)}."
+                    if match is not None
+                    else "Say it in your own words first: the options are shown after."
+                )
+            elif answer:
+                said = clean(answer)
+                match = answers.match(said, offered)
+                ids = [c.id for c in offered]
+                position = ids.index(match.choice) + 1 if match.choice in ids else 0
+                if position:
+                    say("", f"Closest option (confidence {match.confidence:.2f}):")
+                    say(*item(offered[position - 1].text, f"  {position}. "))
+                    if len(offered) > 1:
+                        say("Other options:", *_numbered(offered, skip=match.choice))
+                else:
+                    say("", f"Not understood: {match.reason}. The options:", *_numbered(offered))
     return "stuck" if session.stuck else "finished"
 
 

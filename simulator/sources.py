@@ -15,16 +15,44 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 """The scenario size cap unless ``--max-bytes`` or ``[scenarios] max_bytes`` says otherwise."""
 
 
+SIDECAR_KINDS = (".tests", ".phrases")
+"""Files that sit next to a scenario ``NAME.yaml`` and belong to it: ``NAME.tests.yaml``
+(playthrough tests) and ``NAME.phrases.yaml`` (free-text phrase tests). They are not scenarios."""
+SIDECAR_SUFFIXES = tuple(kind + ext for kind in SIDECAR_KINDS for ext in (".yaml", ".yml"))
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.endswith(SIDECAR_SUFFIXES)
+
+
+def sidecar_owner(sidecar: Path) -> Path | None:
+    """The scenario file a sidecar belongs to (``NAME.yaml``, else ``NAME.yml``), or None."""
+    suffix = next((s for s in SIDECAR_SUFFIXES if sidecar.name.endswith(s)), None)
+    if suffix is None:
+        return None
+    stem = sidecar.name[: -len(suffix)]
+    for ext in (".yaml", ".yml"):
+        candidate = sidecar.with_name(stem + ext)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def sidecar_path(scenario_path: Path, kind: str) -> Path:
+    """``NAME<kind>.yaml`` next to ``NAME.yaml`` (``NAME<kind>.yml`` if only that exists)."""
+    preferred = scenario_path.with_name(scenario_path.stem + kind + ".yaml")
+    alternative = scenario_path.with_name(scenario_path.stem + kind + ".yml")
+    return alternative if not preferred.exists() and alternative.exists() else preferred
+
+
 def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand folders to the scenario files in them (``*.yaml``/``*.yml``, sorted);
-    sidecar test files (``*.tests.yaml``) are not scenarios."""
+    sidecars (``*.tests.yaml``, ``*.phrases.yaml``) are not scenarios."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.suffix in (".yaml", ".yml") and f.is_file() and not f.name.endswith((".tests.yaml", ".tests.yml"))
+                f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file() and not is_sidecar(f)
             )
             files.extend(found)
         else:

@@ -24,9 +24,12 @@ def test_wheel_ships_scenarios_and_rubrics_and_works_from_another_directory(tmp_
     names = set(zipfile.ZipFile(wheel).namelist())
     bundled = {n for n in names if n.startswith("simulator/_scenarios/") and n.endswith(".yaml")}
     shipped = {f"simulator/_scenarios/{p.name}" for p in (REPO / "scenarios").glob("*.yaml")}
-    assert shipped and shipped <= bundled  # scenarios and their sidecar playthrough tests
-    source = {p for p in shipped if not p.endswith(".tests.yaml")}
+    assert shipped and shipped <= bundled  # scenarios and their sidecars (playthrough and phrase tests)
+    assert any(n.endswith(".phrases.yaml") for n in bundled)
+    source = {p for p in shipped if not p.endswith((".tests.yaml", ".phrases.yaml"))}
     assert "scoring/rubrics/default.yaml" in names
+    # free-text: the tokenizer (hash-checked at load) and its licence notice ship in the wheel
+    assert {"simulator/freetext/tokenizer.json", "simulator/freetext/NOTICE"} <= names
 
     site = tmp_path / "site"
     install = subprocess.run(

@@ -279,11 +279,11 @@ def test_migration_to_schema_3_says_what_each_old_attempt_was(tmp_path):
                  "900, '{}', '{}')")
     conn.close()
     with Store.open(db) as store:
-        assert store.version() == SCHEMA_VERSION == 5
+        assert store.version() == SCHEMA_VERSION == 6  # and on to 6: typed text (said), empty here
         got = {a.id: (a.front_end, a.mode, a.time_pressure, a.scenario_title) for a in store.attempts()}
         assert got == {"run1": ("run", "assessment", None, None), "run2": ("run-scripted", "assessment", None, None),
                        "app1": ("app", "coach", None, None)}
-        assert store.decisions("app1")[0].choice_text is None
+        assert store.decisions("app1")[0].choice_text is None and store.decisions("app1")[0].said is None
         assert [a.id for a in store.attempts(include_scripted=False)] == ["app1", "run1"]
         store.set_preference("ana", "mode", "coach")  # a table added by version 3
         assert store.preferences("ana") == {"mode": "coach"}

@@ -5,7 +5,7 @@ one-line message and a non-zero exit, never a traceback. Exit codes: 0 ok, 1 the
 (errors found, a run could not go on), 2 the command line was wrong, 130 interrupted.
 
 Commands live in one module per group (``play``, ``records``, ``merging``, ``serve``, ``authoring``,
-``instructor``); ``base`` holds the click group and what they share. Importing this package
+``instructor``, ``freetext``); ``base`` holds the click group and what they share. Importing this package
 registers every command.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from simulator.cli import authoring, instructor, merging, play, records, serve  # noqa: F401 - registers the commands
+from simulator.cli import authoring, freetext, instructor, merging, play, records, serve  # noqa: F401 - registers the commands
 from simulator.cli.base import PROG, cli, known_error, print_diagnostics
 from simulator.diagnostics import DiagnosticError
 from simulator.safetext import escaped_line

@@ -17,6 +17,7 @@ from simulator.cli.base import (
     load_for_play,
     print_diagnostics,
 )
+from simulator.cli.freetext import BACKEND_OPTION, run_phrase_tests
 from simulator.diagnostics import DiagnosticError
 from simulator.safetext import escaped_line
 
@@ -304,6 +305,21 @@ def new(scenario_id: str, folder: Path) -> int:
     "printing every change to read; for after a change to the scenario, the rubric or the grading method.",
 )
 @MAX_BYTES_OPTION
+@click.option(
+    "--phrases",
+    is_flag=True,
+    help="Run the free-text phrase tests (FILE.phrases.yaml) instead: accuracy of matching typed answers, "
+    "checked against documented floors.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["holdout", "tune", "all"]),
+    default="holdout",
+    show_default=True,
+    help="With --phrases: which phrases to measure.",
+)
+@BACKEND_OPTION
+@click.option("-v", "--verbose", is_flag=True, help="With --phrases: also list every answer not understood.")
 def playtest(
     paths: tuple[str, ...],
     keyword: str | None,
@@ -312,6 +328,10 @@ def playtest(
     timeout_at: tuple[str, ...],
     update: bool,
     max_bytes: int,
+    phrases: bool,
+    split: str,
+    backend: str,
+    verbose: bool,
 ) -> int:
     """Run the recorded playthrough tests of scenarios (default: the bundled library).
 
@@ -320,10 +340,19 @@ def playtest(
     failed, 'E' could not load), the expected-vs-actual diff of each failure, and
     'N passed, M failed'. Exits 1 if any failed. With --record NAME, plays the steps and
     appends them, with the ending, score, pass/fail and critical errors reached, as a new test.
+
+    With --phrases, measures free-text matching on each scenario's FILE.phrases.yaml instead:
+    top-1 accuracy, coverage, wrong accepts (harmful options accepted as good ones apart) and
+    out-of-scope accepts, per file and in all; lists every wrong accept; exits 1 when a floor
+    is not met (docs/free-text.md#phrase-tests).
     """
     from scoring import playtests
     from simulator.runner import parse_list
 
+    if phrases:
+        if record_name is not None or choose or timeout_at or keyword is not None or update:
+            raise click.UsageError("-k, --record, --choose, --timeout-at and --update do not apply to --phrases")
+        return run_phrase_tests(paths, split, backend, verbose)
     steps, timeouts = parse_list(choose), parse_list(timeout_at)
     if update:
         if record_name is not None or steps or timeouts or keyword is not None:

@@ -52,11 +52,20 @@ def open_app(scenario: str | None = None, **options: Any) -> int:
     return app.return_code
 
 
-def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, extra: dict[str, Any]) -> int:
-    """Drive a started session (scripted or interactive), then grade, store and show the result."""
+def _play(
+    session: Any,
+    graded: Any,
+    script: Any,
+    as_json: bool,
+    recorder: Any,
+    extra: dict[str, Any],
+    answers: Any = None,
+) -> int:
+    """Drive a started session (scripted, interactive, or in free text with ``answers``), then
+    grade, store and show the result."""
     from scoring.grading import grade
-    from scoring.report import format_grade
-    from simulator.runner import RunStopped, interact, run_script, stuck_message, transcript_json
+    from scoring.report import format_grade, said_by_sequence
+    from simulator.runner import RunStopped, interact, interact_free_text, run_script, stuck_message, transcript_json
 
     out = click.get_text_stream("stdout")
     status = 0
@@ -74,7 +83,10 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
             line = sys.stdin.readline()
             return line if line else None
 
-        interact(session, read, out)
+        if answers is not None:
+            interact_free_text(session, read, out, answers)
+        else:
+            interact(session, read, out)
     result = None
     if session.finished:
         result = (
@@ -89,7 +101,7 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
         from simulator.recorder import flag_notes
 
         flags = flag_notes(recorder.store, recorder.attempt_id) if recorder else {}
-        out.write(format_grade(result, flags) + "\n")
+        out.write(format_grade(result, flags, said_by_sequence(session.decisions)) + "\n")
     if session.at_limit:
         return fail(_limit_message(session, script, recorder))
     if recorder and not session.finished:
@@ -97,6 +109,39 @@ def _play(session: Any, graded: Any, script: Any, as_json: bool, recorder: Any, 
     if session.stuck:
         status = status or fail(stuck_message(session))
     return status
+
+
+FREE_TEXT_OPTION = click.option(
+    "--free-text",
+    is_flag=True,
+    help="Answer each decision in your own words: the closest option is shown to confirm (Enter) or to "
+    "replace by number. Uses the [freetext] extra's model when installed, else a word-matching fallback.",
+)
+
+
+def _free_text_answers(graded: Any, free_text: bool, script: Any, as_json: bool) -> Any:
+    """The matching for ``--free-text`` (None without it); refuses it with a script."""
+    from scoring.phrases import Answers
+    from simulator.freetext import load_matcher
+
+    if not free_text:
+        return None
+    if script.choose or script.timeout_at or script.policy or as_json:
+        raise click.UsageError("--free-text is for playing yourself: drop --choose, --timeout-at, --policy and --json")
+    # load_matcher() is "auto": the lexical fallback when the model cannot run (the banner says so)
+    return Answers.for_play(graded.scenario, graded.rubric, load_matcher())
+
+
+def free_text_banner(answers: Any) -> list[str]:
+    """What a free-text run says once at its start: how to answer, and which matching is used."""
+    lines = [
+        "",
+        "Free-text mode: at each decision, type what you would say or do. The closest option is shown:",
+        "press Enter to confirm it, type another option's number, or type again.",
+    ]
+    if answers.matcher.note:
+        lines.append(f"Note: {answers.matcher.note}; it asks more often which option you mean.")
+    return lines
 
 
 def _limit_message(session: Any, script: Any, recorder: Any) -> str:
@@ -124,6 +169,7 @@ def _limit_message(session: Any, script: Any, recorder: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable transcript with the grade.")
 @click.option("--trainee", metavar="ID", help="Record the attempt for this trainee (default: config, else 'guest').")
 @click.option("--no-record", is_flag=True, help="Do not record the attempt.")
+@FREE_TEXT_OPTION
 @DB_OPTION
 @RUBRIC_OPTION
 @MAX_BYTES_OPTION
@@ -136,6 +182,7 @@ def run(
     as_json: bool,
     trainee: str | None,
     no_record: bool,
+    free_text: bool,
     db: str | None,
     rubric_ref: str | None,
     max_bytes: int,
@@ -143,8 +190,9 @@ def run(
     """Play SCENARIO (a library id or a path) in plain text, then show the debrief.
 
     Scripted with --choose/--timeout-at/--policy; otherwise interactive: type the number of
-    a choice (or its id), 'w' to let a timer run out, 'q' to stop. Every decision is recorded
-    as it is made (unless --no-record); an unfinished attempt can be resumed.
+    a choice (or its id), 'w' to let a timer run out, 'q' to stop. With --free-text, answer
+    in your own words instead (docs/free-text.md). Every decision is recorded as it is made
+    (unless --no-record), with what was typed; an unfinished attempt can be resumed.
     """
     from simulator.config import load_config
     from simulator.engine import Session
@@ -155,6 +203,7 @@ def run(
     if as_json and not (script.choose or script.timeout_at or policy):
         return fail("--json needs a scripted run: add --choose or --policy", 2)
     graded = load_for_play(scenario, rubric_ref, max_bytes)
+    answers = _free_text_answers(graded, free_text, script, as_json)
     config = load_config()
     scripted = bool(script.choose or script.timeout_at or policy)
     if scripted and not no_record and config.academy.locked:
@@ -181,12 +230,12 @@ def run(
         session.subscribe(recorder)
     if not as_json:
         out = click.get_text_stream("stdout")
-        for line in header(graded.scenario):
+        for line in header(graded.scenario) + (free_text_banner(answers) if answers else []):
             out.write(line + "\n")
-        session.subscribe(print_events(out, session))
+        session.subscribe(print_events(out, session, free_text=answers is not None))
     session.start()
     extra = {"attempt_id": recorder.attempt_id if recorder else None}
-    return _play(session, graded, script, as_json, recorder, extra)
+    return _play(session, graded, script, as_json, recorder, extra, answers)
 
 
 @cli.command()
@@ -196,6 +245,7 @@ def run(
 @click.option("--policy", type=click.Choice(["first", "random"]), help="How to choose once --choose runs out.")
 @click.option("--seed", type=int, help="Seed for --policy random.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable transcript with the grade.")
+@FREE_TEXT_OPTION
 @DB_OPTION
 def resume(
     attempt: str,
@@ -204,6 +254,7 @@ def resume(
     policy: str | None,
     seed: int | None,
     as_json: bool,
+    free_text: bool,
     db: str | None,
 ) -> int:
     """Continue an unfinished attempt (ATTEMPT: its id, or the first 6+ characters of it).
@@ -228,16 +279,17 @@ def resume(
         session, recorder = resume_attempt(store, record, graded.scenario, graded.rubric)
     except ResumeRefused as exc:
         return fail(str(exc))
+    answers = _free_text_answers(graded, free_text, script, as_json)
     if not as_json:
         out = click.get_text_stream("stdout")
-        for line in header(graded.scenario):
+        for line in header(graded.scenario) + (free_text_banner(answers) if answers else []):
             out.write(line + "\n")
         out.write(f"\n(Resuming attempt {record.id[:8]} after {len(session.decisions)} decision(s).)\n")
         for event in session.events[-2:]:  # where the trainee left off: the scene and its choices
-            for line in describe(event, session):
+            for line in describe(event, session, free_text=answers is not None):
                 out.write(line + "\n")
-        session.subscribe(print_events(out, session))
-    return _play(session, graded, script, as_json, recorder, {"attempt_id": record.id})
+        session.subscribe(print_events(out, session, free_text=answers is not None))
+    return _play(session, graded, script, as_json, recorder, {"attempt_id": record.id}, answers)
 
 
 @cli.command()

@@ -527,7 +527,12 @@ def export(
                         from simulator.export.xapi import write_statements
 
                         count = write_statements(
-                            store, stream, filters, config.academy, include_incomplete=include_incomplete
+                            store,
+                            stream,
+                            filters,
+                            config.academy,
+                            include_incomplete=include_incomplete,
+                            typed_text=config.freetext.send_typed_text,
                         )
                         what = "statement(s)"
             except BrokenPipeError:

@@ -35,6 +35,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from simulator.config import COHORT_CHARS, DISPLAY_NAME_CHARS, TRAINEE_ID_HELP, is_trainee_id, label_problem
 from simulator.export.signing import SigningError, fingerprint, signature_path, verify_file
 from simulator.export.tabular import JSONL_FORMAT
+from simulator.freetext.core import MAX_TEXT  # typed answers are cut to this when cleaned
 from simulator.model import CHOICE_ID, MAX_ID_LENGTH, NAME, SLUG
 from simulator.records.base import json_text
 from simulator.records.rows import (
@@ -147,6 +148,8 @@ class _Decision(_Strict):
     flags_after: dict[str, bool]
     choice_text: Annotated[str, AfterValidator(_label(CHOICE_TEXT_CHARS, "choice text"))] | None = None
     """The option's text as shown (records schema 4; older exports have none)."""
+    said: Annotated[str, AfterValidator(_label(MAX_TEXT, "typed answer"))] | None = None
+    """What the trainee typed in free-text play (records schema 5; older exports have none)."""
 
 
 def _note(value: str) -> str:
@@ -246,7 +249,7 @@ class _Exported(_Strict):
         )
         decisions = [
             DecisionRow(self.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
-                        dict(d.meters_after), dict(d.flags_after), d.choice_text)
+                        dict(d.meters_after), dict(d.flags_after), d.choice_text, d.said)
             for d in self.decisions
         ]
         flags = [FlagRow(self.attempt_id, f.sequence, f.note, f.flagged_at) for f in self.instructor_flags]

@@ -757,7 +757,11 @@ def send_to_lrs(
     try:
         with snapshot(reader):
             for attempt, statement in iter_statements(
-                reader, filters, config.academy, include_incomplete=include_incomplete
+                reader,
+                filters,
+                config.academy,
+                include_incomplete=include_incomplete,
+                typed_text=config.freetext.send_typed_text,
             ):
                 pending.append((attempt.id, statement))
                 if len(pending) >= batch_size:

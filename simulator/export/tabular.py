@@ -86,6 +86,7 @@ DECISION_COLUMNS = (
     "value",
     "best_value",
     "critical_error",
+    "said",
 )
 """The columns of the long CSV (``--decisions``): one row per decision."""
 
@@ -253,6 +254,7 @@ def decision_rows(attempt: Attempt, decisions: list[DecisionRow]) -> Iterator[li
             review["value"] if review else None,
             review["best_value"] if review else None,
             critical.get(d.sequence),
+            d.said,
         ]
         yield ["" if cell is None else cell for cell in row]
 
@@ -336,6 +338,7 @@ def attempt_object(attempt: Attempt, decisions: list[DecisionRow], flags: Sequen
                 "response_ms": d.response_ms,
                 "meters_after": d.meters_after,
                 "flags_after": d.flags_after,
+                "said": d.said,
             }
             for d in decisions
         ],

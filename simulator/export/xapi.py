@@ -180,9 +180,13 @@ def _final_result(attempt: Attempt, iris: Iris) -> dict[str, Any]:
     return result
 
 
-def statements(attempt: Attempt, decisions: Iterable[DecisionRow], academy: Any) -> list[dict[str, Any]]:
+def statements(
+    attempt: Attempt, decisions: Iterable[DecisionRow], academy: Any, *, typed_text: bool = False
+) -> list[dict[str, Any]]:
     """The xAPI statements of one attempt, in order (see the module docstring). Statements share
     their actor, object and context dicts: treat them as read-only (copy before changing one).
+    What the trainee typed in free-text play is personal data: it goes in (the ``said``
+    extension) only with ``typed_text`` (``[freetext] send_typed_text``).
 
     ``academy`` is an ``AcademySettings`` (``homepage`` and ``base_iri`` are used). Completed
     attempts get ``completed`` and ``passed``/``failed``; others only ``attempted`` and
@@ -193,6 +197,7 @@ def statements(attempt: Attempt, decisions: Iterable[DecisionRow], academy: Any)
     context = _context(attempt, iris)
     in_scenario = _context(attempt, iris, parent=True)
     timed_out = iris.extension("timed-out")
+    said = iris.extension("said")
     out: list[dict[str, Any]] = [
         {
             "id": statement_id(attempt.id, ATTEMPTED_SEQUENCE),
@@ -211,6 +216,8 @@ def statements(attempt: Attempt, decisions: Iterable[DecisionRow], academy: Any)
             result["duration"] = iso_duration(d.response_ms / 1000)
         if d.choice is None:
             result["extensions"] = {timed_out: True}
+        elif typed_text and d.said:
+            result["extensions"] = {said: d.said}
         out.append(
             {
                 "id": statement_id(attempt.id, d.sequence),
@@ -287,16 +294,22 @@ def attempts_with_decisions(
 
 
 def iter_statements(
-    store: RecordsStore, filters: Any, academy: Any, *, include_incomplete: bool = False
+    store: RecordsStore, filters: Any, academy: Any, *, include_incomplete: bool = False, typed_text: bool = False
 ) -> Iterator[tuple[Attempt, dict[str, Any]]]:
     """Every statement of the matching attempts, with its attempt, streamed."""
     for attempt, decisions in attempts_with_decisions(store, filters, include_incomplete=include_incomplete):
-        for statement in statements(attempt, decisions, academy):
+        for statement in statements(attempt, decisions, academy, typed_text=typed_text):
             yield attempt, statement
 
 
 def write_statements(
-    store: RecordsStore, out: TextIO, filters: Any, academy: Any, *, include_incomplete: bool = False
+    store: RecordsStore,
+    out: TextIO,
+    filters: Any,
+    academy: Any,
+    *,
+    include_incomplete: bool = False,
+    typed_text: bool = False,
 ) -> int:
     """Write the statements of the matching attempts to ``out`` as one JSON array, one
     statement per line, streamed (``[``, the statements one at a time, ``]``); returns how many.
@@ -306,7 +319,9 @@ def write_statements(
     count = 0
     out.write("[")
     with snapshot(store):
-        for _attempt, statement in iter_statements(store, filters, academy, include_incomplete=include_incomplete):
+        for _attempt, statement in iter_statements(
+            store, filters, academy, include_incomplete=include_incomplete, typed_text=typed_text
+        ):
             out.write(",\n" if count else "\n")
             out.write(json.dumps(statement, ensure_ascii=False, separators=(",", ":")))
             count += 1

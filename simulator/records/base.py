@@ -185,13 +185,14 @@ class SqlStore:
         response_ms: int | None = None,
         made_at: str | None = None,
         choice_text: str | None = None,
+        said: str | None = None,
     ) -> None:
         """Commit one decision (``choice`` None = the timer ran out; ``choice_text`` the option
-        as shown) before returning. The row is read back inside the transaction: if anything (a
-        trigger, another program) kept it from being stored as written, nothing is committed and
-        StoreError says so."""
+        as shown; ``said`` what was typed in free-text play) before returning. The row is read
+        back inside the transaction: if anything (a trigger, another program) kept it from being
+        stored as written, nothing is committed and StoreError says so."""
         row = (attempt_id, sequence, scene, choice, made_at or utc_now(), response_ms,
-               json_text(meters_after), json_text(flags_after), choice_text)
+               json_text(meters_after), json_text(flags_after), choice_text, said)
 
         def read_back(fetch: Fetch) -> str | None:
             stored = [tuple(r) for r in fetch(f"{SELECT_DECISIONS} WHERE attempt_id = ? AND sequence = ?",
@@ -201,7 +202,7 @@ class SqlStore:
             return "it is not in the file after the insert" if not stored else "it reads back differently"
 
         self.write(
-            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
+            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(row))})",
             row,
             expect=1,
             what=f"decision {sequence} of attempt {attempt_id[:8]}",
@@ -293,7 +294,7 @@ class SqlStore:
                 run(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
                     (d.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
-                     json_text(d.meters_after), json_text(d.flags_after), d.choice_text))
+                     json_text(d.meters_after), json_text(d.flags_after), d.choice_text, d.said))
             if todo.end:
                 ended = [getattr(incoming, c) for c in merge.END]
                 ended[merge.END.index("passed")] = None if incoming.passed is None else int(incoming.passed)

@@ -125,6 +125,9 @@ class DecisionRow:
     flags_after: dict[str, bool]
     choice_text: str | None = None
     """The chosen option's text as the trainee saw it (None: a timeout, or before schema 4)."""
+    said: str | None = None
+    """What the trainee typed before confirming this choice in free-text play (personal data;
+    None: not free-text play, a timeout, or before records schema 6)."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ _DECISION_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("meters_after", _json_of(_METERS, "a JSON object of whole numbers")),
     ("flags_after", _json_of(_FLAGS, "a JSON object of true/false values")),
     ("choice_text", _optional(_text)),
+    ("said", _optional(_text)),
 )
 DECISION_COLUMNS = tuple(name for name, _ in _DECISION_CHECKS)
 """The columns ``decision_from_row`` expects, in order."""

@@ -27,7 +27,7 @@ from functools import cache
 
 from simulator.records.errors import StoreError, damaged_message, not_ours_message
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 VERSION_TABLE = "CREATE TABLE schema_version (version INTEGER NOT NULL)"
 """The one-row table holding the schema version (created before migration 1)."""
@@ -126,6 +126,10 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (attempt_id, sequence) REFERENCES decisions(attempt_id, sequence)
     );
     """,
+    # 6: what the trainee typed at a decision in free-text play (personal data: their own words)
+    """
+    ALTER TABLE decisions ADD COLUMN said TEXT;
+    """,
 )
 
 POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
@@ -218,6 +222,10 @@ POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (attempt_id, sequence),
         FOREIGN KEY (attempt_id, sequence) REFERENCES decisions(attempt_id, sequence)
     );
+    """,
+    # 6: as SQLite's step 6
+    """
+    ALTER TABLE decisions ADD COLUMN said TEXT;
     """,
 )
 """The same steps for PostgreSQL: SQLite's INTEGER (64-bit) is BIGINT, REAL is DOUBLE PRECISION;

@@ -19,7 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.constants import DEFAULT_THEME
 from textual.driver import Driver
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
 from simulator.engine import Session
@@ -86,6 +86,11 @@ class CrisisSimApp(App[None]):
         """How the next scenario is played ('assessment' or 'coach'): the trainee's preference."""
         self.time_pressure = True
         """Whether timed scenes count down (off: they wait), the trainee's preference."""
+        self.free_text = self.config.freetext.enabled
+        """Whether decisions are answered in the trainee's own words (free-text play): the
+        trainee's preference, else the academy's default (``[freetext] enabled``)."""
+        self._matcher: Any = None
+        """The free-text matcher, loaded once, when free-text play first starts."""
         self._saved_theme = DEFAULT_THEME
         self.last_played: str | None = None
         """The scenario played last, for the library to highlight when the trainee comes back to it."""
@@ -157,6 +162,7 @@ class CrisisSimApp(App[None]):
                 self.pop_screen()
             self.trainee_id = self.trainee_name = ""
             self.mode, self.time_pressure = "assessment", True  # the next trainee's own, once signed in
+            self.free_text = self.config.freetext.enabled
             self._saved_theme = DEFAULT_THEME
             self.theme = DEFAULT_THEME
             self.push_screen(SignInScreen())
@@ -274,12 +280,21 @@ class CrisisSimApp(App[None]):
                 severity="warning", timeout=8, markup=False,
             )
             return
-        result = grade(entry.scenario, entry.rubric, stored_decisions(self.store, attempt.id))
-        self.push_screen(PastDebriefScreen(entry, result, attempt, flag_notes(self.store, attempt.id)))
+        from scoring.report import said_by_sequence
+
+        decisions = stored_decisions(self.store, attempt.id)
+        result = grade(entry.scenario, entry.rubric, decisions)
+        self.push_screen(
+            PastDebriefScreen(entry, result, attempt, flag_notes(self.store, attempt.id), said_by_sequence(decisions))
+        )
 
     # -- moving between screens --
 
     def open_briefing(self, entry: Any, replace: bool = False) -> None:
+        if isinstance(self.screen, ModalScreen):
+            # A selection that arrived after a dialog opened (Enter, then q, queued together) is
+            # stale: a briefing must never cover the quit question.
+            return
         if not self.loaded(entry):
             return
         screen = BriefingScreen(entry, locked=self.locked)
@@ -294,7 +309,16 @@ class CrisisSimApp(App[None]):
         if self.watch is not None:  # a playtest: no recorder, and live reload of the watched file
             watched = self.watch if Path(entry.scenario.path).resolve() == self.watch.resolve() else None
             self.switch_screen(
-                PlayScreen(entry, session, None, mode, time_pressure, watch=watched, rubric_ref=self.rubric_ref)
+                PlayScreen(
+                    entry,
+                    session,
+                    None,
+                    mode,
+                    time_pressure,
+                    watch=watched,
+                    rubric_ref=self.rubric_ref,
+                    answers=self.answers_for(entry),
+                )
             )
             return
         for attempt in self.unfinished(entry.info.id):
@@ -312,7 +336,7 @@ class CrisisSimApp(App[None]):
         )
         session.subscribe(recorder)
         self.last_played = entry.info.id
-        self.switch_screen(PlayScreen(entry, session, recorder, mode, time_pressure))
+        self.switch_screen(PlayScreen(entry, session, recorder, mode, time_pressure, answers=self.answers_for(entry)))
 
     def resume_attempt(self, entry: Any, attempt: Any) -> None:
         if not self.loaded(entry):
@@ -330,7 +354,8 @@ class CrisisSimApp(App[None]):
             mode, pressure = "assessment", True
         self.back_to_library()  # from the library, a briefing or My attempts: play over the library
         self.last_played = entry.info.id
-        self.call_next(self.push_screen, PlayScreen(entry, session, recorder, mode, time_pressure=pressure))
+        screen = PlayScreen(entry, session, recorder, mode, time_pressure=pressure, answers=self.answers_for(entry))
+        self.call_next(self.push_screen, screen)
 
     def finish_attempt(self, entry: Any, session: Session, recorder: Recorder | None) -> Any:
         """Grade a session that reached its ending and store the grade (a playtest only grades)."""
@@ -340,13 +365,31 @@ class CrisisSimApp(App[None]):
             return recorder.finish(session, entry.rubric)
         return grade(session.scenario, entry.rubric, session.decisions)
 
-    def show_debrief(self, entry: Any, result: Any, recorder: Recorder | None = None) -> None:
+    def show_debrief(
+        self, entry: Any, result: Any, recorder: Recorder | None = None, said: dict[int, str] | None = None
+    ) -> None:
         """The debrief takes the play screen's place (the ending was read there), with the
-        instructor's flags on the recorded attempt."""
+        instructor's flags on the recorded attempt; ``said``: what the trainee typed at each
+        decision in free-text play."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PlayScreen):
             self.pop_screen()
         flags = flag_notes(recorder.store, recorder.attempt_id) if recorder else {}
-        self.switch_screen(DebriefScreen(entry, result, flags))
+        self.switch_screen(DebriefScreen(entry, result, flags, said))
+
+    def answers_for(self, entry: Any) -> Any:
+        """Free-text play of ``entry`` (None when the trainee plays from the list). The matcher is
+        loaded once; without the [freetext] extra it is the lexical fallback, and the app says so."""
+        if not self.free_text:
+            return None
+        from scoring.phrases import Answers
+        from simulator.freetext import load_matcher
+
+        if self._matcher is None:
+            self._matcher = load_matcher()
+            if self._matcher.note:
+                self.notify(f"Free text: {self._matcher.note}; it will ask more often which option you mean.",
+                            severity="warning", timeout=8, markup=False)
+        return Answers.for_play(entry.scenario, entry.rubric, self._matcher)
 
     def entry_reloaded(self, old: Any, new: Any) -> None:
         """A playtest reloaded a scenario: the library (and a replay) use the new version."""
@@ -411,6 +454,8 @@ class CrisisSimApp(App[None]):
         if not self.locked:
             self.mode = saved.get("mode") if saved.get("mode") in MODES else "assessment"
             self.time_pressure = saved.get("time_pressure") != "off"
+        default = self.config.freetext.enabled
+        self.free_text = {"on": True, "off": False}.get(saved.get("free_text", ""), default)
         theme = saved.get("theme")
         self._saved_theme = theme if theme in self.available_themes else DEFAULT_THEME
         self.theme = self._saved_theme
@@ -434,6 +479,14 @@ class CrisisSimApp(App[None]):
             self.time_pressure = on
             self.save_preference("time_pressure", "on" if on else "off")
 
+    def set_free_text(self, on: bool) -> None:
+        self.free_text = on
+        self.save_preference("free_text", "on" if on else "off")
+
+    def action_toggle_free_text(self) -> None:
+        self.set_free_text(not self.free_text)
+        self._preferences_changed()
+
     def action_toggle_mode(self) -> None:
         self.set_mode("assessment" if self.mode == "coach" else "coach")
         self._preferences_changed()
@@ -447,7 +500,9 @@ class CrisisSimApp(App[None]):
         if isinstance(screen, BriefingScreen):
             screen.show_settings()
         mode = "coach" if self.mode == "coach" else "assessment"
-        self.notify(f"Next scenario: {mode} mode, time pressure {'on' if self.time_pressure else 'off'}", timeout=3)
+        answers = ", free text" if self.free_text else ""
+        self.notify(f"Next scenario: {mode} mode, time pressure {'on' if self.time_pressure else 'off'}{answers}",
+                    timeout=3)
 
     # -- the command palette --
 
@@ -475,6 +530,9 @@ class CrisisSimApp(App[None]):
             yield SystemCommand(f"Time pressure: turn {state}", "Off: timed scenes wait for you (from the next "
                                 "scenario)", self.action_toggle_time_pressure)
         if signed_in:
+            state = "off" if self.free_text else "on"
+            yield SystemCommand(f"Free text: turn {state}", "On: answer each decision in your own words, then "
+                                "confirm the closest option (from the next scenario)", self.action_toggle_free_text)
             yield SystemCommand("Sign out", "Back to the sign-in form; your progress is saved", self.sign_out)
         for command in super().get_system_commands(screen):
             if command.callback == self.action_quit:

@@ -36,12 +36,12 @@ from hypothesis import strategies as st
 from scenario_factory import HEADER, REPO
 
 from simulator.diagnostics import has_errors
-from simulator.loader import LoadResult, load_scenario
+from simulator.loader import LoadResult, is_sidecar, load_scenario
 from simulator.yamlsource import parse_text
 
 # ---- the seeds ---------------------------------------------------------------------------------
 
-LIBRARY = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if not p.name.endswith(".tests.yaml"))
+LIBRARY = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if not is_sidecar(p))
 TINY = HEADER + """\
 start: a
 scenes:

@@ -792,3 +792,11 @@ async def test_escape_and_bidi_characters_in_a_scenario_never_reach_the_screen(m
             assert not UNSAFE_TYPED.search(text.replace("\n", " ").replace("\t", " ")), repr(text)
         assert "Hostile" in shown[0]
         assert "Narration" in shown[1] and "Scene b" in shown[1]
+
+
+def test_enter_then_q_queued_together_never_covers_the_quit_question(fuzz_library):
+    """Found by the key fuzzer: the library's Enter (a row selection, handled as a message) and q
+    arriving together opened the briefing on top of the quit question."""
+    plan = [("resize", (60, 18)), ("keys", ["enter", "pageup", "ctrl+shift+a", "q", "\U000691a2"]),
+            ("keys", ["e", "é", "😀"]), ("fill", ("\r\n2nd" * 10000)[:10000])]
+    run("library", (), plan, fuzz_library)

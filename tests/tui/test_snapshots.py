@@ -39,6 +39,23 @@ def test_play_coach_mode(snap_compare, make_app, size):
                         run_before=run_before)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_play_free_text_closest_option(snap_compare, make_app, size, monkeypatch):
+    """Free-text play after an answer: the note with the closest option's number and text, the
+    options with it highlighted (the lexical fallback, so the confidence is the same everywhere)."""
+    monkeypatch.setattr("simulator.freetext.embedding.missing_modules", lambda: ["onnxruntime"])
+
+    async def run_before(pilot):
+        await start_play(pilot, "f", "t")  # time pressure off: no countdown in the picture
+        await pilot.press(*"ask dispatch what else they know", "enter")
+        await pilot.pause(0.3)
+        pilot.app.clear_notifications()  # the fallback's one-time notice: not part of this picture
+        await pilot.pause()
+
+    assert snap_compare(make_app(trainee="recruit-042", scenario_ref=str(SAMPLE)), terminal_size=size,
+                        run_before=run_before)
+
+
 DEBRIEF_PATH = ["slow-approach", "calm-down", "repair", "ask-directly", "reasons", "call-sister", "invite-choice",
                 "warm-handoff"]
 

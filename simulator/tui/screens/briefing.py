@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -24,6 +25,7 @@ class BriefingScreen(Screen[None]):
         Binding("r", "resume", "Resume"),
         Binding("m", "toggle_mode", "Mode"),
         Binding("t", "toggle_time", "Time pressure"),
+        Binding("f", "toggle_free_text", "Free text"),
         Binding("question_mark,f1", "app.help", "Help"),
         Binding("q", "app.request_quit", "Quit"),
     ]
@@ -41,6 +43,8 @@ class BriefingScreen(Screen[None]):
         yield SizeNotice()
         with VerticalScroll(id="briefing"):
             yield Static(parts((s.title, "bold"), f"  ·  {s.difficulty}  ·  about {s.minutes} min"), markup=False)
+            # Free text is shown here, at the top, not as a button: the button row is full at 80x24.
+            yield Static("", id="free-text", markup=False)
             if self.unfinished:
                 with Vertical(id="unfinished"):
                     yield Static(plain(self.unfinished_text()), markup=False)
@@ -75,7 +79,8 @@ class BriefingScreen(Screen[None]):
             yield Static(
                 plain(
                     "Assessment mode: no feedback until the debrief. Coach mode: feedback after each choice. "
-                    "Time pressure off: timed scenes wait for you."
+                    "Time pressure off: timed scenes wait for you. "
+                    "Free text: answer in your own words; the closest option is shown to confirm."
                 ),
                 markup=False,
                 id="mode-help",
@@ -120,6 +125,10 @@ class BriefingScreen(Screen[None]):
     def time_pressure(self) -> bool:
         return self.app.time_pressure  # type: ignore[attr-defined,no-any-return]
 
+    @property
+    def free_text(self) -> bool:
+        return self.app.free_text  # type: ignore[attr-defined,no-any-return]
+
     def show_settings(self) -> None:
         for button_id, label in (
             ("#mode", f"Mode: {self.mode} (m)"),
@@ -128,6 +137,17 @@ class BriefingScreen(Screen[None]):
             button = self.query_one(button_id, Button)
             button.label = label
             button.refresh(layout=True)  # a longer label ('off', 'assessment') gets its width
+        self.query_one("#free-text", Static).update(
+            plain(
+                "Free text: on (f): answer in your own words, then confirm the closest option."
+                if self.free_text
+                else "Free text: off (f): you pick from the options (f: answer in your own words)."
+            )
+        )
+
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id == "free-text":
+            self.action_toggle_free_text()
 
     def action_toggle_mode(self) -> None:
         self.app.set_mode("assessment" if self.mode == "coach" else "coach")  # type: ignore[attr-defined]
@@ -135,6 +155,10 @@ class BriefingScreen(Screen[None]):
 
     def action_toggle_time(self) -> None:
         self.app.set_time_pressure(not self.time_pressure)  # type: ignore[attr-defined]
+        self.show_settings()
+
+    def action_toggle_free_text(self) -> None:
+        self.app.set_free_text(not self.free_text)  # type: ignore[attr-defined]
         self.show_settings()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

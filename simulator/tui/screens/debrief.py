@@ -44,11 +44,15 @@ class DebriefScreen(Screen[None]):
         Binding("q", "app.request_quit", "Quit"),
     ]
 
-    def __init__(self, entry: Any, grade: Any, flags: Mapping[int, str] | None = None) -> None:
+    def __init__(
+        self, entry: Any, grade: Any, flags: Mapping[int, str] | None = None, said: Mapping[int, str] | None = None
+    ) -> None:
         super().__init__()
         self.entry = entry
         self.grade = grade
         self.flags = dict(flags or {})  # the instructor's notes by decision number
+        self.said = dict(said or {})
+        """What the trainee typed at each decision (free-text play), by sequence."""
 
     def compose(self) -> ComposeResult:
         g = self.grade
@@ -101,6 +105,7 @@ class DebriefScreen(Screen[None]):
                 pieces: list[str | tuple[str, str]] = [
                     (f"{review.sequence}. You: ", "bold"),
                     " ".join(chosen.text.split()),
+                    *([("\nYou said: ", "bold"), self.said[review.sequence]] if review.sequence in self.said else []),
                     f"\nYour choice was {review_worth(review)}",
                     f"\nPoints: {points_text(review.earned, names)}",
                 ]

@@ -22,8 +22,8 @@ KEYS
   p         pause (the timer stops)
   d         debug panel (playtests started with play --watch)
   ?  F1     this help
-  Ctrl+P    command palette: open a scenario, switch mode or
-            time pressure, sign out, quit
+  Ctrl+P    command palette: open a scenario, switch mode,
+            time pressure or free text, sign out, quit
   q  Ctrl+Q quit (asks first; progress is saved, and an
             unfinished scenario can be resumed)
   /         filter the library by words, or tag:NAME
@@ -52,6 +52,14 @@ MODES
               how academies test).
   Coach       after each choice: its points, why, and the
               better option if there was one.
+
+FREE TEXT (f on the briefing)
+  Type what you would say or do, then Enter. The closest option
+  is shown with its text: Enter confirms it, its number picks
+  another, a types again. Not understood: every option is
+  listed; pick one by its number. The countdown keeps running
+  while you type. What you typed is kept with your records and
+  shown in the debrief.
 
 THE DEBRIEF
   The ending and its rating, your score and whether you passed

@@ -223,8 +223,15 @@ class PastDebriefScreen(DebriefScreen):
         Binding("q", "app.request_quit", "Quit"),
     ]
 
-    def __init__(self, entry: Any, grade: Any, attempt: Any, flags: Mapping[int, str] | None = None) -> None:
-        super().__init__(entry, grade, flags)
+    def __init__(
+        self,
+        entry: Any,
+        grade: Any,
+        attempt: Any,
+        flags: Mapping[int, str] | None = None,
+        said: Mapping[int, str] | None = None,
+    ) -> None:
+        super().__init__(entry, grade, flags, said)
         self.attempt = attempt
 
     def on_mount(self) -> None:

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from simulator.engine import (
@@ -38,12 +38,14 @@ from simulator.engine import (
     Stuck,
     TimedOut,
 )
+from simulator.freetext.core import MAX_TEXT, clean, has_words
 from simulator.model import Scenario
 from simulator.runner import stuck_text
 from simulator.safefile import read_regular
 from simulator.tui.screens.dialogs import Confirm, Paused
 from simulator.tui.text import parts, plain, prose
 from simulator.tui.widgets.debug import DebugPanel
+from simulator.tui.widgets.inputs import SafeInput
 from simulator.tui.widgets.meters import StatusPanel
 from simulator.tui.widgets.notice import SizeNotice
 from simulator.tui.widgets.transcript import MORE_BELOW, Transcript
@@ -84,6 +86,7 @@ class PlayScreen(Screen[None]):
         Binding("escape", "leave", "Leave"),
         Binding("t", "focus_transcript", "Transcript"),
         Binding("d", "toggle_debug", "Debug"),
+        Binding("a", "answer_again", "Type again"),
     ]
 
     def __init__(
@@ -96,8 +99,13 @@ class PlayScreen(Screen[None]):
         *,
         watch: Path | None = None,
         rubric_ref: str | None = None,
+        answers: Any = None,
     ) -> None:
         super().__init__()
+        self.answers = answers
+        """Free-text play (``scoring.phrases.Answers``), or None: the options are picked from a list."""
+        self._said: str | None = None
+        """In free-text play, what the trainee typed at this decision (None: not yet)."""
         self.entry = entry
         self.session = session
         self.recorder = recorder
@@ -145,6 +153,9 @@ class PlayScreen(Screen[None]):
         if self.watch is not None:  # above the choices, never in their place
             yield Static("", id="watch-errors", markup=False)
         with Vertical(id="choices-box"):
+            if self.answers is not None:
+                yield Static("", id="answer-note", markup=False)
+                yield SafeInput(placeholder="What do you say or do?", id="answer", max_length=MAX_TEXT)
             yield OptionList(id="choices", markup=False)
         yield Footer()
 
@@ -170,7 +181,7 @@ class PlayScreen(Screen[None]):
         self.session.subscribe(self.on_session_event)
         if not self.session.events:
             self.session.start()
-        self.query_one("#choices", OptionList).focus()
+        self.focus_answer()
         if self.watch is not None:
             self._watch_timer = self.set_interval(WATCH_INTERVAL, self.check_file)
 
@@ -179,6 +190,8 @@ class PlayScreen(Screen[None]):
             return self.watch is not None  # a playtest tool: hidden (and off) in recorded play
         if action == "pause":
             return not self._finished  # no clock at the ending
+        if action == "answer_again":
+            return self.answers is not None and self._said is not None and not self._finished
         return True
 
     # -- engine events --
@@ -225,11 +238,88 @@ class PlayScreen(Screen[None]):
         options.add_options(self._offered)
         if event.choices:
             options.highlighted = 0
+        if self.answers is not None:
+            self.ask_for_words(bool(event.choices), focus=not history)
         self.stop_timer()
         if event.timeout_seconds and not history:
             self.start_countdown(event.timeout_seconds)
         if not history:
             self.query_one(Transcript).show_turn()
+
+    # -- free-text play: the trainee's own words first, then the closest option to confirm --
+
+    def ask_for_words(self, has_choices: bool, focus: bool) -> None:
+        """A new decision in free-text play: the options are hidden until the trainee has said
+        what they would say or do."""
+        self._said = None
+        note = self.query_one("#answer-note", Static)
+        field = self.query_one("#answer", Input)
+        self.query_one("#choices", OptionList).display = False
+        field.display = has_choices
+        field.value = ""
+        note.update(
+            plain("Type what you would say or do, in your own words, and press Enter.")
+            if has_choices
+            else plain("Nothing you say changes this moment: the time runs.")
+        )
+        if focus and has_choices:
+            field.focus()
+        self.refresh_bindings()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Match the typed answer (``Answers.match``: the matcher's one decision rule) and show
+        the closest option, its text in full, to confirm; or, not understood, every option."""
+        if event.input.id != "answer" or self.answers is None or self._finished or not self.session.waiting:
+            return
+        text = clean(event.value)
+        note = self.query_one("#answer-note", Static)
+        if not has_words(text):
+            note.update(plain("Type what you would say or do first; the options are shown after."))
+            return
+        offered = self.session.offered()
+        match = self.answers.match(text, offered)
+        self._said = text
+        options = self.query_one("#choices", OptionList)
+        options.display = True
+        ids = [c.id for c in offered]
+        if match.choice in ids:
+            position = ids.index(match.choice) + 1
+            options.highlighted = position - 1
+            note.update(
+                parts(
+                    ("Closest option", "bold"),
+                    f" (confidence {match.confidence:.2f}): {position}. ",
+                    " ".join(offered[position - 1].text.split()),
+                    "\nEnter confirms it; another number picks that one; a types your answer again.",
+                )
+            )
+        else:
+            options.highlighted = None
+            note.update(
+                parts(
+                    ("Not understood: ", "bold"),
+                    f"{match.reason}. Pick an option by its number, or press a to type your answer again.",
+                )
+            )
+        self.query_one("#answer", Input).display = False  # room for the options (a brings it back)
+        options.focus()
+        self.refresh_bindings()
+
+    def action_answer_again(self) -> None:
+        if self.answers is not None and not self._finished:
+            field = self.query_one("#answer", Input)
+            field.display = True
+            field.focus()
+
+    def focus_answer(self) -> None:
+        """Focus where the trainee acts now: the answer field in free-text play before an answer,
+        else the options."""
+        if self.answers is not None and self._said is None and not self._finished:
+            field = self.query_one("#answer", Input)
+            if field.display:
+                field.focus()
+                return
+        self.query_one("#choices", OptionList).focus()
 
     def start_countdown(self, seconds: int) -> None:
         if self.time_pressure:
@@ -304,7 +394,7 @@ class PlayScreen(Screen[None]):
         self.stop_timer()
         try:
             with self.app.batch_update():  # one screen update for all the events of this choice
-                self.session.choose(choice_id)
+                self.session.choose(choice_id, self._said if self.answers is not None else None)
         except SessionError as exc:
             self.notify(str(exc), severity="warning", markup=False)
 
@@ -316,6 +406,8 @@ class PlayScreen(Screen[None]):
         # else: a selection of options no longer on show (Enter pressed twice): nothing to do
 
     def action_choose_number(self, number: int) -> None:
+        if self.answers is not None and self._said is None:
+            return  # free-text play: the trainee's own words come first
         offered = self.session.offered()
         if 1 <= number <= len(offered):
             self.choose(offered[number - 1].id)
@@ -366,7 +458,7 @@ class PlayScreen(Screen[None]):
         """``t``: read the transcript with the arrow keys; ``t`` again goes back to the choices."""
         transcript = self.query_one(Transcript)
         if transcript.has_focus:
-            self.query_one("#choices", OptionList).focus()
+            self.focus_answer()
         else:
             transcript.focus()
 
@@ -398,6 +490,9 @@ class PlayScreen(Screen[None]):
             self.grade = self.app.finish_attempt(self.entry, self.session, self.recorder)  # type: ignore[attr-defined]
         options = self.query_one("#choices", OptionList)
         options.clear_options()
+        options.display = True
+        for widget in self.query("#answer-note, #answer"):
+            widget.display = False
         self._offered = []
         self._continue = Option(plain("Continue to the debrief (Enter)"), id="continue-to-debrief")
         options.add_option(self._continue)
@@ -407,7 +502,10 @@ class PlayScreen(Screen[None]):
 
     def action_continue(self) -> None:
         if self._continue is not None:
-            self.app.show_debrief(self.entry, self.grade, self.recorder)  # type: ignore[attr-defined]
+            from scoring.report import said_by_sequence
+
+            said = said_by_sequence(self.session.decisions)
+            self.app.show_debrief(self.entry, self.grade, self.recorder, said)  # type: ignore[attr-defined]
 
     # -- the playtest: debug panel and live reload --
 
