@@ -102,3 +102,13 @@ def test_scripted_runs_count_only_when_asked(module_store):
         assert code == 0 and "t-script" in shown, shown + err
     code, out, err = run_cli([*base, "--include-scripted"])
     assert code == 0 and "include scripted" in out.splitlines()[0]
+
+
+def test_the_console_without_a_terminal_is_one_line_not_a_hang(tmp_path):
+    """Found by the command-line fuzzer: `crisis-sim console` with no terminal (a pipe, cron, a
+    script) started the Textual app and never returned."""
+    from cli_runner import run_cli
+
+    result = run_cli(["console", "--db", str(tmp_path / "r.sqlite3")])
+    assert result.code == 2 and "needs an interactive terminal" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output

@@ -5,6 +5,7 @@ attempt's debrief, with the flags) and ``console`` (the class live, in Textual).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,11 @@ def console(cohort: str | None, since: str | None, interval: float, db: str | No
     passed), refreshed about once a second without writing; Enter follows a trainee's
     transcript, f flags a moment for their debrief, a shows cohort analytics with plots, c
     picks a cohort. Keys and screens: docs/instructor.md."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return fail(
+            "the console needs an interactive terminal; 'crisis-sim report' prints the class's figures as text",
+            2,
+        )
     from simulator.console.app import ConsoleApp
 
     store = open_store(db, create=False)
