@@ -53,7 +53,7 @@ def report(fmt: str | None, table: str | None, out: str | None, db: str | None, 
     except ExportError as exc:
         return fail(str(exc))
     if out not in (None, "-"):
-        click.echo(f"wrote {out}", err=True)
+        click.echo(escaped_line(f"wrote {out}"))  # on stdout, like export and graph: stderr is for errors
     return 0
 
 
