@@ -108,7 +108,8 @@ def test_mermaid_sample_has_every_scene_and_choice_with_styles():
         if scene.end is None:
             assert (label, cls) == (sid, "scene")
         else:
-            assert (label, cls) == (f"{sid}<br/>{scene.end.rating}", scene.end.rating)
+            # an ending whose text depends on the path also says what it varies with
+            assert label.split("<br/>varies with: ")[0] == f"{sid}<br/>{scene.end.rating}" and cls == scene.end.rating
             assert f'{nid}(["' in text
     assert "classDef good fill:#c8e6c9" in text
     assert "classDef acceptable fill:#ffe0b2" in text
@@ -243,7 +244,7 @@ def test_dot_sample_has_every_scene_and_choice_with_styles():
             assert f'  "{sid}";' in text
         else:
             line = next(x for x in text.splitlines() if x.startswith(f'  "{sid}" ['))
-            assert "shape=doubleoctagon" in line and f'label="{sid}\\n{scene.end.rating}"' in line
+            assert "shape=doubleoctagon" in line and f'label="{sid}\\n{scene.end.rating}' in line
             fill = {"good": "#c8e6c9", "acceptable": "#ffe0b2", "poor": "#ffcdd2"}[scene.end.rating]
             assert f'fillcolor="{fill}"' in line
     assert f'"@start" -> "{scenario.start}"' in text
