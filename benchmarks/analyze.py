@@ -150,7 +150,7 @@ def _ratio(name: str, part: list[float], whole: list[float]) -> Result:
 def run(quick: bool = False) -> list[Result]:
     sizes = (500, 2_000, 10_000) if quick else (1_000, 10_000, 50_000)
     rounds = dict(zip(sizes, (5, 3, 1), strict=True))  # the largest takes minutes
-    rows, per_transition, per_unit = [], {}, {}
+    rows, per_transition, per_unit, needs = [], {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             path = Path(tmp) / f"chain-{n}.yaml"
@@ -160,6 +160,7 @@ def run(quick: bool = False) -> list[Result]:
             assert all(result.endings.values()), result.endings
             per_transition[n] = _per(timing, result.transitions)
             per_unit[n] = _per(timing, result.work)
+            needs[n] = (result.states, result.work)
             rows.append(
                 [
                     n,
@@ -220,6 +221,27 @@ def run(quick: bool = False) -> list[Result]:
             per_unit[sizes[-1]],
         ),
     ]
+    # Issue 16: the default bounds must cover the 10,000-scene chain (run above with bounds far
+    # above what it needs, so its own states and work are what a default run would meet).
+    from scoring.analysis import DEFAULT_MAX_STATES, DEFAULT_MAX_WORK
+
+    states, work = needs[10_000]
+    results.append(
+        Result(
+            NAME,
+            f"10,000-scene chain: work it needs / default --max-work ({DEFAULT_MAX_WORK:,})",
+            work / DEFAULT_MAX_WORK,
+            1.0,
+        )
+    )
+    results.append(
+        Result(
+            NAME,
+            f"10,000-scene chain: states it keeps / default --max-states ({DEFAULT_MAX_STATES:,})",
+            states / DEFAULT_MAX_STATES,
+            1.0,
+        )
+    )
     for result in results[1:]:
         print(result.line())
     return results

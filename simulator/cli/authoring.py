@@ -149,7 +149,7 @@ def rubric(name: str) -> int:
 @click.option(
     "--max-work",
     type=click.IntRange(min=1),
-    default=30_000_000,
+    default=40_000_000,  # scoring.analysis.DEFAULT_MAX_WORK (not imported here: start-up cost)
     show_default=True,
     help="Stop exploring after this much work (units of one value handled: a transition costs more when "
     "states hold more meters and flags); bounds time and memory (reported, never a hang).",

@@ -189,10 +189,10 @@ def test_issue_hub_of_30_free_flags_stops_at_the_work_budget(tmp_path):
     assert code == 1 and err == ""
     lines = out.splitlines()
     assert lines[1] == (
-        "  ! the work budget (30,000,000) ran out with states of 31 values each: the figures below are partial "
+        "  ! the work budget (40,000,000) ran out with states of 31 values each: the figures below are partial "
         "(raise it with --max-work)"
     )
-    assert "  - the work budget (30,000,000) ran out with states of 31 values each (raise it with --max-work): " \
+    assert "  - the work budget (40,000,000) ran out with states of 31 values each (raise it with --max-work): " \
         "results are partial" in lines
 
 
@@ -208,7 +208,7 @@ def test_issue_2000_flags_with_max_states_names_both_bounds(tmp_path):
     data = json.loads(out)
     assert data["limits"] == ["states", "work"] and data["width"] == 2001
     assert data["problems"][0] == (
-        "the state bound (1,000) was hit and the work budget (30,000,000) ran out with states of 2,001 values "
+        "the state bound (1,000) was hit and the work budget (40,000,000) ran out with states of 2,001 values "
         "each (raise them with --max-states and --max-work): results are partial"
     )
 
