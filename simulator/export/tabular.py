@@ -8,9 +8,9 @@ Every column and the JSON shape are documented in docs/records-and-exports.md; c
 only together with that page (and, for JSON, bump ``JSONL_FORMAT``).
 
 Memory stays flat: attempts come from a cursor, decisions are fetched ``batch`` attempts at a
-time, and the CSV header's dimension columns come from a first pass that keeps only a set of
-dimension ids (a grade's dimensions depend only on its rubric, so each rubric's grade JSON is
-parsed once in that pass). Both passes run in one read transaction, so the export is one
+time, and the CSV header's dimension columns come from one grade of each rubric and grading
+method (a grade's dimensions depend only on those; the store finds the first of each in one
+query). The header query and the rows run in one read transaction, so the export is one
 consistent snapshot even while trainees keep playing (WAL lets writers go on meanwhile).
 """
 
@@ -22,6 +22,7 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
 from typing import Any, TextIO
 
 from simulator.export import ExportFilter
@@ -101,6 +102,9 @@ _FORMULA_START = re.compile(
 )
 
 
+_MAY_MATCH_FIRST = frozenset('"' + "".join(FORMULA_STARTS))
+
+
 def neutralise(cell: Any) -> Any:
     """Text a spreadsheet would run as a formula gets a ``'`` where a cell could start.
 
@@ -115,7 +119,9 @@ def neutralise(cell: Any) -> Any:
     Only text is touched: numbers we write (``-3`` points, an overall of ``72.5``) stay
     numbers. docs/records-and-exports.md#formula-neutralisation says why this rule.
     """
-    if isinstance(cell, str):
+    # Only text that starts with a quote or a formula start, or holds a separator, can match:
+    # checked first, so ids, times and names pay no regular expression (most cells of a row).
+    if isinstance(cell, str) and cell and (cell[0] in _MAY_MATCH_FIRST or "," in cell or ";" in cell):
         return _FORMULA_START.sub(r"\1'", cell)
     return cell
 
@@ -165,14 +171,11 @@ def _batches(
 
 def dimension_ids(store: RecordsStore, filters: ExportFilter) -> list[str]:
     """The dimension ids of every matching graded attempt, in first-seen order (the rubric's
-    order for a single rubric). Parses one grade per (rubric, rubric hash, grading method)."""
-    seen_rubrics: set[tuple[str, str, int | None]] = set()
+    order for a single rubric). A grade's dimensions depend only on its rubric (id and hash)
+    and grading method, so one grade of each is parsed: the store picks the first of each
+    (``first_graded``) without the export walking every attempt twice."""
     ids: dict[str, None] = {}
-    for attempt in filters.attempts(store):
-        key = (attempt.rubric_id, attempt.rubric_sha256, attempt.grade_method)
-        if attempt.grade_json is None or key in seen_rubrics:
-            continue
-        seen_rubrics.add(key)
+    for attempt in store.first_graded(**asdict(filters)):
         for dim in (attempt.grade or {}).get("dimensions", []):
             ids.setdefault(str(dim["id"]), None)
     return list(ids)

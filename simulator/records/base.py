@@ -395,23 +395,27 @@ class SqlStore:
         """Attempts matching every filter given, oldest first (streamed); voided attempts only
         with ``include_void``; without ``include_scripted``, scripted runs are left out (unless
         ``front_end`` asks for them)."""
-        where, params = [] if include_void else ["a.voided_at IS NULL"], []
-        if not include_scripted and front_end is None:
-            where.append("a.front_end <> 'run-scripted'")
-        for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
-                              ("a.status", status), ("a.mode", mode), ("a.front_end", front_end)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if since:
-            where.append("a.started_at >= ?")
-            params.append(since)
-        if until:
-            where.append("a.started_at < ?")
-            params.append(until)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = _filtered(trainee=trainee, scenario=scenario, cohort=cohort, since=since, until=until,
+                                   status=status, mode=mode, front_end=front_end, include_scripted=include_scripted,
+                                   include_void=include_void)
         for row in self._query(f"{SELECT_ATTEMPTS} {clause} ORDER BY a.started_at, a.id", params):
             yield attempt_from_row(row, self.path)
+
+    def first_graded(self, **filters: Any) -> list[Attempt]:
+        """Of the attempts ``attempts(**filters)`` gives that have a stored grade, the first
+        (oldest, as ``attempts`` orders them) of each rubric id, rubric hash and grading method,
+        oldest first: what a grade's shape depends on, read without walking every attempt in
+        Python (the CSV header's dimension columns)."""
+        clause, params = _filtered(**filters)
+        clause = f"{clause} AND a.grade_json IS NOT NULL" if clause else "WHERE a.grade_json IS NOT NULL"
+        firsts = (
+            "SELECT a.id, row_number() OVER (PARTITION BY a.rubric_id, a.rubric_sha256, a.grade_method "
+            "ORDER BY a.started_at, a.id) AS n FROM attempts a JOIN trainees t ON t.id = a.trainee_id "
+            f"{clause}"
+        )
+        sql = (f"{SELECT_ATTEMPTS} WHERE a.id IN (SELECT f.id FROM ({firsts}) f WHERE f.n = 1) "
+               "ORDER BY a.started_at, a.id")
+        return [attempt_from_row(row, self.path) for row in self._query(sql, params)]
 
     def decisions_for(self, attempt_ids: Sequence[str]) -> dict[str, list[DecisionRow]]:
         return self._by_attempt(SELECT_DECISIONS, decision_from_row, attempt_ids)
@@ -523,6 +527,38 @@ class SqlStore:
             "sent_at = excluded.sent_at, outcome = excluded.outcome",
             [(sid, lrs, attempt_id, utc_now(), outcome) for sid in statement_ids],
         )
+
+
+def _filtered(
+    *,
+    trainee: str | None = None,
+    scenario: str | None = None,
+    cohort: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    status: str | None = None,
+    mode: str | None = None,
+    front_end: str | None = None,
+    include_scripted: bool = True,
+    include_void: bool = False,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (on ``attempts a``; empty when nothing is filtered) and its
+    parameters for the filters of ``SqlStore.attempts``."""
+    where, params = [] if include_void else ["a.voided_at IS NULL"], []
+    if not include_scripted and front_end is None:
+        where.append("a.front_end <> 'run-scripted'")
+    for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
+                          ("a.status", status), ("a.mode", mode), ("a.front_end", front_end)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since:
+        where.append("a.started_at >= ?")
+        params.append(since)
+    if until:
+        where.append("a.started_at < ?")
+        params.append(until)
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params
 
 
 def json_text(value: Any) -> str:
