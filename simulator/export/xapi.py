@@ -30,6 +30,7 @@ docs/records-and-exports.md documents every field; change the shape only togethe
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -85,8 +86,10 @@ def iso_duration(seconds: float) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def _segment(text: str) -> str:
-    """An id as one IRI path segment (percent-encoded where needed)."""
+    """An id as one IRI path segment (percent-encoded where needed). Cached: every decision
+    statement names its scenario and scene, and a large export repeats the same few ids."""
     return quote(str(text), safe="-._~")
 
 

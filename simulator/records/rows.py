@@ -183,6 +183,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
+def _as_is(check: Callable[[Any], Any], *types: type) -> Callable[[Any], Any]:
+    """Mark ``check`` as giving back unchanged every value of exactly one of ``types`` (not a
+    subclass): ``_decode`` takes such values without calling it, which is most of a row and
+    most of what reading costs in a large export."""
+    check.as_is = frozenset(types)  # type: ignore[attr-defined]
+    return check
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise BadValue(f"holds {_shown(value)}, not text")
@@ -190,13 +198,17 @@ def _text(value: Any) -> str:
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else check(value)
+    return _as_is(lambda value: None if value is None else check(value), type(None), *getattr(check, "as_is", ()))
 
 
 def _integer(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadValue(f"holds {_shown(value)}, not a whole number")
     return value
+
+
+_as_is(_text, str)
+_as_is(_integer, int)  # exactly int: a bool (an int subclass) still goes through the check
 
 
 def _time(value: Any) -> str:
@@ -345,19 +357,37 @@ def _attempt_label(attempt_id: Any) -> str:
     return f"attempt {attempt_id[:8]}" if isinstance(attempt_id, str) else f"the attempt with id {_shown(attempt_id)}"
 
 
-def _decode(checks: Sequence[tuple[str, Callable[[Any], Any]]], row: Sequence[Any], path: str, where: str) -> list[Any]:
+_Plan = tuple[tuple[str, Callable[[Any], Any], frozenset[type]], ...]
+
+
+def _plan(checks: Sequence[tuple[str, Callable[[Any], Any]]]) -> _Plan:
+    """``checks`` with the types each gives back unchanged (``_as_is``), for ``_decode``."""
+    return tuple((column, check, getattr(check, "as_is", frozenset())) for column, check in checks)
+
+
+_ATTEMPT_PLAN, _DECISION_PLAN, _FLAG_PLAN = _plan(_ATTEMPT_CHECKS), _plan(_DECISION_CHECKS), _plan(_FLAG_CHECKS)
+_PROGRESS_PLAN = _plan((("scenario_id", _text), ("passed", _flag), ("overall", _optional(_score)),
+                        ("completed", _integer), ("attempts", _integer), ("in_progress", _integer)))
+
+
+def _decode(plan: _Plan, row: Sequence[Any], path: str, where: Callable[[], str]) -> list[Any]:
+    """``row`` through the checks of ``plan``; ``where`` names the row (made only for an error
+    message)."""
     values = []
-    for (column, check), value in zip(checks, row, strict=True):
+    for (column, check, as_is), value in zip(plan, row, strict=True):
+        if type(value) in as_is:
+            values.append(value)
+            continue
         try:
             values.append(check(value))
         except BadValue as bad:
-            raise StoreError(edited_message(path, f"{where}: column {column}", str(bad))) from None
+            raise StoreError(edited_message(path, f"{where()}: column {column}", str(bad))) from None
     return values
 
 
 def attempt_from_row(row: Sequence[Any], path: str) -> Attempt:
     """An ``Attempt`` from the values of ``ATTEMPT_COLUMNS``, each checked."""
-    values = _decode(_ATTEMPT_CHECKS, row, path, _attempt_label(row[0]))
+    values = _decode(_ATTEMPT_PLAN, row, path, lambda: _attempt_label(row[0]))
     attempt = Attempt(*values, source=path)
     void = (attempt.voided_at, attempt.voided_by, attempt.void_reason)
     if any(v is None for v in void) and any(v is not None for v in void):
@@ -369,24 +399,22 @@ def attempt_from_row(row: Sequence[Any], path: str) -> Attempt:
 
 def decision_from_row(row: Sequence[Any], path: str) -> DecisionRow:
     """A ``DecisionRow`` from the values of ``DECISION_COLUMNS``, each checked."""
-    where = f"{_attempt_label(row[0])}, decision {_shown(row[1])}"
-    return DecisionRow(*_decode(_DECISION_CHECKS, row, path, where))
+    return DecisionRow(*_decode(_DECISION_PLAN, row, path,
+                                lambda: f"{_attempt_label(row[0])}, decision {_shown(row[1])}"))
 
 
 def flag_from_row(row: Sequence[Any], path: str) -> FlagRow:
     """A ``FlagRow`` from the values of ``FLAG_COLUMNS``, each checked (a note is text; its
     characters are made safe where it is shown)."""
-    where = f"{_attempt_label(row[0])}, flag at decision {_shown(row[1])}"
-    return FlagRow(*_decode(_FLAG_CHECKS, row, path, where))
+    return FlagRow(*_decode(_FLAG_PLAN, row, path,
+                            lambda: f"{_attempt_label(row[0])}, flag at decision {_shown(row[1])}"))
 
 
 def progress_from_row(row: Sequence[Any], path: str, trainee_id: str) -> tuple[str, Progress]:
     """One row of ``Store.progress``: (scenario id, any passed, best score, completed, attempts,
     in progress), each checked, as the scenario id and its ``Progress``."""
-    checks = (("scenario_id", _text), ("passed", _flag), ("overall", _optional(_score)), ("completed", _integer),
-              ("attempts", _integer), ("in_progress", _integer))
     where = f"trainee {trainee_id}'s attempts"
-    scenario_id, passed, best, done, attempts, unfinished = _decode(checks, row, path, where)
+    scenario_id, passed, best, done, attempts, unfinished = _decode(_PROGRESS_PLAN, row, path, lambda: where)
     status = "passed" if passed else "completed" if done else "in progress" if unfinished else "abandoned"
     return scenario_id, Progress(status, best, attempts, unfinished)
 

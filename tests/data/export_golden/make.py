@@ -1,7 +1,8 @@
 """Make the records and the expected exports that tests/test_export_golden.py pins.
 
 Run once, with the code whose output is to be pinned (``.venv/bin/python
-tests/data/export_golden/make.py``): it plays real sessions of three bundled scenarios into a
+tests/data/export_golden/make.py``; ``--exports`` keeps the pinned records and only writes
+their exports again): it plays real sessions of three bundled scenarios into a
 fresh records file through the store's own API (completed, abandoned, still in progress,
 voided, resumed after a break, scripted, a timeout, free text typed, an instructor's flag, a
 grade of another rubric, names a spreadsheet would take for formulas), dumps the rows to
@@ -38,6 +39,8 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "decisions-all.csv": ("--format", "csv", "--decisions", "--include-void", "--include-scripted"),
     "attempts-all.jsonl": ("--format", "jsonl", "--include-void", "--include-scripted"),
     "statements-all.json": ("--format", "xapi", "--include-void", "--include-scripted"),
+    "attempts-eve.csv": ("--format", "csv", "--trainee", "eve"),
+    "attempts-since-06.csv": ("--format", "csv", "--since", "2026-03-06"),
 }
 """Each expected file and the ``crisis-sim export`` options that make it."""
 
@@ -84,7 +87,7 @@ def build(db: Path) -> None:
     """The varied records, played for real."""
     with Store.open(db) as store:
         for trainee, name in (("ana", "Ana Díaz"), ("ben", '=HYPERLINK("x")'), ("cy", 'Smith, "Cy"\nline two'),
-                              ("dee", "-Dee;+1"), ("eve", "Eve")):
+                              ("dee", "-Dee;+1"), ("eve", "Eve;=SUM(1),@x")):
             store.ensure_trainee(trainee, name)
         play(store, "ana", "overpass-railing", "2026-03-01", picks=[], cohort="2026-spring")
         play(store, "ana", "kitchen-knife", "2026-03-01", picks=[1, 1], cohort="2026-spring", mode="coach")
@@ -125,19 +128,36 @@ def dump(db: Path) -> str:
     return json.dumps(tables, ensure_ascii=False, indent=1) + "\n"
 
 
+def load(store: Any) -> None:
+    """Put the rows of ``records.json`` into an empty store (SQLite or PostgreSQL)."""
+    tables = json.loads((HERE / "records.json").read_text(encoding="utf-8"))
+    assert list(tables) == list(TABLES)
+    for table, data in tables.items():
+        columns = data["columns"]
+        store.write_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                         data["rows"])
+
+
 def main() -> None:
+    """Play new records and pin them with their exports; with ``--exports``, keep the pinned
+    records and write their exports again (after a deliberate change to what an export says)."""
     from click.testing import CliRunner
 
     from simulator.cli import cli
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "records.sqlite3"
-        build(db)
-        (HERE / "records.json").write_text(dump(db), encoding="utf-8")
+        if "--exports" in sys.argv:
+            with Store.open(db) as store:
+                load(store)
+        else:
+            build(db)
+            (HERE / "records.json").write_text(dump(db), encoding="utf-8")
         for name, options in EXPORTS.items():
             out = HERE / name
             result = CliRunner().invoke(cli, ["export", *options, "--db", str(db), "--out", str(out)])
             assert result.exit_code == 0, result.output
+            out.chmod(0o644)
 
 
 if __name__ == "__main__":
