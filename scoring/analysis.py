@@ -40,9 +40,10 @@ from scoring.difficulty import Structure, measure
 from scoring.grading import Grade, grade, judge, option_value, stake_weights
 from scoring.rubric import Rubric, effective_rubric
 from simulator import rules
+from simulator.collector import gc_paused
 from simulator.engine import Decision
 from simulator.expressions import Values
-from simulator.loader import Loc, Reporter, gc_paused
+from simulator.loader import Loc, Reporter
 from simulator.model import Choice, Scenario, Scene, Timeout
 
 DEFAULT_MAX_STATES = 500_000

@@ -7,9 +7,7 @@ the later stages run once the structure is sound.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +17,7 @@ from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from simulator.collector import gc_paused
 from simulator.diagnostics import Diagnostic, DiagnosticError, Suggester, did_you_mean, has_errors
 from simulator.expressions import FUNCTIONS, KEYWORDS, Condition, ConditionError, Names, compile_condition
 from simulator.lint import authoring_lint, wording_findings
@@ -776,22 +775,6 @@ def check_scenario(scenario: Scenario, report: Reporter) -> dict[str, Condition]
     checker = _Checker(scenario, report)
     checker.run()
     return checker.conditions
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the block (restored after); used while a
-    file is loaded and by ``scoring.analysis``. Loading builds millions
-    of small objects and no reference cycles (dicts, lists, text, marks); each time the
-    allocations pile up the collector walks the whole growing heap, which cost about 40% of
-    loading a 50,000-scene file. Reference counting still frees everything as usual."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def load_scenario(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, raw: bytes | None = None) -> LoadResult:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from pydantic_core import PydanticCustomError
 
 from simulator.diagnostics import did_you_mean
+from simulator.prose import paragraphs  # noqa: F401  (re-exported: the format's reading of prose)
 
 if TYPE_CHECKING:
     from simulator.expressions import Condition
@@ -42,17 +43,6 @@ Text = Annotated[str, StringConstraints(min_length=1)]
 Points = Annotated[int, Field(ge=-3, le=3)]
 Phrasing = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 """An example phrasing of a choice (``says:``): a sentence, not an essay (the model reads 128 word pieces)."""
-
-
-def paragraphs(text: str) -> list[str]:
-    """Text as the format reads it: a blank line starts a paragraph, single line breaks inside
-    a paragraph are spaces (so front ends re-flow each paragraph to their width)."""
-    out = []
-    for block in re.split(r"\n\s*\n", text.strip()):
-        joined = " ".join(block.split())
-        if joined:
-            out.append(joined)
-    return out
 
 
 def _whole_number_only(value: object) -> object:

@@ -38,9 +38,9 @@ def open_app(scenario: str | None = None, **options: Any) -> int:
             "and 'crisis-sim --help' lists the commands",
             2,
         )
-    from simulator.tui.app import build_app
+    from simulator.tui.launch import start_app
 
-    app = build_app(scenario_ref=scenario, **options)
+    app = start_app(scenario_ref=scenario, **options)
     try:
         app.run()
     finally:

@@ -61,9 +61,9 @@ def main() -> int:
     from simulator.safetext import one_line
 
     try:
-        from simulator.tui.app import build_app
+        from simulator.tui.launch import start_app
 
-        app = build_app(signed_in=trainee)
+        app = start_app(signed_in=trainee)
     except DiagnosticError as exc:
         _say(one_line(exc.diagnostics[0].format()))
         return 1

@@ -10,9 +10,10 @@ FILE whenever it is saved, and nothing is recorded (no attempt is opened or offe
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -22,20 +23,37 @@ from textual.driver import Driver
 from textual.screen import ModalScreen, Screen
 
 from simulator.config import Config, last_trainee, load_config, remember_trainee
-from simulator.engine import Session
-from simulator.recorder import Recorder, ResumeRefused, begin, flag_notes, resume, stored_decisions
 from simulator.records import MODES, Progress, RecordsStore, StoreError, open_store
 from simulator.safetext import escaped_line, strip_unsafe
 from simulator.tui.commands import ScenarioCommands
-from simulator.tui.screens.briefing import BriefingScreen
-from simulator.tui.screens.debrief import DebriefScreen
-from simulator.tui.screens.dialogs import Confirm, ResumeOffer
-from simulator.tui.screens.help import HelpScreen
-from simulator.tui.screens.history import HistoryScreen, PastDebriefScreen
 from simulator.tui.screens.library import LibraryScreen
-from simulator.tui.screens.play import PlayScreen
 from simulator.tui.screens.signin import SignInScreen
 from simulator.tui.widgets.notice import too_small
+
+if TYPE_CHECKING:
+    from simulator.engine import Session
+    from simulator.recorder import Recorder
+
+# Start-up imports only what the sign-in form and the library need (textual, the config, the
+# records store, the library cache's entries). The engine, the recorder, grading and the
+# briefing, play, debrief, history, help and dialog screens are imported where they are first
+# used: together they were most of the time to the first interactive screen (issue 16), and
+# tests/test_startup_imports.py keeps them off that path.
+
+
+def _screen_class(module: str, name: str) -> type[Screen[Any]] | None:
+    """A screen class if its module is imported, else None. A module never imported has no
+    screen on the stack, so asking "is one shown?" need not import it (and its engine)."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else None
+
+
+def _play_screen() -> type[Screen[Any]] | None:
+    return _screen_class("simulator.tui.screens.play", "PlayScreen")
+
+
+def _history_screen() -> type[Screen[Any]] | None:
+    return _screen_class("simulator.tui.screens.history", "HistoryScreen")
 
 
 class CrisisSimApp(App[None]):
@@ -167,7 +185,9 @@ class CrisisSimApp(App[None]):
             self.theme = DEFAULT_THEME
             self.push_screen(SignInScreen())
 
-        if any(isinstance(s, PlayScreen) for s in self.screen_stack):
+        if self._on_stack(_play_screen()):
+            from simulator.tui.screens.dialogs import Confirm
+
             self.push_screen(Confirm("Sign out? Your progress is saved; you can resume this scenario later.",
                                      "Sign out", "Stay"), leave)
         else:
@@ -205,6 +225,8 @@ class CrisisSimApp(App[None]):
                 self.notify("Discarded: the attempt is kept in the records as abandoned.", timeout=4)
                 self.refresh_lists()
 
+        from simulator.tui.screens.dialogs import ResumeOffer
+
         self.push_screen(ResumeOffer(entry.info.title, decisions), answer)
 
     def unfinished(self, scenario_id: str | None = None) -> list[Any]:
@@ -223,20 +245,30 @@ class CrisisSimApp(App[None]):
 
     def refresh_lists(self) -> None:
         """Show a change in the records on the screens that list them."""
+        history = _history_screen()
+        kinds = (LibraryScreen, history) if history is not None else (LibraryScreen,)
         for screen in self.screen_stack:
-            if isinstance(screen, (LibraryScreen, HistoryScreen)) and screen.is_mounted:
+            if isinstance(screen, kinds) and screen.is_mounted:
                 screen.refresh_rows()
 
     def progress(self) -> dict[str, Progress]:
         return self.store.progress(self.trainee_id)
 
+    def _on_stack(self, *kinds: type[Screen[Any]] | None) -> bool:
+        """Whether a screen of one of ``kinds`` is open (None: a screen never imported, so none)."""
+        shown = tuple(kind for kind in kinds if kind is not None)
+        return bool(shown) and any(isinstance(s, shown) for s in self.screen_stack)
+
     # -- My attempts --
 
     def action_my_attempts(self) -> None:
-        if not self.trainee_id or any(isinstance(s, (PlayScreen, SignInScreen)) for s in self.screen_stack):
+        if not self.trainee_id or self._on_stack(_play_screen(), SignInScreen):
             return
-        if isinstance(self.screen, HistoryScreen):
+        history = _history_screen()
+        if history is not None and isinstance(self.screen, history):
             return
+        from simulator.tui.screens.history import HistoryScreen
+
         self.back_to_library()
         self.call_next(self.push_screen, HistoryScreen())
 
@@ -281,6 +313,8 @@ class CrisisSimApp(App[None]):
             )
             return
         from scoring.report import said_by_sequence
+        from simulator.recorder import flag_notes, stored_decisions
+        from simulator.tui.screens.history import PastDebriefScreen
 
         decisions = stored_decisions(self.store, attempt.id)
         result = grade(entry.scenario, entry.rubric, decisions)
@@ -297,6 +331,8 @@ class CrisisSimApp(App[None]):
             return
         if not self.loaded(entry):
             return
+        from simulator.tui.screens.briefing import BriefingScreen
+
         screen = BriefingScreen(entry, locked=self.locked)
         if replace:
             self.switch_screen(screen)
@@ -305,6 +341,10 @@ class CrisisSimApp(App[None]):
 
     def start_play(self, entry: Any, mode: str, time_pressure: bool) -> None:
         """A new attempt (starting over: this scenario's unfinished attempts are kept as abandoned)."""
+        from simulator.engine import Session
+        from simulator.recorder import begin
+        from simulator.tui.screens.play import PlayScreen
+
         session = Session(entry.scenario)
         if self.watch is not None:  # a playtest: no recorder, and live reload of the watched file
             watched = self.watch if Path(entry.scenario.path).resolve() == self.watch.resolve() else None
@@ -341,6 +381,9 @@ class CrisisSimApp(App[None]):
     def resume_attempt(self, entry: Any, attempt: Any) -> None:
         if not self.loaded(entry):
             return
+        from simulator.recorder import ResumeRefused, resume
+        from simulator.tui.screens.play import PlayScreen
+
         try:
             session, recorder = resume(self.store, attempt, entry.scenario, entry.rubric)
         except ResumeRefused as exc:
@@ -371,6 +414,10 @@ class CrisisSimApp(App[None]):
         """The debrief takes the play screen's place (the ending was read there), with the
         instructor's flags on the recorded attempt; ``said``: what the trainee typed at each
         decision in free-text play."""
+        from simulator.recorder import flag_notes
+        from simulator.tui.screens.debrief import DebriefScreen
+        from simulator.tui.screens.play import PlayScreen
+
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PlayScreen):
             self.pop_screen()
         flags = flag_notes(recorder.store, recorder.attempt_id) if recorder else {}
@@ -497,8 +544,9 @@ class CrisisSimApp(App[None]):
 
     def _preferences_changed(self) -> None:
         screen = self.screen
-        if isinstance(screen, BriefingScreen):
-            screen.show_settings()
+        briefing = _screen_class("simulator.tui.screens.briefing", "BriefingScreen")
+        if briefing is not None and isinstance(screen, briefing):
+            screen.show_settings()  # type: ignore[attr-defined]
         mode = "coach" if self.mode == "coach" else "assessment"
         answers = ", free text" if self.free_text else ""
         self.notify(f"Next scenario: {mode} mode, time pressure {'on' if self.time_pressure else 'off'}{answers}",
@@ -508,7 +556,7 @@ class CrisisSimApp(App[None]):
 
     def can_open_scenarios(self) -> bool:
         """Signed in and not in the middle of a scenario (leave it first: Escape)."""
-        return bool(self.trainee_id) and not any(isinstance(s, (PlayScreen, SignInScreen)) for s in self.screen_stack)
+        return bool(self.trainee_id) and not self._on_stack(_play_screen(), SignInScreen)
 
     def open_scenario(self, entry: Any) -> None:
         """The palette's 'Open scenario': its briefing, over the library."""
@@ -519,7 +567,7 @@ class CrisisSimApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The app's own commands, and Textual's with Quit asking first like q."""
         signed_in = bool(self.trainee_id) and not isinstance(screen, SignInScreen)
-        if signed_in and not any(isinstance(s, PlayScreen) for s in self.screen_stack):
+        if signed_in and not self._on_stack(_play_screen()):
             yield SystemCommand("My attempts", "Every attempt you made: reopen a debrief, resume or discard, "
                                 "your trend", self.action_my_attempts)
         if signed_in and not self.locked:
@@ -543,10 +591,14 @@ class CrisisSimApp(App[None]):
     # -- always-available actions --
 
     def action_help(self) -> None:
+        from simulator.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
+        from simulator.tui.screens.dialogs import Confirm
+
         if isinstance(self.screen, Confirm):
             return
 
@@ -581,12 +633,10 @@ def build_app(
     ``scenario_ref``) makes the app a playtest of that file: live reload, and nothing recorded.
     ``signed_in``: the trainee the classroom server signed in (a checked id; ``crisis-sim
     serve``), with the display name the records hold for them."""
-    from scoring.catalog import load_graded
     from scoring.library_cache import LibraryEntry, scan
     from simulator.config import config_path, resolve_db, scenario_max_bytes
-    from simulator.diagnostics import DiagnosticError
     from simulator.library import app_folders
-    from simulator.loader import scenario_files
+    from simulator.sources import scenario_files
 
     config = load_config()
     max_bytes = scenario_max_bytes(max_bytes, config)
@@ -608,6 +658,9 @@ def build_app(
     if watch and scenario_ref is None:
         raise ValueError("watch needs the scenario file to watch")
     if scenario_ref is not None:
+        from scoring.catalog import load_graded  # the loader and the rubric: only for a file named here
+        from simulator.diagnostics import DiagnosticError
+
         graded = load_graded(scenario_ref, rubric_ref, max_bytes=max_bytes)
         if not graded.ok:
             raise DiagnosticError([d for d in graded.diagnostics if d.severity == "error"])

@@ -12,7 +12,7 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from simulator.model import paragraphs
+from simulator.prose import paragraphs
 from simulator.tui.text import plain
 
 PREFIX = "Open scenario: "

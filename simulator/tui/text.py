@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from simulator.model import paragraphs
+from simulator.prose import paragraphs
 from simulator.safetext import strip_unsafe
 
 
@@ -20,7 +20,7 @@ def plain(text: str, style: str = "") -> Content:
 
 
 def prose(text: str) -> str:
-    """Scenario prose as the format reads it (``model.paragraphs``: a blank line starts a
+    """Scenario prose as the format reads it (``simulator.prose.paragraphs``: a blank line starts a
     paragraph, single line breaks are spaces), paragraphs kept apart by a blank line. Every
     narration, feedback and debrief text on screen goes through it."""
     return "\n\n".join(paragraphs(text))

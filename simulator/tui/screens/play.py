@@ -383,7 +383,7 @@ class PlayScreen(Screen[None]):
 
     def expire(self) -> None:
         if self.session.waiting and self.session.timeout_seconds():
-            with self.app.batch_update():
+            with self.app.batch_update(), self.query_one(Transcript).batch():
                 self.session.expire()
 
     # -- actions --
@@ -393,7 +393,8 @@ class PlayScreen(Screen[None]):
             return
         self.stop_timer()
         try:
-            with self.app.batch_update():  # one screen update for all the events of this choice
+            # one screen update, and one mount of the transcript's new entries, for all the events of this choice
+            with self.app.batch_update(), self.query_one(Transcript).batch():
                 self.session.choose(choice_id, self._said if self.answers is not None else None)
         except SessionError as exc:
             self.notify(str(exc), severity="warning", markup=False)

@@ -38,9 +38,13 @@ class MeterBar(Static):
         super().__init__(meter_content(meter, value), markup=False, classes="meter")
         self.meter_id = meter_id
         self.meter = meter
+        self._shown: int | None = None
         self.show_value(value)
 
     def show_value(self, value: int) -> None:
+        if value == self._shown:
+            return  # the panel is refreshed after every event of a choice; most change no meter
+        self._shown = value
         self.update(meter_content(self.meter, value))
         for state in ("good", "mid", "bad", "neutral"):
             self.set_class(state == meter_state(self.meter, value), f"-{state}")
@@ -52,6 +56,7 @@ class StatusPanel(Vertical):
     def __init__(self, meters: dict[str, Meter], values: dict[str, int], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._bars = self._make_bars(meters, values)
+        self._notes: str | None = None
 
     @staticmethod
     def _make_bars(meters: dict[str, Meter], values: dict[str, int]) -> dict[str, MeterBar]:
@@ -73,4 +78,6 @@ class StatusPanel(Vertical):
         for meter_id, bar in self._bars.items():
             bar.show_value(values[meter_id])
         text = "\n".join(f"• {note}" for note in notes)
-        self.query_one("#notes", Static).update(plain(text) if text else Content(""))
+        if text != self._notes:
+            self._notes = text
+            self.query_one("#notes", Static).update(plain(text) if text else Content(""))

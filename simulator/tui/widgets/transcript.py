@@ -7,10 +7,13 @@ not scroll off the top on a small terminal."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from simulator.model import paragraphs
+from simulator.prose import paragraphs
 from simulator.tui.text import parts, plain, prose
 
 MORE_BELOW = "▼ more below: t, then ↓ or End"
@@ -31,6 +34,8 @@ class Transcript(VerticalScroll):
         self._following = False
         """Keep the newest turn in view while its entries are laid out (their heights arrive over
         several refreshes), until the trainee scrolls the transcript themselves."""
+        self._pending: list[Static] | None = None
+        """Inside ``batch()``: the entries added so far, mounted together when it ends."""
 
     def on_mount(self) -> None:
         for attribute in ("scroll_y", "virtual_size", "size"):
@@ -42,7 +47,26 @@ class Transcript(VerticalScroll):
         entry = Static(content, markup=False, classes=f"entry -{kind}")  # type: ignore[arg-type]
         if self._turn_open:
             self._turn_start, self._turn_open = entry, False
-        self.mount(entry)
+        if self._pending is not None:
+            self._pending.append(entry)
+        else:
+            self.mount(entry)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Entries added in the block are mounted together when it ends (before it returns). One
+        choice adds several (the choice, feedback, the next scene's narration and lines): mounted
+        one by one, each paid its own styling and layout pass, most of a key press's time."""
+        if self._pending is not None:  # already batching: the outer block mounts them
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            entries, self._pending = self._pending, None
+            if entries:
+                self.mount_all(entries)
 
     # -- turns and scrolling --
 
