@@ -50,6 +50,9 @@ SELECT_ATTEMPTS = (
 SELECT_DECISIONS = "SELECT " + ", ".join(DECISION_COLUMNS) + " FROM decisions"
 _STARTED = ("id", *merge.FACTS, "status")
 """The columns an imported attempt starts with (its end and void are set after its decisions)."""
+INSERT_DECISION = (
+    f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})"
+)
 SELECT_FLAGS = "SELECT " + ", ".join(FLAG_COLUMNS) + " FROM instructor_flags"
 PROGRESS_SQL = (
     "SELECT scenario_id, max(coalesce(passed, 0)), max(overall), "
@@ -188,26 +191,28 @@ class SqlStore:
         said: str | None = None,
     ) -> None:
         """Commit one decision (``choice`` None = the timer ran out; ``choice_text`` the option
-        as shown; ``said`` what was typed in free-text play) before returning. The row is read
-        back inside the transaction: if anything (a trigger, another program) kept it from being
-        stored as written, nothing is committed and StoreError says so."""
+        as shown; ``said`` what was typed in free-text play) before returning. Inside the
+        transaction the backend makes sure the row was stored exactly as written and nothing else
+        changed (``_stored_alone``): if anything (a trigger, another program) interfered, nothing
+        is committed and StoreError says so."""
         row = (attempt_id, sequence, scene, choice, made_at or utc_now(), response_ms,
                json_text(meters_after), json_text(flags_after), choice_text, said)
+        self.write(INSERT_DECISION, row, expect=1, what=f"decision {sequence} of attempt {attempt_id[:8]}",
+                   verify=self._stored_alone(row))
+
+    def _stored_alone(self, row: tuple[Any, ...]) -> Callable[[Fetch], str | None]:
+        """For ``write``'s ``verify``, just after the one INSERT of decision ``row``: what kept
+        it from being stored exactly as written (None: nothing). Here it is read back (the
+        PostgreSQL store); SQLite's store counts the rows its transaction changed instead."""
 
         def read_back(fetch: Fetch) -> str | None:
             stored = [tuple(r) for r in fetch(f"{SELECT_DECISIONS} WHERE attempt_id = ? AND sequence = ?",
-                                              (attempt_id, sequence))]
+                                              (row[0], row[1]))]
             if stored == [row]:
                 return None
             return "it is not in the file after the insert" if not stored else "it reads back differently"
 
-        self.write(
-            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(row))})",
-            row,
-            expect=1,
-            what=f"decision {sequence} of attempt {attempt_id[:8]}",
-            verify=read_back,
-        )
+        return read_back
 
     def finish_attempt(self, attempt_id: str, grade: Any) -> None:
         """Mark completed and store the grade (a ``scoring.grading.Grade``) for fast listing."""
@@ -291,9 +296,7 @@ class SqlStore:
                        values) != 1:
                     raise StoreError(self._not_stored(what, "the attempt row was not inserted"))
             for d in todo.new_decisions:
-                run(f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
-                    (d.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
+                run(INSERT_DECISION, (d.attempt_id, d.sequence, d.scene, d.choice, d.made_at, d.response_ms,
                      json_text(d.meters_after), json_text(d.flags_after), d.choice_text, d.said))
             if todo.end:
                 ended = [getattr(incoming, c) for c in merge.END]
@@ -561,6 +564,10 @@ def _filtered(
     return (f"WHERE {' AND '.join(where)}" if where else ""), params
 
 
+_JSON = json.JSONEncoder(sort_keys=True)
+"""``json.dumps(value, sort_keys=True)`` builds this encoder on every call; one is enough."""
+
+
 def json_text(value: Any) -> str:
     """How JSON columns are written (sorted keys, so equal values are equal text)."""
-    return json.dumps(value, sort_keys=True)
+    return _JSON.encode(value)

@@ -819,10 +819,11 @@ def test_a_trigger_added_while_a_trainee_plays_is_caught_at_the_next_decision(tm
     assert [c for (c,) in stored] == SAMPLE_BEST[:2]
 
 
-def test_a_decision_is_read_back_before_it_is_committed(tmp_path, monkeypatch):
+def test_a_decision_a_trigger_touches_is_not_committed(tmp_path, monkeypatch):
     """The last line of defence, on its own: with the schema check switched off, a trigger that
-    swallows the insert (or rewrites the row) is caught by reading the decision back inside its
-    transaction; nothing is committed and the error says so."""
+    swallows the insert, rewrites or deletes the row, or writes anywhere else in the same
+    transaction is caught inside it (SQLite counts every row a transaction changed, triggers'
+    too: one INSERT must change exactly one); nothing is committed and the error says so."""
     import simulator.records.sqlite as backend
 
     db = tmp_path / "records.sqlite3"
@@ -832,12 +833,15 @@ def test_a_decision_is_read_back_before_it_is_committed(tmp_path, monkeypatch):
         aid = store.start_attempt("t-2", scenario_id="s", scenario_version="1", scenario_sha256="x" * 64,
                                   scenario_path="", rubric_id="default", rubric_sha256="y" * 64, mode="headless")
         monkeypatch.setattr(backend.schema, "check", lambda conn, path: schema.SCHEMA_VERSION)
+        more = "2 rows changed in its transaction instead of 1: a trigger in the file changed more"
         for trigger, why in (
             ("BEFORE INSERT ON decisions BEGIN SELECT RAISE(IGNORE); END", "0 row(s) changed instead of 1"),
             ("AFTER INSERT ON decisions BEGIN UPDATE decisions SET choice = 'other' WHERE rowid = new.rowid; END",
-             "it reads back differently"),
-            ("AFTER INSERT ON decisions BEGIN DELETE FROM decisions WHERE rowid = new.rowid; END",
-             "it is not in the file after the insert"),
+             more),
+            ("AFTER INSERT ON decisions BEGIN DELETE FROM decisions WHERE rowid = new.rowid; END", more),
+            # the decision itself stored as written, but the trigger also ended the attempt
+            ("AFTER INSERT ON decisions BEGIN UPDATE attempts SET status = 'abandoned' WHERE id = new.attempt_id; END",
+             more),
         ):
             with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
                 conn.execute("DROP TRIGGER IF EXISTS hostile")
@@ -845,6 +849,7 @@ def test_a_decision_is_read_back_before_it_is_committed(tmp_path, monkeypatch):
             with pytest.raises(StoreError, match=f"decision 1 of attempt {aid[:8]} was not stored .{re.escape(why)}"):
                 store.record_decision(aid, 1, "arrival", "slow-approach", meters_after={}, flags_after={})
             assert store.decisions(aid) == []
+            assert store.attempt(aid).status == "in_progress"
 
 
 # ---- values crisis-sim never writes ----------------------------------------------------------------
