@@ -15,9 +15,10 @@ median of the per-round ratios and the spread is their min-max.
   fresh records file, after opening it and starting an attempt (not timed). Bare: a
   ``sqlite3`` connection per writer with **the same journal mode (WAL), synchronous=FULL and
   busy timeout (15 s)** as the store, ``BEGIN IMMEDIATE`` + ``INSERT`` + ``COMMIT`` per
-  decision. Ours: ``Store.record_decision`` (the schema check, the insert, the read-back,
-  the commit). Figures: commit p95 (target <= 10x bare at 30 writers) and decisions committed
-  per second over the whole run (target >= 0.9x bare at 100 writers).
+  decision. Ours: ``Store.record_decision`` (the row built, then under the lock the
+  schema-cookie check, the insert, the change count, the commit). Figures: commit p95
+  (target <= 10x bare at 30 writers) and decisions committed per second over the whole run
+  (target >= 0.9x bare at 100 writers).
 - **dialects** (with a PostgreSQL server: ``--postgresql URL`` or ``CRISIS_SIM_BENCH_PG``;
   skipped with a line saying so otherwise): decisions per second through ``Store`` into
   PostgreSQL vs into SQLite, 1 and 30 writers, as a ratio (information: no target), and

@@ -18,8 +18,9 @@ when the last connection closes. What is checked (``docs/security.md`` section 7
   file), and always for exports, ``regrade`` and ``crisis-sim check`` (``check="full"``).
 
 While open, every write transaction first compares SQLite's schema cookie with the one checked
-(another process adding a trigger mid-session is caught), and each decision is read back inside
-its transaction before COMMIT: "progress saved" is only ever said about a row that is there.
+(another process adding a trigger mid-session is caught), and a decision's transaction must have
+changed exactly the one row it inserted (SQLite's change count, which counts triggers' changes too)
+before COMMIT: "progress saved" is only ever said about a row stored as written.
 """
 
 from __future__ import annotations
