@@ -18,7 +18,8 @@ median of the per-round ratios and the spread is their min-max.
   decision. Ours: ``Store.record_decision`` (the row built, then under the lock the
   schema-cookie check, the insert, the change count, the commit). Figures: commit p95
   (target <= 10x bare at 30 writers) and decisions committed per second over the whole run
-  (target >= 0.9x bare at 100 writers).
+  (target >= 0.9x bare at 100 writers). After every round the file must hold exactly the N x K
+  decisions reported committed (nothing lost, nothing stored twice), or the benchmark stops.
 - **dialects** (with a PostgreSQL server: ``--postgresql URL`` or ``CRISIS_SIM_BENCH_PG``;
   skipped with a line saying so otherwise): decisions per second through ``Store`` into
   PostgreSQL vs into SQLite, 1 and 30 writers, as a ratio (information: no target), and
@@ -352,9 +353,28 @@ def _commit_rounds(folder: Path, db_of: Callable[[str], str], writers: int, coun
                    sides: tuple[str, str] = ("bare", "ours")) -> list[tuple[Crowd, Crowd]]:
     def run(side: str) -> Crowd:
         db = db_of(side)
-        return crowd(lambda n: ["commits", side, db, str(n), str(count)], writers)
+        done = crowd(lambda n: ["commits", side, db, str(n), str(count)], writers)
+        stored = _stored_decisions(db)
+        if stored != writers * count or len(done.commits) != writers * count:
+            raise RuntimeError(f"{NAME}: {side} reported {len(done.commits)} commits and the store holds {stored} "
+                               f"decisions, not {writers * count}: something was lost or stored twice")
+        return done
 
     return alternate(rounds, lambda: run(sides[0]), lambda: run(sides[1]))
+
+
+def _stored_decisions(db: str) -> int:
+    """The decisions the store at ``db`` holds after a round (each round starts empty): every
+    reported commit must be there, once."""
+    if db.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(db, options="-c search_path=crisis_sim") as conn:
+            return int(conn.execute("SELECT count(*) FROM decisions").fetchone()[0])
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("SELECT count(*) FROM decisions").fetchone()[0])
 
 
 def part_commits(quick: bool) -> list[Result]:

@@ -6,6 +6,7 @@ harness is honest about what it times.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 
@@ -101,3 +102,25 @@ def test_every_benchmark_module_has_a_run_function():
 
     for name, module in BENCHMARKS.items():
         assert callable(importlib.import_module(module).run), name
+
+
+def test_the_commits_benchmark_stops_when_the_store_does_not_hold_every_decision_once(tmp_path):
+    """The records commits figures count only rounds whose file holds every decision the
+    writers reported committed, once: a file that holds one more (or fewer) stops the run."""
+    import sqlite3
+
+    from benchmarks import records
+
+    pairs = records._commit_rounds(tmp_path, lambda side: records.fresh(tmp_path, f"{side}.sqlite3"), 2, 3, 1)
+    assert [len(crowd.commits) for pair in pairs for crowd in pair] == [6, 6]
+
+    def one_too_many(side: str) -> str:
+        db, when = records.fresh(tmp_path, f"{side}.sqlite3"), "2026-01-01T00:00:00Z"
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            conn.execute("INSERT INTO trainees (id, display_name, created_at) VALUES ('x', 'x', ?)", (when,))
+            conn.execute(records._INSERT_ATTEMPT, ("a", "x", when))
+            conn.execute(records._INSERT_DECISION, ("a", 1, "s", "c", when, 1, "{}", "{}"))
+        return db
+
+    with pytest.raises(RuntimeError, match="bare reported 6 commits and the store holds 7 decisions, not 6"):
+        records._commit_rounds(tmp_path, one_too_many, 2, 3, 1)
