@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def poller(db: str, interval: float) -> dict[str, Any]:
     store = None
     shown: list[tuple[str, int, str]] = []
     polls: list[float] = []
+    cpus: list[float] = []
     counts: dict[str, int] = {}
     errors: list[str] = []
     while True:
@@ -64,13 +66,14 @@ def poller(db: str, interval: float) -> dict[str, Any]:
             except StoreError:
                 continue  # the workers have not created it yet
             watch = ClassWatch(store)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             rows = watch.poll()
         except StoreError as exc:
             errors.append(str(exc))
             continue
         polls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
         done = datetime.now(UTC).isoformat()
         for row in rows:
             before = counts.get(row.attempt_id, 0)
@@ -78,7 +81,7 @@ def poller(db: str, interval: float) -> dict[str, Any]:
             counts[row.attempt_id] = max(before, row.decisions)
     if store is not None:
         store.close()
-    return {"shown": shown, "polls": polls, "errors": errors}
+    return {"shown": shown, "polls": polls, "cpus": cpus, "errors": errors}
 
 
 def lags_of(db: Path, shown: list[list[Any]]) -> list[float]:
@@ -121,6 +124,7 @@ def measure(processes: int, attempts: int, rounds: int, interval: float) -> dict
     the console's lags."""
     lags: list[float] = []
     polls: list[float] = []
+    cpus: list[float] = []
     errors: list[str] = []
     counter = iter(range(10_000))
 
@@ -136,19 +140,24 @@ def measure(processes: int, attempts: int, rounds: int, interval: float) -> dict
             if seen is not None:
                 lags.extend(lags_of(db, seen["shown"]))
                 polls.extend(seen["polls"])
+                cpus.extend(seen["cpus"])
                 errors.extend(seen["errors"])
             return {"p50": result.percentile(0.5), "p95": result.percentile(0.95),
                     "decisions": float(result.expected)}
 
     pairs = alternate(rounds, lambda: classroom(False), lambda: classroom(True))
-    return {"pairs": pairs, "lags": lags, "polls": polls, "errors": errors}
+    return {"pairs": pairs, "lags": lags, "polls": polls, "cpus": cpus, "errors": errors}
 
 
 def run(quick: bool = False) -> list[Result]:
     processes, attempts, rounds = (10, 2, 2) if quick else (30, 3, 2)
-    interval = 1.0
+    return report(processes, attempts, rounds, 1.0)
+
+
+def report(processes: int, attempts: int, rounds: int, interval: float) -> list[Result]:
+    """Measure, print the rounds, the console's figures and one line per target."""
     found = measure(processes, attempts, rounds, interval)
-    pairs, lags, polls = found["pairs"], found["lags"], found["polls"]
+    pairs, lags, polls, cpus = found["pairs"], found["lags"], found["polls"], found["cpus"]
     rows = [[i + 1, f"{b['p50'] * 1000:.2f}", f"{o['p50'] * 1000:.2f}", f"{b['p95'] * 1000:.2f}",
              f"{o['p95'] * 1000:.2f}", int(o["decisions"])] for i, (b, o) in enumerate(pairs)]
     print(table(["round", "p50 ms alone", "p50 ms watched", "p95 ms alone", "p95 ms watched", "decisions watched"],
@@ -157,6 +166,10 @@ def run(quick: bool = False) -> list[Result]:
     print(f"  console: {len(lags)} decisions seen; poll p50 {_percentile(polls, 0.5) * 1000:.1f} ms, "
           f"p95 {_percentile(polls, 0.95) * 1000:.1f} ms; lag p50 {_percentile(lags, 0.5):.2f} s, "
           f"p95 {_percentile(lags, 0.95):.2f} s, slowest {max(lags, default=0.0):.2f} s")
+    print(f"  console CPU (its own process time, not inflated by the machine's load): per poll p50 "
+          f"{_percentile(cpus, 0.5) * 1000:.1f} ms, p95 {_percentile(cpus, 0.95) * 1000:.1f} ms, "
+          f"{sum(cpus):.2f} s over {len(cpus)} polls ({100 * sum(cpus) / max(len(cpus) * interval, 1e-9):.1f}% "
+          "of one core)")
     for problem in found["errors"][:5]:
         print(f"  console error: {problem}")
     p50, p50_spread = median_spread([o["p50"] / b["p50"] for b, o in pairs])
@@ -166,6 +179,7 @@ def run(quick: bool = False) -> list[Result]:
         Result(NAME, "trainees' commit p95, console polling / not", p95, 1.25, spread=p95_spread),
         Result(NAME, "console lag to show a decision, p95 seconds", _percentile(lags, 0.95), 2.0),
         Result(NAME, "console lag, slowest decision, seconds", max(lags, default=0.0), None),
+        Result(NAME, "console CPU per poll, p95 ms", _percentile(cpus, 0.95) * 1000, None),
     ]
     for result in results:
         print(result.line())
@@ -184,10 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.poller:
         print(json.dumps(poller(args.db, args.interval)), flush=True)
         return 0
-    found = measure(args.processes, args.attempts, args.rounds, args.interval)
-    print(json.dumps({"pairs": found["pairs"], "lag_p95_s": _percentile(found["lags"], 0.95),
-                      "lag_max_s": max(found["lags"], default=0.0), "decisions_seen": len(found["lags"]),
-                      "errors": found["errors"][:5]}))
+    print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    report(args.processes, args.attempts, args.rounds, args.interval)
     return 0
 
 

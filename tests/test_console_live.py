@@ -218,6 +218,10 @@ def test_the_incremental_poll_shows_what_a_full_read_shows(tmp_path_factory, ops
     for op, pick in [*ops, (10, 0)]:
         if op == 10:
             assert watch.poll() == full_read(store, cohort=cohort, include_scripted=scripted, loader=loader)
+            # the followed trainee's transcript, grown poll by poll, reads as one built at once
+            if room.attempts:
+                followed = room.attempts[pick % len(room.attempts)] if pick % 2 else room.attempts[0]
+                assert watch.transcript(followed) == ClassWatch(store, loader=loader).transcript(followed)
         else:
             room.step(op, pick)
     store.close()
@@ -237,5 +241,6 @@ def test_incremental_polls_agree_with_a_full_read_on_both_stores(records_target)
         if n % 4 == 3:
             assert watch.poll() == full_read(store, loader=loader)
             assert everyone.poll() == full_read(store, include_scripted=True, loader=loader)
+            assert watch.transcript(room.attempts[0]) == ClassWatch(store, loader=loader).transcript(room.attempts[0])
     assert {r.trainee_id for r in everyone.poll()} == set(Class.TRAINEES)
     store.close()
