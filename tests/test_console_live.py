@@ -244,3 +244,29 @@ def test_incremental_polls_agree_with_a_full_read_on_both_stores(records_target)
             assert watch.transcript(room.attempts[0]) == ClassWatch(store, loader=loader).transcript(room.attempts[0])
     assert {r.trainee_id for r in everyone.poll()} == set(Class.TRAINEES)
     store.close()
+
+
+def test_the_newest_attempt_is_the_one_attempts_lists_last(records_target):
+    """``newest_attempts`` picks what the last-wins walk over ``attempts`` picks, on each store:
+    a tie on the start time goes to the higher id, a voided attempt gives way to the one before,
+    a scripted run is left out unless asked, and the cohort filter applies before "newest"."""
+    store = records_target.open()
+    same = "2026-03-01T10:00:00.000Z"
+    for trainee, cohort, front_end in (("ana", "a", "app"), ("ana", "b", "app"), ("ana", "a", "app"),
+                                       ("ben", "a", "app"), ("ben", "a", "run-scripted"), ("cy", "b", "app")):
+        play(store, trainee, SAMPLE_BEST[:1], started_at=same, finish=False, cohort=cohort, front_end=front_end)
+    play(store, "cy", SAMPLE_BEST[:1], started_at="2026-03-01T11:00:00.000Z", finish=False, cohort="b")
+    newest_cy = list(store.attempts(trainee="cy"))[-1]
+    store.void_attempt(newest_cy.id, "test", "instructor")
+
+    def walked(**filters):
+        last = {}
+        for a in store.attempts(since="2026-03-01", **filters):
+            last[a.trainee_id] = a.id
+        return [last[t] for t in sorted(last)]
+
+    for filters in ({}, {"cohort": "a"}, {"cohort": "b"}, {"include_scripted": False}):
+        found = store.newest_attempts(since="2026-03-01", **filters)
+        assert [a.id for a in found] == walked(**filters), filters
+    assert newest_cy.id not in {a.id for a in store.newest_attempts(since="2026-03-01")}
+    store.close()
