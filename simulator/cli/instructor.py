@@ -151,13 +151,16 @@ def debrief(attempt_id: str, db: str | None) -> int:
               help="Watch attempts started on or after DATE (default: the last 12 hours).")
 @click.option("--interval", type=click.FloatRange(0.2, 60), default=1.0, show_default=True,
               help="Seconds between refreshes.")
+@click.option("--include-scripted", is_flag=True,
+              help="Also show scripted runs (crisis-sim test, run --choose/--timeout-at/--policy: nobody is "
+                   "playing them); left out by default, as in report and results (the s key toggles).")
 @DB_OPTION
-def console(cohort: str | None, since: str | None, interval: float, db: str | None) -> int:
+def console(cohort: str | None, since: str | None, interval: float, include_scripted: bool, db: str | None) -> int:
     """The instructor's console: the class live from the records store (per trainee the
     scenario, scene, decisions, time in the scene, meters, critical errors so far, finished or
     passed), refreshed about once a second without writing; Enter follows a trainee's
     transcript, f flags a moment for their debrief, a shows cohort analytics with plots, c
-    picks a cohort. Keys and screens: docs/instructor.md."""
+    picks a cohort, s shows or hides scripted runs. Keys and screens: docs/instructor.md."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return fail(
             "the console needs an interactive terminal; 'crisis-sim report' prints the class's figures as text",
@@ -167,7 +170,7 @@ def console(cohort: str | None, since: str | None, interval: float, db: str | No
 
     store = open_store(db, create=False)
     try:
-        ConsoleApp(store, cohort=cohort, since=since, interval=interval).run()
+        ConsoleApp(store, cohort=cohort, since=since, interval=interval, include_scripted=include_scripted).run()
     finally:
         store.close()
     return 0

@@ -160,6 +160,7 @@ class ClassScreen(Screen[None]):
         Binding("f", "flag", "Flag moment"),
         Binding("a", "analytics", "Analytics"),
         Binding("c", "cohort", "Cohort"),
+        Binding("s", "scripted", "Scripted runs"),
         Binding("q", "app.quit", "Quit"),
     ]
     COLUMNS = ("Trainee", "Name", "Scene", "Dec", "In scene", "Crit", "Status", "⚑", "Scenario", "Meters")
@@ -220,9 +221,10 @@ class ClassScreen(Screen[None]):
                 table.move_cursor(row=table.get_row_index(chosen.trainee_id))
         playing = sum(r.status == "in_progress" for r in rows)
         where = f"cohort {app.watch.cohort}" if app.watch.cohort else "every cohort"
+        scripted = " · with scripted runs" if app.watch.include_scripted else ""
         self.query_one("#status", Static).update(parts(
             ("Class live", "bold"),
-            f"  {len(rows)} trainee(s), {playing} playing · {where} · updated {now:%H:%M:%S} UTC · "
+            f"  {len(rows)} trainee(s), {playing} playing · {where}{scripted} · updated {now:%H:%M:%S} UTC · "
             "Enter: follow a trainee",
         ))
 
@@ -259,6 +261,14 @@ class ClassScreen(Screen[None]):
                 self.refresh_class()
 
         self.app.push_screen(CohortDialog(app.watch.cohort), chosen)
+
+    def action_scripted(self) -> None:
+        """Show or hide scripted runs (``crisis-sim test``, ``run --choose``...: nobody is
+        playing them), as ``--include-scripted`` does for ``report`` and ``results``."""
+        app: ConsoleApp = self.app  # type: ignore[assignment]
+        app.watch.include_scripted = not app.watch.include_scripted
+        self.notify("Scripted runs shown" if app.watch.include_scripted else "Scripted runs hidden", markup=False)
+        self.refresh_class()
 
 
 def flag_moment(app: Any, attempt_id: str, sequence: int, who: str, after: Callable[[], None]) -> None:
@@ -379,13 +389,15 @@ class AnalyticsScreen(Screen[None]):
         store = app.watch.store
         try:
             with store.snapshot():
-                report = load(store, store.attempts(cohort=app.watch.cohort))
+                report = load(store, store.attempts(cohort=app.watch.cohort,
+                                                    include_scripted=app.watch.include_scripted))
         except StoreError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
         box = self.query_one("#analytics", VerticalScroll)
         box.remove_children()
         where = f"cohort {app.watch.cohort}" if app.watch.cohort else "every cohort"
+        where += " with scripted runs" if app.watch.include_scripted else ""
         attempts = sum(s.attempts for s in report.scenarios)
         widgets: list[Any] = [Static(parts(
             ("Cohort analytics", "bold"),
@@ -452,9 +464,10 @@ class ConsoleApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False)]
 
     def __init__(self, store: RecordsStore, *, cohort: str | None = None, since: str | None = None,
-                 interval: float = 1.0, clock: Callable[[], datetime] | None = None) -> None:
+                 interval: float = 1.0, clock: Callable[[], datetime] | None = None,
+                 include_scripted: bool = False) -> None:
         super().__init__()
-        self.watch = ClassWatch(store, cohort=cohort, since=since)
+        self.watch = ClassWatch(store, cohort=cohort, since=since, include_scripted=include_scripted)
         self.interval = interval
         self.clock = clock or (lambda: datetime.now(UTC))
 

@@ -1,20 +1,23 @@
 """What the instructor's console shows, read from a records store: no textual here, so it is
 tested and benchmarked on its own and the screens stay thin.
 
-``ClassWatch.poll`` reads, in one short read transaction, the attempts started in the watched
-window (the ``attempts_by_started`` index) and the decisions of those still being played or
-changed since the last poll, and builds one ``TraineeLive`` per trainee: their newest attempt.
-Readers never block writers (SQLite WAL, PostgreSQL MVCC) and nothing is written, so the
-trainees' commits are not slowed (measured: ``benchmarks/console.py``). The current scene,
-meters and critical errors so far come from replaying the recorded decisions through the
-scenario (the engine's own rules), once per new decision, never from a second copy of them.
+``ClassWatch.poll`` runs about once a second beside the trainees (who share the machine's
+cores), so it reads as little as it can, in one short read transaction: each trainee's newest
+attempt in the watched window (``newest_attempts``: the older ones are skipped by the trainee
+index), the decisions added since the last poll (``decisions_after``: decisions are only ever
+appended) and the flags; only those few new rows are decoded inside it and the replay waits until it has ended, so the
+poll never pins SQLite's WAL (a reader holding it keeps checkpoints from finishing and writers'
+WAL growing). Nothing is written. The current scene, meters and critical errors so far come
+from the scenario's own rules: a session kept per attempt is stepped through each new decision
+once, never replayed from the start and never from a second copy of the rules
+(measured: ``benchmarks/console.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -75,15 +78,20 @@ class TranscriptEntry:
 
 
 @dataclass
-class _Replay:
-    """The replay of one attempt, kept while its decision count is the same."""
+class _Track:
+    """What the console keeps of one shown attempt between polls: how many of its decisions it
+    has read, the last one, and the session stepped through them (decisions are only ever
+    appended, so each poll reads and applies only the new ones)."""
 
-    count: int
-    scene: str
-    meters: tuple[MeterNow, ...]
-    critical: int
-    status: str = "in_progress"  # the attempt's status when replayed: a change reads it again
-    session: Session | None = None  # kept, so a new decision is one more step, not a new replay
+    count: int = 0
+    last: DecisionRow | None = None
+    critical: int = 0
+    session: Session | None = None
+    stuck: bool = False  # a decision did not fit: later ones are not applied (as a full replay stops there)
+
+    @property
+    def last_sequence(self) -> int:
+        return self.last.sequence if self.last is not None else 0
 
 
 def load_played(attempt: Attempt) -> Scenario | None:
@@ -93,13 +101,21 @@ def load_played(attempt: Attempt) -> Scenario | None:
     from simulator.library import resolve
     from simulator.loader import load_scenario
 
-    candidates: list[Path] = []
-    with contextlib.suppress(OSError, ValueError):
-        if attempt.scenario_path and Path(attempt.scenario_path).is_file():
-            candidates.append(Path(attempt.scenario_path))
-    with contextlib.suppress(Exception):
-        candidates.append(resolve(attempt.scenario_id))
-    for path in candidates:
+    def stored() -> Path | None:
+        with contextlib.suppress(OSError, ValueError):
+            if attempt.scenario_path and Path(attempt.scenario_path).is_file():
+                return Path(attempt.scenario_path)
+        return None
+
+    def by_id() -> Path | None:  # the library's index: only when the stored path does not do
+        with contextlib.suppress(Exception):
+            return resolve(attempt.scenario_id)
+        return None
+
+    for where in (stored, by_id):
+        path = where()
+        if path is None:
+            continue
         try:
             scenario = load_scenario(path).scenario
         except Exception:  # a file that no longer loads: try the next place
@@ -124,16 +140,18 @@ def replay(scenario: Scenario, rows: Sequence[DecisionRow]) -> Session:
     return session
 
 
-def advance(session: Session, rows: Sequence[DecisionRow]) -> None:
+def advance(session: Session, rows: Sequence[DecisionRow]) -> bool:
     """Apply recorded decisions to ``session``, stopping at the first that does not fit (the
-    session then stays where it was: the table shows the last scene that fits)."""
+    session then stays where it was: the table shows the last scene that fits); False when one
+    did not fit (later decisions must not be applied either)."""
     for row in rows:
         if not session.waiting:
-            return
+            return True
         try:
             session.apply(Decision(row.sequence, row.scene, row.choice))
         except SessionError:
-            return
+            return False
+    return True
 
 
 def critical_of(scenario: Scenario, row: DecisionRow) -> str | None:
@@ -148,14 +166,18 @@ def critical_of(scenario: Scenario, row: DecisionRow) -> str | None:
 
 @dataclass
 class ClassWatch:
-    """The class, live: poll the store about once a second."""
+    """The class, live: poll the store about once a second. Each poll is one short read
+    transaction that reads each trainee's newest attempt and only the decisions added since the
+    last poll; what it shows is what a full read and replay of every decision would show."""
 
     store: RecordsStore
     cohort: str | None = None
     since: str | None = None  # ISO 8601 UTC; None: the last DEFAULT_WINDOW
+    include_scripted: bool = False  # scripted runs (crisis-sim test, --choose, --policy): nobody is playing them
     scenarios: dict[tuple[str, str, str], Scenario | None] = field(default_factory=dict)
-    replays: dict[str, _Replay] = field(default_factory=dict)
+    tracks: dict[str, _Track] = field(default_factory=dict)
     loader: Callable[[Attempt], Scenario | None] = load_played
+    following: _Following | None = None
 
     def window_start(self, now: datetime) -> str:
         if self.since:
@@ -171,101 +193,116 @@ class ClassWatch:
     def poll(self, now: datetime | None = None) -> list[TraineeLive]:
         """Every trainee's newest attempt in the window, by trainee id."""
         now = now or datetime.now(UTC)
-        with self.store.snapshot():
-            attempts = list(self.store.attempts(cohort=self.cohort, since=self.window_start(now)))
-            newest: dict[str, Attempt] = {}
-            for a in attempts:  # oldest first: the last one wins
-                newest[a.trainee_id] = a
-            shown = list(newest.values())
-            # decisions only where they can still change or were never read
-            wanted = [a.id for a in shown if a.status == "in_progress" or a.id not in self.replays
-                      or self.replays[a.id].status != a.status]
-            rows = self.store.decisions_for(wanted)
+        with self.store.snapshot():  # three indexed reads; decoding only new decisions
+            shown = self.store.newest_attempts(cohort=self.cohort, since=self.window_start(now),
+                                               include_scripted=self.include_scripted)
+            fresh = self.store.decisions_after({
+                a.id: self.tracks[a.id].last_sequence if a.id in self.tracks else 0 for a in shown})
             flags = self.store.flags_for([a.id for a in shown])
-        out = []
-        for a in sorted(shown, key=lambda x: x.trainee_id):
-            replayed = self._replayed(a, rows.get(a.id))
-            found = rows.get(a.id)
-            last_at = found[-1].made_at if found else a.started_at
-            out.append(TraineeLive(
-                attempt_id=a.id, trainee_id=a.trainee_id, name=a.trainee_name or a.trainee_id, cohort=a.cohort,
-                scenario_id=a.scenario_id, scene=replayed.scene, decisions=replayed.count,
-                since=parse_time(last_at if a.status == "in_progress" or not a.ended_at else a.ended_at),
-                meters=replayed.meters, critical=replayed.critical, status=a.status, passed=a.passed,
-                overall=a.overall, flags=len(flags.get(a.id, [])),
-            ))
-        return out
+        # attempts no longer shown are forgotten (read afresh should they come back)
+        self.tracks = {a.id: self._track(a, fresh[a.id]) for a in shown}
+        return [self._live(a, self.tracks[a.id], len(flags[a.id])) for a in shown]
 
-    def _replayed(self, attempt: Attempt, rows: Sequence[DecisionRow] | None) -> _Replay:
-        known = self.replays.get(attempt.id)
-        if rows is None or (known is not None and known.count == len(rows) and known.status == attempt.status):
-            assert known is not None
-            return known
+    def _track(self, attempt: Attempt, rows: Sequence[DecisionRow]) -> _Track:
+        """The attempt's track after its new decisions ``rows``."""
+        track = self.tracks.get(attempt.id) or _Track()
         scenario = self.scenario(attempt)
-        if scenario is None:  # the scenario file changed or is gone: what the records say
-            last = rows[-1] if rows else None
-            scene = attempt.ending_scene or (f"after {last.scene}" if last else "start")
-            critical = len((attempt.grade or {}).get("critical_errors", [])) if attempt.status == "completed" else 0
-            found = _Replay(len(rows), scene,
-                            tuple(MeterNow(k, v, 0, 10, None) for k, v in (last.meters_after if last else {}).items()),
-                            critical, attempt.status)
-        elif known is not None and known.session is not None and known.count <= len(rows):
-            # decisions are only ever appended: step the kept session through the new ones
-            session = known.session
-            fresh = rows[known.count:]
-            advance(session, fresh)
-            found = _Replay(len(rows), session.scene, meters_of(scenario, session.meters),
-                            known.critical + sum(critical_of(scenario, r) is not None for r in fresh),
-                            attempt.status, session)
-        else:
-            session = replay(scenario, rows)
-            found = _Replay(len(rows), session.scene, meters_of(scenario, session.meters),
-                            sum(critical_of(scenario, r) is not None for r in rows), attempt.status, session)
-        self.replays[attempt.id] = found
-        return found
+        if scenario is not None:
+            if track.session is None:
+                track.session = Session(scenario)
+                track.session.start()
+            if rows and not track.stuck:
+                track.stuck = not advance(track.session, rows)
+            track.critical += sum(critical_of(scenario, r) is not None for r in rows)
+        if rows:
+            track.count += len(rows)
+            track.last = rows[-1]
+        return track
+
+    def _live(self, a: Attempt, track: _Track, flags: int) -> TraineeLive:
+        scenario = self.scenario(a)
+        last = track.last
+        if scenario is not None and track.session is not None:
+            scene, meters, critical = track.session.scene, meters_of(scenario, track.session.meters), track.critical
+        else:  # the scenario file changed or is gone: what the records say
+            scene = a.ending_scene or (f"after {last.scene}" if last else "start")
+            meters = tuple(MeterNow(k, v, 0, 10, None) for k, v in (last.meters_after if last else {}).items())
+            critical = len((a.grade or {}).get("critical_errors", [])) if a.status == "completed" else 0
+        last_at = last.made_at if last is not None else a.started_at
+        return TraineeLive(
+            attempt_id=a.id, trainee_id=a.trainee_id, name=a.trainee_name or a.trainee_id, cohort=a.cohort,
+            scenario_id=a.scenario_id, scene=scene, decisions=track.count,
+            since=parse_time(last_at if a.status == "in_progress" or not a.ended_at else a.ended_at),
+            meters=meters, critical=critical, status=a.status, passed=a.passed, overall=a.overall, flags=flags,
+        )
 
     def transcript(self, attempt_id: str) -> tuple[Attempt, list[TranscriptEntry]]:
         """What the trainee has seen and done so far, in order: the runner's plain text of
         every event (the same words the headless runner prints), each decision marked with its
-        critical error and the instructor's flag."""
+        critical error and the instructor's flag. Called every second while a trainee is
+        followed: only the decisions added since the last call are read and played on."""
+        with self.store.snapshot():
+            attempt = self.store.attempt(attempt_id)
+            following = self.following
+            if following is None or following.attempt_id != attempt.id:
+                following = self.following = _Following(attempt.id)
+            rows = self.store.decisions_after({attempt.id: following.last_sequence})[attempt.id]
+            flags = {f.sequence: f.note for f in self.store.flags_for([attempt.id])[attempt.id]}
+        following.add(self.scenario(attempt), rows)
+        return attempt, [replace(e, flag=flags.get(e.sequence)) if e.sequence is not None else e
+                         for e in following.entries]
+
+
+@dataclass
+class _Following:
+    """The transcript of the trainee the console follows, grown as their decisions arrive."""
+
+    attempt_id: str
+    entries: list[TranscriptEntry] = field(default_factory=list)
+    last_sequence: int = 0
+    session: Session | None = None
+    stopped: bool = False  # a decision did not fit the scenario: the transcript ends there
+    scenario: Scenario | None = None
+    batch: dict[int, DecisionRow] = field(default_factory=dict)  # the decisions being played on, by number
+
+    def add(self, scenario: Scenario | None, rows: Sequence[DecisionRow]) -> None:
+        """Play the new decisions ``rows`` on, adding what each event says."""
+        if rows:
+            self.last_sequence = rows[-1].sequence
+        if scenario is None:
+            for r in rows:
+                self.entries.append(TranscriptEntry(
+                    f"> Decision {r.sequence} in {r.scene}: [{r.choice or 'time ran out'}]", r.sequence, None, None,
+                    r.made_at, r.response_ms))
+            return
+        self.scenario = scenario
+        self.batch = {r.sequence: r for r in rows}
+        if self.session is None:
+            self.session = Session(scenario, [self._listen])
+            self.session.start()
+        for row in rows:
+            if self.stopped:
+                return
+            try:
+                self.session.apply(Decision(row.sequence, row.scene, row.choice))
+            except SessionError:
+                self.entries.append(
+                    TranscriptEntry(f"!! decision {row.sequence} does not fit the scenario; stopped here"))
+                self.stopped = True
+
+    def _listen(self, event: Event) -> None:
         from simulator.engine import ChoiceMade, TimedOut
         from simulator.runner import describe
 
-        with self.store.snapshot():
-            attempt = self.store.attempt(attempt_id)
-            rows = self.store.decisions_for([attempt.id])[attempt.id]
-            flags = {f.sequence: f.note for f in self.store.flags_for([attempt.id])[attempt.id]}
-        scenario = self.scenario(attempt)
-        by_sequence = {r.sequence: r for r in rows}
-        entries: list[TranscriptEntry] = []
-        if scenario is None:
-            for r in rows:
-                entries.append(TranscriptEntry(f"> Decision {r.sequence} in {r.scene}: [{r.choice or 'time ran out'}]",
-                                               r.sequence, None, flags.get(r.sequence), r.made_at, r.response_ms))
-            return attempt, entries
-        session: Session | None = None
-
-        def listen(event: Event) -> None:
-            assert session is not None
-            text = "\n".join(describe(event, session)).strip("\n")
-            sequence = event.sequence if isinstance(event, (ChoiceMade, TimedOut)) else None
-            if sequence is not None:
-                row = by_sequence.get(sequence)
-                entries.append(TranscriptEntry(text, sequence, critical_of(scenario, row) if row else None,
-                                               flags.get(sequence), row.made_at if row else "",
-                                               row.response_ms if row else None))
-            elif text:
-                entries.append(TranscriptEntry(text))
-
-        session = Session(scenario, [listen])
-        session.start()
-        for row in rows:
-            try:
-                session.apply(Decision(row.sequence, row.scene, row.choice))
-            except SessionError:
-                entries.append(TranscriptEntry(f"!! decision {row.sequence} does not fit the scenario; stopped here"))
-                break
-        return attempt, entries
+        assert self.session is not None and self.scenario is not None
+        text = "\n".join(describe(event, self.session)).strip("\n")
+        sequence = event.sequence if isinstance(event, (ChoiceMade, TimedOut)) else None
+        if sequence is not None:
+            row = self.batch.get(sequence)
+            self.entries.append(TranscriptEntry(text, sequence, critical_of(self.scenario, row) if row else None,
+                                                None, row.made_at if row else "", row.response_ms if row else None))
+        elif text:
+            self.entries.append(TranscriptEntry(text))
 
 
 def flag(store: RecordsStore, attempt_id: str, sequence: int, note: str) -> None:

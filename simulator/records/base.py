@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -420,6 +420,35 @@ class SqlStore:
                "ORDER BY a.started_at, a.id")
         return [attempt_from_row(row, self.path) for row in self._query(sql, params)]
 
+    def newest_attempts(
+        self, *, cohort: str | None = None, since: str | None = None, include_scripted: bool = True
+    ) -> list[Attempt]:
+        """Each trainee's newest attempt (by start, then id) among those ``attempts`` would list
+        with these filters, by trainee id: the instructor's console reads this every second, so
+        the older attempts are skipped by the database (the trainee index), never read."""
+        filters: dict[str, Any] = {"cohort": cohort, "since": since, "include_scripted": include_scripted}
+        outer, params = _filtered(**filters)  # never empty: voided attempts are always left out
+        inner, inner_params = _filtered(alias="b", **filters)
+        newer = ("SELECT 1 FROM attempts b WHERE b.trainee_id = a.trainee_id AND (b.started_at > a.started_at OR "
+                 f"(b.started_at = a.started_at AND b.id > a.id)) AND {inner.removeprefix('WHERE ')}")
+        sql = f"{SELECT_ATTEMPTS} {outer} AND NOT EXISTS ({newer}) ORDER BY a.trainee_id"
+        return [attempt_from_row(row, self.path) for row in self._query(sql, [*params, *inner_params])]
+
+    def decisions_after(self, last: Mapping[str, int]) -> dict[str, list[DecisionRow]]:
+        """For each attempt, its decisions numbered above ``last[attempt]``, in order. Decisions
+        are only ever appended, so a reader that keeps the last number it saw reads each
+        decision once (the console's poll), through the primary key only."""
+        out: dict[str, list[DecisionRow]] = {a: [] for a in last}
+        items = list(last.items())
+        for start in range(0, len(items), _BATCH):
+            chunk = items[start:start + _BATCH]
+            clause = " OR ".join(["(attempt_id = ? AND sequence > ?)"] * len(chunk))
+            params = [value for pair in chunk for value in pair]
+            for row in self._query(f"{SELECT_DECISIONS} WHERE {clause} ORDER BY attempt_id, sequence", params):
+                found = decision_from_row(row, self.path)
+                out[found.attempt_id].append(found)
+        return out
+
     def decisions_for(self, attempt_ids: Sequence[str]) -> dict[str, list[DecisionRow]]:
         return self._by_attempt(SELECT_DECISIONS, decision_from_row, attempt_ids)
 
@@ -532,8 +561,13 @@ class SqlStore:
         )
 
 
+_BATCH = 200
+"""Attempts per ``decisions_after`` query (two parameters each: well under every SQLite's limit)."""
+
+
 def _filtered(
     *,
+    alias: str = "a",
     trainee: str | None = None,
     scenario: str | None = None,
     cohort: str | None = None,
@@ -545,21 +579,21 @@ def _filtered(
     include_scripted: bool = True,
     include_void: bool = False,
 ) -> tuple[str, list[Any]]:
-    """The ``WHERE`` clause (on ``attempts a``; empty when nothing is filtered) and its
-    parameters for the filters of ``SqlStore.attempts``."""
-    where, params = [] if include_void else ["a.voided_at IS NULL"], []
+    """The ``WHERE`` clause (on ``attempts a``, or ``alias``; empty when nothing is filtered)
+    and its parameters for the filters of ``SqlStore.attempts``."""
+    where, params = [] if include_void else [f"{alias}.voided_at IS NULL"], []
     if not include_scripted and front_end is None:
-        where.append("a.front_end <> 'run-scripted'")
-    for column, value in (("a.trainee_id", trainee), ("a.scenario_id", scenario), ("a.cohort", cohort),
-                          ("a.status", status), ("a.mode", mode), ("a.front_end", front_end)):
+        where.append(f"{alias}.front_end <> 'run-scripted'")
+    for column, value in (("trainee_id", trainee), ("scenario_id", scenario), ("cohort", cohort),
+                          ("status", status), ("mode", mode), ("front_end", front_end)):
         if value is not None:
-            where.append(f"{column} = ?")
+            where.append(f"{alias}.{column} = ?")
             params.append(value)
     if since:
-        where.append("a.started_at >= ?")
+        where.append(f"{alias}.started_at >= ?")
         params.append(since)
     if until:
-        where.append("a.started_at < ?")
+        where.append(f"{alias}.started_at < ?")
         params.append(until)
     return (f"WHERE {' AND '.join(where)}" if where else ""), params
 

@@ -162,6 +162,40 @@ async def test_analytics_screen_plots(class_db):
         assert len(screen.query(DataTable)) == 3
 
 
+async def test_scripted_runs_are_hidden_unless_asked(class_db):
+    """A playthrough recorded by ``crisis-sim test`` or ``run --choose`` (a scripted run) is not a
+    trainee: the console leaves it out, as report and results do, until s (or
+    --include-scripted) shows it; the analytics screen follows the same choice."""
+    db, _ = class_db
+    writer = open_store(db)
+    play(writer, "zed", SAMPLE_BEST, started_at="2026-03-01T10:30:00.000Z", cohort="a", front_end="run-scripted")
+    writer.close()
+    app = console(db, interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert [str(k.value) for k in table.rows] == ["ana", "ben", "cy"]
+        await pilot.press("a")
+        await pilot.pause()
+        assert "3 attempt(s) by 3 trainee(s)" in str(app.screen.query_one(".title", Static).content)
+        await pilot.press("escape", "s")
+        await pilot.pause()
+        assert sorted(str(k.value) for k in table.rows) == ["ana", "ben", "cy", "zed"]
+        assert "with scripted runs" in str(app.screen.query_one("#status", Static).content)
+        assert cells(app, "zed")["Status"] == "passed 100"
+        await pilot.press("a")
+        await pilot.pause()
+        title = str(app.screen.query_one(".title", Static).content)
+        assert "with scripted runs" in title and "4 attempt(s) by 4 trainee(s)" in title
+        await pilot.press("escape", "s")
+        await pilot.pause()
+        assert [str(k.value) for k in table.rows] == ["ana", "ben", "cy"]
+    app = console(db, include_scripted=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "zed" in app.screen.rows
+
+
 def test_console_looks(snap_compare, class_db):
     db, _ = class_db
     assert snap_compare(console(db), terminal_size=(120, 40))
