@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from scoring.analysis import Analysis
+from scoring.difficulty import RANDOM_RUNS
 from scoring.grading import DecisionReview, Grade, OptionInfo, ScoreLine
 from scoring.rubric import Rubric
 from simulator.model import paragraphs
@@ -237,7 +238,11 @@ def _structure(analysis: Analysis) -> list[str]:
         return []
     total = sum(s.points.values())
     agrees = "as labelled" if s.level == analysis.label else f"labelled {analysis.label}"
-    partial = " (partial: from the states explored)" if s.partial else ""
+    partial = ""
+    if s.partial and analysis.limits:
+        partial = " (partial: from the states explored)"
+    elif s.partial:  # the exploration was complete; looping random walks used up their moves
+        partial = f" (partial: {s.random_runs:,} random runs of {RANDOM_RUNS:,} finished within the moves allowed)"
     return [
         f"Difficulty (measured): {s.level}, {total} point(s); {agrees}{partial}",
         f"  best path: {s.best_path_decisions} decisions ({s.points['length']})"

@@ -244,3 +244,18 @@ def test_a_path_longer_than_max_decisions_is_reported_not_graded(tmp_path):
     assert "path(s) take more than the scenario's max_decisions (3) and were not graded" in out, out
     data = json.loads(cli("analyze", "--json", str(path)).stdout)
     assert data["best"]["over_limit"] is True and data["best"]["grade"] is None
+
+
+def test_a_difficulty_cut_short_by_the_random_runs_says_so_not_that_states_were_left_out(tmp_path):
+    """A long chain is explored completely, but its random walks (each as long as the chain) use up
+    the moves allowed to all of them before RANDOM_RUNS finish: the difficulty is partial for that
+    reason, and the line must not blame a bound that was never hit."""
+    from benchmarks.analyze import chain_text
+
+    path = tmp_path / "chain.yaml"
+    path.write_text(chain_text(500))
+    out = cli("analyze", str(path))
+    assert "bound" not in out.stdout and "budget" not in out.stdout, out.stdout[:2000]
+    [line] = [line for line in out.stdout.splitlines() if line.startswith("Difficulty (measured)")]
+    assert "from the states explored" not in line
+    assert "random runs of 1,000 finished within the moves allowed)" in line
