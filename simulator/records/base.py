@@ -398,10 +398,10 @@ class SqlStore:
         """Attempts matching every filter given, oldest first (streamed); voided attempts only
         with ``include_void``; without ``include_scripted``, scripted runs are left out (unless
         ``front_end`` asks for them)."""
-        clause, params = _filtered(trainee=trainee, scenario=scenario, cohort=cohort, since=since, until=until,
-                                   status=status, mode=mode, front_end=front_end, include_scripted=include_scripted,
-                                   include_void=include_void)
-        for row in self._query(f"{SELECT_ATTEMPTS} {clause} ORDER BY a.started_at, a.id", params):
+        where, params = _filtered(trainee=trainee, scenario=scenario, cohort=cohort, since=since, until=until,
+                                  status=status, mode=mode, front_end=front_end, include_scripted=include_scripted,
+                                  include_void=include_void)
+        for row in self._query(f"{SELECT_ATTEMPTS} {_where(where)} ORDER BY a.started_at, a.id", params):
             yield attempt_from_row(row, self.path)
 
     def first_graded(self, **filters: Any) -> list[Attempt]:
@@ -409,8 +409,8 @@ class SqlStore:
         (oldest, as ``attempts`` orders them) of each rubric id, rubric hash and grading method,
         oldest first: what a grade's shape depends on, read without walking every attempt in
         Python (the CSV header's dimension columns)."""
-        clause, params = _filtered(**filters)
-        clause = f"{clause} AND a.grade_json IS NOT NULL" if clause else "WHERE a.grade_json IS NOT NULL"
+        where, params = _filtered(**filters)
+        clause = _where([*where, "a.grade_json IS NOT NULL"])
         firsts = (
             "SELECT a.id, row_number() OVER (PARTITION BY a.rubric_id, a.rubric_sha256, a.grade_method "
             "ORDER BY a.started_at, a.id) AS n FROM attempts a JOIN trainees t ON t.id = a.trainee_id "
@@ -427,11 +427,12 @@ class SqlStore:
         with these filters, by trainee id: the instructor's console reads this every second, so
         the older attempts are skipped by the database (the trainee index), never read."""
         filters: dict[str, Any] = {"cohort": cohort, "since": since, "include_scripted": include_scripted}
-        outer, params = _filtered(**filters)  # never empty: voided attempts are always left out
+        outer, params = _filtered(**filters)
         inner, inner_params = _filtered(alias="b", **filters)
-        newer = ("SELECT 1 FROM attempts b WHERE b.trainee_id = a.trainee_id AND (b.started_at > a.started_at OR "
-                 f"(b.started_at = a.started_at AND b.id > a.id)) AND {inner.removeprefix('WHERE ')}")
-        sql = f"{SELECT_ATTEMPTS} {outer} AND NOT EXISTS ({newer}) ORDER BY a.trainee_id"
+        newer = _where(["b.trainee_id = a.trainee_id",
+                        "(b.started_at > a.started_at OR (b.started_at = a.started_at AND b.id > a.id))", *inner])
+        newest = _where([*outer, f"NOT EXISTS (SELECT 1 FROM attempts b {newer})"])
+        sql = f"{SELECT_ATTEMPTS} {newest} ORDER BY a.trainee_id"
         return [attempt_from_row(row, self.path) for row in self._query(sql, [*params, *inner_params])]
 
     def decisions_after(self, last: Mapping[str, int]) -> dict[str, list[DecisionRow]]:
@@ -565,6 +566,11 @@ _BATCH = 200
 """Attempts per ``decisions_after`` query (two parameters each: well under every SQLite's limit)."""
 
 
+def _where(conditions: Sequence[str]) -> str:
+    """``WHERE`` and ``conditions`` joined by ``AND``; empty when there are none."""
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
 def _filtered(
     *,
     alias: str = "a",
@@ -578,9 +584,9 @@ def _filtered(
     front_end: str | None = None,
     include_scripted: bool = True,
     include_void: bool = False,
-) -> tuple[str, list[Any]]:
-    """The ``WHERE`` clause (on ``attempts a``, or ``alias``; empty when nothing is filtered)
-    and its parameters for the filters of ``SqlStore.attempts``."""
+) -> tuple[list[str], list[Any]]:
+    """The conditions (on ``attempts a``, or ``alias``) and their parameters for the filters of
+    ``SqlStore.attempts``; ``_where`` joins them."""
     where, params = [] if include_void else [f"{alias}.voided_at IS NULL"], []
     if not include_scripted and front_end is None:
         where.append(f"{alias}.front_end <> 'run-scripted'")
@@ -595,7 +601,7 @@ def _filtered(
     if until:
         where.append(f"{alias}.started_at < ?")
         params.append(until)
-    return (f"WHERE {' AND '.join(where)}" if where else ""), params
+    return where, params
 
 
 _JSON = json.JSONEncoder(sort_keys=True)
