@@ -11,11 +11,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from records_factory import FAILED_SCRIPT, SAMPLE_BEST, play
 
-from simulator.console.live import ClassWatch, replay
+from simulator.console.live import ClassWatch, advance
 from simulator.engine import Session
 from simulator.records import open_store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def replay(scenario, rows) -> Session:
+    """The reference: a new session of ``scenario`` after every recorded decision, as far as
+    they fit (what the console's kept, stepped session must agree with)."""
+    session = Session(scenario)
+    session.start()
+    advance(session, rows)
+    return session
 
 
 def test_a_poll_follows_decisions_and_the_end_of_an_attempt(records_target):

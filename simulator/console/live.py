@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from simulator.engine import Decision, Event, Session, SessionError
+from simulator.engine import ChoiceMade, Decision, Event, Session, SessionError, TimedOut
 from simulator.model import Scenario
 from simulator.records import Attempt, DecisionRow, RecordsStore, StoreError, parse_time
 
@@ -130,14 +130,6 @@ def meters_of(scenario: Scenario, values: dict[str, int]) -> tuple[MeterNow, ...
         MeterNow(m.label, values.get(mid, m.start), m.min, m.max, m.good)
         for mid, m in scenario.meters.items() if m.show
     )
-
-
-def replay(scenario: Scenario, rows: Sequence[DecisionRow]) -> Session:
-    """A session of ``scenario`` after the recorded decisions (as far as they fit)."""
-    session = Session(scenario)
-    session.start()
-    advance(session, rows)
-    return session
 
 
 def advance(session: Session, rows: Sequence[DecisionRow]) -> bool:
@@ -291,7 +283,6 @@ class _Following:
                 self.stopped = True
 
     def _listen(self, event: Event) -> None:
-        from simulator.engine import ChoiceMade, TimedOut
         from simulator.runner import describe
 
         assert self.session is not None and self.scenario is not None
