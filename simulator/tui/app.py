@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # records store, the library cache's entries). The engine, the recorder, grading and the
 # briefing, play, debrief, history, help and dialog screens are imported where they are first
 # used: together they were most of the time to the first interactive screen (issue 16), and
-# tests/test_startup_imports.py keeps them off that path.
+# tests/tui/test_startup.py keeps them off that path.
 
 
 def _screen_class(module: str, name: str) -> type[Screen[Any]] | None:
