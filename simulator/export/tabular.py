@@ -103,6 +103,7 @@ _FORMULA_START = re.compile(
 
 
 _MAY_MATCH_FIRST = frozenset('"' + "".join(FORMULA_STARTS))
+_HAS_SEPARATOR = re.compile("[" + re.escape("".join(SEPARATORS)) + "]").search
 
 
 def neutralise(cell: Any) -> Any:
@@ -121,7 +122,7 @@ def neutralise(cell: Any) -> Any:
     """
     # Only text that starts with a quote or a formula start, or holds a separator, can match:
     # checked first, so ids, times and names pay no regular expression (most cells of a row).
-    if isinstance(cell, str) and cell and (cell[0] in _MAY_MATCH_FIRST or "," in cell or ";" in cell):
+    if isinstance(cell, str) and cell and (cell[0] in _MAY_MATCH_FIRST or _HAS_SEPARATOR(cell)):
         return _FORMULA_START.sub(r"\1'", cell)
     return cell
 
